@@ -1,0 +1,3 @@
+from xbuildenv.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,336 @@
+"""The ``xbuildenv`` command: parsing and printing only; the library does the work.
+
+Read commands (``root``, ``version``, ``versions``) import just the small modules
+they need so that they answer in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from . import __version__
+from .errors import Interrupted, UsageError, XBuildEnvError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        from .output import error
+
+        error(f"{message}; see '{self.prog} --help'")
+        raise SystemExit(2)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--path", metavar="DIR", help="cache root to use (default: as pyodide-build)")
+    p.add_argument(
+        "--python",
+        metavar="PYTHON",
+        help="target interpreter (default: this one, or the active venv under pipx/uv tool)",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="show details and tracebacks")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only results and errors")
+
+
+def _channel(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--nightly", action="store_true", help="use the nightly channel")
+    p.add_argument("--debug", action="store_true", help="use debug builds (stable-debug or nightly-debug)")
+    p.add_argument("--metadata", metavar="URL_OR_PATH", help="release index to use instead of the channel's")
+    p.add_argument(
+        "--pyodide-build-version",
+        metavar="V",
+        help="check compatibility against this pyodide-build version",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="xbuildenv",
+        description="Manage Pyodide cross-build environments (compatible with pyodide-build).",
+    )
+    parser.add_argument("--version", action="version", version=f"xbuildenv {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("install", help="download, verify and activate an environment")
+    p.add_argument("version", nargs="?", metavar="VERSION", help="default: latest compatible")
+    p.add_argument("--url", help="install an archive from this URL instead of a release")
+    p.add_argument(
+        "-f", "--force", action="store_true", help="install even if incompatible; reinstall if present"
+    )
+    _channel(p)
+    _common(p)
+
+    p = sub.add_parser("use", help="make an installed version the active one")
+    p.add_argument("version", metavar="VERSION")
+    _common(p)
+
+    p = sub.add_parser("version", help="print the active version")
+    _common(p)
+
+    p = sub.add_parser("versions", help="list installed versions (active one marked '* ')")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _common(p)
+
+    p = sub.add_parser("uninstall", help="remove a version (default: the active one)")
+    p.add_argument("version", nargs="?", metavar="VERSION")
+    _common(p)
+
+    p = sub.add_parser("search", help="list published environments")
+    p.add_argument("-a", "--all", action="store_true", help="include incompatible releases")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _channel(p)
+    _common(p)
+
+    p = sub.add_parser("root", help="print the cache root and why it was chosen")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _common(p)
+    return parser
+
+
+# --- helpers ------------------------------------------------------------------
+def _resolved(args: argparse.Namespace) -> Any:
+    from .config import load_project_config
+    from .output import warn
+    from .root import resolve_root
+    from .target import resolve_target
+
+    resolved = resolve_root(resolve_target(args.python), load_project_config(), args.path)
+    for line in resolved.warnings:
+        warn(line)
+    return resolved
+
+
+def _manager(args: argparse.Namespace) -> Any:
+    from .config import load_project_config
+    from .manager import XBuildEnvManager
+    from .output import warn
+    from .target import resolve_target
+
+    manager = XBuildEnvManager(
+        args.path,
+        getattr(args, "metadata", None),
+        target=resolve_target(args.python),
+        pyodide_build_version=getattr(args, "pyodide_build_version", None),
+        project=load_project_config(),
+    )
+    for line in manager.resolved.warnings:
+        warn(line)
+    return manager
+
+
+# --- commands -----------------------------------------------------------------
+def cmd_root(args: argparse.Namespace) -> int:
+    from .output import print_json
+
+    r = _resolved(args)
+    if args.json:
+        print_json({"root": str(r.path), "rule": r.rule, "install_id": r.install_id})
+    else:
+        print(r.path)
+    return 0
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    from .layout import RootLayout
+
+    version = RootLayout(_resolved(args).path).current_version()
+    if version is None:
+        raise XBuildEnvError(
+            "no cross-build environment is active", "run 'xbuildenv install' or 'xbuildenv use VERSION'"
+        )
+    print(version)
+    return 0
+
+
+def _natural(name: str) -> list[Any]:
+    import re
+
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t]
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    from .layout import RootLayout
+
+    root = _resolved(args).path
+    found = sorted(RootLayout(root).list_versions(), key=lambda v: _natural(v.name))
+    if args.json:
+        from .output import print_json
+
+        print_json(
+            {
+                "root": str(root),
+                "versions": [
+                    {"version": v.name, "active": v.active, "python": v.python, "path": str(v.path)}
+                    for v in found
+                ],
+            }
+        )
+        return 0
+    for v in found:
+        print(("* " if v.active else "  ") + v.name)
+    return 0
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    from .output import info
+    from .progress import ProgressBar, interactive
+
+    manager = _manager(args)
+    if args.metadata and (args.nightly or args.debug):
+        raise UsageError("--metadata cannot be combined with --nightly or --debug")
+    manager.tidy()
+    bar = ProgressBar("downloading", enabled=interactive() and not args.quiet)
+    try:
+        result = manager.install(
+            args.version,
+            url=args.url,
+            force_install=args.force,
+            nightly=args.nightly,
+            debug=args.debug,
+            on_progress=bar.update,
+            on_wait=lambda msg: info(msg, args.quiet),
+        )
+    finally:
+        bar.close()
+    if result.action == "already installed":
+        info(f"Pyodide cross-build environment {result.version} is already installed", args.quiet)
+    elif result.action == "refreshed":
+        info(
+            f"Pyodide cross-build environment {result.version} was made for another Python; "
+            f"dropped its host packages and marked it for Python {manager.python_version}",
+            args.quiet,
+        )
+    info(f"Pyodide cross-build environment {result.version} installed at {manager.env_dir}", args.quiet)
+    return 0
+
+
+def cmd_use(args: argparse.Namespace) -> int:
+    from .output import info
+
+    _manager(args).use_version(args.version)
+    info(f"Pyodide cross-build environment {args.version} is now in use", args.quiet)
+    return 0
+
+
+def cmd_uninstall(args: argparse.Namespace) -> int:
+    from .output import info
+
+    removed = _manager(args).uninstall_version(args.version)
+    info(f"Pyodide cross-build environment {removed} uninstalled", args.quiet)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .compat import sort_releases
+    from .output import print_json, table
+    from .releases import channel_name
+
+    manager = _manager(args)
+    releases = manager.releases(nightly=args.nightly, debug=args.debug)
+    ordered = sort_releases(releases.values(), by_published=args.nightly)
+    rows = [(r, manager.is_compatible(r)) for r in ordered]
+    if not args.all:
+        rows = [(r, ok) for r, ok in rows if ok]
+    show_source = args.nightly or args.debug
+    source = channel_name(args.nightly, args.debug)
+    if args.json:
+        envs = []
+        for r, ok in rows:
+            item: dict[str, Any] = {
+                "version": r.version,
+                "python": r.python_version,
+                "emscripten": r.emscripten_version,
+                "pyodide_build": {"min": r.min_pyodide_build_version, "max": r.max_pyodide_build_version},
+                "published_at": r.published_at,
+                "compatible": ok,
+            }
+            if show_source:
+                item["source"] = source
+            envs.append(item)
+        print_json({"environments": envs})
+        return 0
+    if not rows:
+        raise XBuildEnvError(
+            f"no cross-build environment is compatible with Python {manager.python_version}",
+            "run 'xbuildenv search --all' to see every release",
+        )
+    headers = ["Version", "Python", "Emscripten", "pyodide-build", "Published", "Compatible"]
+    body = []
+    for r, ok in rows:
+        low, high = r.min_pyodide_build_version, r.max_pyodide_build_version
+        pb = f"{low} - {high}" if low and high else f">={low}" if low else f"<={high}" if high else ""
+        body.append(
+            [
+                r.version,
+                r.python_version,
+                r.emscripten_version,
+                pb,
+                (r.published_at or "")[:10],
+                "yes" if ok else "no",
+            ]
+        )
+    if show_source:
+        headers.append("Source")
+        for row in body:
+            row.append(source)
+    print(table(headers, body))
+    return 0
+
+
+COMMANDS = {
+    "root": cmd_root,
+    "install": cmd_install,
+    "use": cmd_use,
+    "version": cmd_version,
+    "versions": cmd_versions,
+    "uninstall": cmd_uninstall,
+    "search": cmd_search,
+}
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Interrupted("terminated; the work in progress was rolled back")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return COMMANDS[args.command](args)
+    except XBuildEnvError as exc:
+        from .output import error
+
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        from .output import error
+
+        error("interrupted; the work in progress was rolled back")
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as exc:  # the last line of defence: never a bare traceback
+        from .output import error
+
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        error(f"unexpected {type(exc).__name__}: {exc}; rerun with --verbose and report it")
+        return 1

@@ -1,0 +1,266 @@
+"""Getting bytes from a URL or a local path, robustly.
+
+* ``http(s)://`` goes through :mod:`urllib.request`, so proxies from the environment
+  (``https_proxy``, ``no_proxy``, ...) and the system's certificate store apply.
+* 5xx, 429, resets and timeouts are retried with exponential backoff, bounded in count
+  and total time; a body cut off part-way resumes with a ``Range`` request, and when the
+  server ignores ``Range`` the bytes already seen are skipped (only if the validator
+  says the content is unchanged).
+* Anything else (404, DNS, refused) becomes one :class:`DownloadError` line.
+
+Plain paths and ``file://`` URLs are read from disk, so an index and its archives can
+be used offline.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urljoin, urlparse
+
+from . import __version__
+from .config import ENV_RETRIES, ENV_TIMEOUT, env_number
+from .errors import DownloadError
+
+CHUNK = 256 * 1024
+USER_AGENT = f"xbuildenv/{__version__}"
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """Retry and timeout policy; defaults overridable by environment variables."""
+
+    retries: int = 5
+    timeout: float = 30.0  # seconds, for connecting and for each read
+    backoff: float = 0.5  # first wait; doubles each retry
+    max_backoff: float = 10.0
+    deadline: float = 300.0  # total seconds spent retrying one request
+
+    @classmethod
+    def from_env(cls) -> FetchSettings:
+        return cls(
+            retries=int(env_number(ENV_RETRIES, cls.retries)),
+            timeout=env_number(ENV_TIMEOUT, cls.timeout, minimum=0.1),
+        )
+
+
+@dataclass
+class Response:
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int = 200
+
+
+def is_url(source: str) -> bool:
+    return urlparse(source).scheme in ("http", "https", "file")
+
+
+def local_path(source: str) -> Path | None:
+    """The filesystem path for a plain path or ``file://`` URL, else None."""
+    parsed = urlparse(source)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    if parsed.scheme in ("http", "https"):
+        return None
+    return Path(source).expanduser()
+
+
+def resolve_relative(base: str, ref: str) -> str:
+    """Resolve a release URL that may be relative to the index it came from."""
+    if urlparse(ref).scheme or Path(ref).is_absolute():
+        return ref
+    base_path = local_path(base)
+    if base_path is not None:
+        return str(base_path.absolute().parent / ref)
+    return urljoin(base, ref)
+
+
+class _Retryable(Exception):
+    """Internal: a failure worth another attempt."""
+
+
+def _describe(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    if reason is not None and not isinstance(reason, str):
+        exc = reason
+    if isinstance(exc, TimeoutError) or type(exc).__name__ in ("timeout", "TimeoutError"):
+        return "timed out"
+    name = type(exc).__name__
+    if name == "gaierror":
+        return "the host name could not be resolved"
+    if isinstance(exc, ConnectionRefusedError):
+        return "the connection was refused"
+    if isinstance(exc, ConnectionResetError):
+        return "the connection was reset"
+    return str(exc) or name
+
+
+def _open(url: str, settings: FetchSettings, headers: dict[str, str]) -> Any:
+    """Open ``url``; translate failures into _Retryable or DownloadError."""
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **headers})
+    try:
+        return urllib.request.urlopen(request, timeout=settings.timeout)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        if exc.code >= 500 or exc.code == 429:
+            raise _Retryable(f"HTTP {exc.code}") from None
+        hint = "check the version or URL" if exc.code == 404 else "check the URL and access"
+        raise DownloadError(f"GET {url} failed: HTTP {exc.code} {exc.reason}", hint) from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        text = _describe(exc)
+        if "resolved" in text:
+            raise DownloadError(
+                f"cannot reach {url}: {text}",
+                "check your network connection and proxy settings (https_proxy)",
+            ) from None
+        raise _Retryable(text) from None
+
+
+def _with_retries(url: str, settings: FetchSettings, attempt: Any) -> Any:
+    """Run ``attempt()`` until it stops raising _Retryable or the budget is spent."""
+    started = time.monotonic()
+    wait = settings.backoff
+    tries = 0
+    while True:
+        try:
+            return attempt()
+        except _Retryable as exc:
+            tries += 1
+            spent = time.monotonic() - started
+            if tries > settings.retries or spent + wait > settings.deadline:
+                raise DownloadError(
+                    f"GET {url} failed after {tries} attempt(s): {exc}",
+                    "check your network connection, or try again later",
+                ) from None
+            time.sleep(wait * (0.75 + random.random() / 2))
+            wait = min(wait * 2, settings.max_backoff)
+
+
+def fetch_bytes(
+    source: str, settings: FetchSettings | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    """Read a whole (small) document: an index. 304 comes back with an empty body."""
+    path = local_path(source)
+    if path is not None:
+        try:
+            return Response(path.read_bytes())
+        except OSError as exc:
+            raise DownloadError(
+                f"cannot read {path}: {exc.strerror or exc}", "check the path"
+            ) from None
+    settings = settings or FetchSettings.from_env()
+
+    def attempt() -> Response:
+        import urllib.error
+
+        try:
+            resp = _open(source, settings, headers or {})
+        except DownloadError as exc:
+            if "HTTP 304" in exc.message:
+                return Response(b"", {}, 304)
+            raise
+        with resp:
+            try:
+                body = resp.read()
+            except OSError as exc:
+                raise _Retryable(_describe(exc)) from None
+            except urllib.error.URLError as exc:  # pragma: no cover - defensive
+                raise _Retryable(_describe(exc)) from None
+            return Response(body, {k.lower(): v for k, v in resp.headers.items()}, resp.status)
+
+    result: Response = _with_retries(source, settings, attempt)
+    return result
+
+
+@dataclass
+class Download:
+    """A streaming download: iterate :meth:`chunks`; ``size`` is known after opening."""
+
+    url: str
+    settings: FetchSettings = field(default_factory=FetchSettings.from_env)
+    size: int | None = None
+    received: int = 0
+    validator: str | None = None
+
+    def chunks(self) -> Iterator[bytes]:
+        path = local_path(self.url)
+        if path is not None:
+            yield from self._file_chunks(path)
+            return
+        resp = _with_retries(self.url, self.settings, lambda: _open(self.url, self.settings, {}))
+        self._learn(resp)
+        while True:
+            try:
+                with resp:
+                    while True:
+                        try:
+                            chunk = resp.read1(CHUNK) if hasattr(resp, "read1") else resp.read(CHUNK)
+                        except Exception as exc:  # reset, timeout, IncompleteRead
+                            raise _Retryable(_describe(exc)) from None
+                        if not chunk:
+                            break
+                        self.received += len(chunk)
+                        yield chunk
+                if self.size is not None and self.received < self.size:
+                    raise _Retryable(f"connection closed after {self.received} bytes")
+                return
+            except _Retryable:
+                resp = _with_retries(self.url, self.settings, self._resume)
+
+    def _file_chunks(self, path: Path) -> Iterator[bytes]:
+        try:
+            fh = path.open("rb")
+        except OSError as exc:
+            raise DownloadError(
+                f"cannot read {path}: {exc.strerror or exc}", "check the path or URL"
+            ) from None
+        with fh:
+            self.size = os.fstat(fh.fileno()).st_size
+            while chunk := fh.read(CHUNK):
+                self.received += len(chunk)
+                yield chunk
+
+    def _learn(self, resp: Any) -> None:
+        length = resp.headers.get("Content-Length")
+        if length and length.isdigit() and resp.status == 200:
+            self.size = int(length)
+        self.validator = resp.headers.get("ETag") or resp.headers.get("Last-Modified")
+
+    def _resume(self) -> Any:
+        """Reopen after a cut: ask for the rest, or skip what we have if Range is ignored."""
+        headers = {"Range": f"bytes={self.received}-"}
+        if self.validator:
+            headers["If-Range"] = self.validator
+        resp = _open(self.url, self.settings, headers)
+        if resp.status == 206:
+            return resp
+        new_validator = resp.headers.get("ETag") or resp.headers.get("Last-Modified")
+        # Without Range support we read the whole body again and drop what we already
+        # have; that is only sound if it is the same body (the sha256 check at the end
+        # still guards the no-validator case).
+        if new_validator != self.validator:
+            resp.close()
+            raise DownloadError(
+                f"{self.url} changed on the server while it was being downloaded",
+                "run the command again",
+            )
+        skip = self.received
+        try:
+            while skip:
+                got = resp.read(min(skip, CHUNK))
+                if not got:
+                    raise _Retryable("connection closed while skipping")
+                skip -= len(got)
+        except OSError as exc:
+            resp.close()
+            raise _Retryable(_describe(exc)) from None
+        return resp

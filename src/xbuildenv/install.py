@@ -1,0 +1,182 @@
+"""Installing one environment into a root, all or nothing.
+
+The sequence, under the version's lock:
+
+1. tidy what earlier, killed runs left for this version (staging folders, a
+   version moved aside by an interrupted forced reinstall, which is put back);
+2. if the version is installed: done, or (Python marker mismatch) drop the host
+   packages and rewrite the marker;
+3. otherwise stream download + sha256 + extraction into a private staging folder,
+   build the package index, write the markers, ``.installed`` last;
+4. publish by one rename; then, under the link lock, make it active.
+
+Any failure before 4 removes only the staging folder, so a version installed before
+the call is never touched.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .archive import DEFAULT_MAX_UNPACKED
+from .errors import LockTimeout, RootError, UsageError
+from .fetch import FetchSettings
+from .layout import INSTALLED_MARKER, REPLACED_PREFIX, RootLayout, leftover_version, remove_tree
+from .locking import link_lock, version_lock
+from .package_index import build_package_index
+from .pipeline import download_and_extract
+
+
+@dataclass(frozen=True)
+class InstallSource:
+    """Where a version comes from: a release of an index, or a bare URL."""
+
+    version: str
+    url: str
+    sha256: str | None = None
+    release_version: str | None = None  # set for index releases: names the CDN in the index
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    version: str
+    path: Path
+    action: str  # "installed" | "reinstalled" | "already installed" | "refreshed"
+    downloaded_bytes: int = 0
+    sha256: str | None = None
+
+
+def host_site_packages_dirs(pyodide_root: Path) -> list[Path]:
+    """Host packages installed by builds (``packages/.artifacts/lib/python*/site-packages``)."""
+    lib = pyodide_root / "packages" / ".artifacts" / "lib"
+    return sorted(lib.glob("python*/site-packages")) if lib.is_dir() else []
+
+
+def tidy_version(layout: RootLayout, version: str) -> None:
+    """Clean up after killed runs for ``version``; the caller holds its lock."""
+    target = layout.version_dir(version)
+    for path in layout.leftovers():
+        found = leftover_version(path.name)
+        if found is None or found[1] != version:
+            continue
+        if found[0] == REPLACED_PREFIX and not target.exists():
+            if (path / INSTALLED_MARKER).is_file():
+                os.rename(path, target)  # a forced reinstall died mid-swap: restore
+                continue
+        remove_tree(path)
+
+
+def _os_error(exc: OSError, where: Path) -> RootError:
+    if exc.errno == errno.ENOSPC:
+        return RootError(
+            f"no space left on the device holding {where}",
+            "free some space and run the command again; nothing was installed",
+        )
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return RootError(
+            f"cannot write to {where}: {exc.strerror}",
+            "pass --path or set PYODIDE_XBUILDENV_PATH to a writable folder",
+        )
+    return RootError(f"cannot write to {where}: {exc.strerror or exc}")
+
+
+def install_version(
+    layout: RootLayout,
+    source: InstallSource,
+    python: str,
+    *,
+    force: bool = False,
+    activate: bool = True,
+    max_unpacked: int = DEFAULT_MAX_UNPACKED,
+    settings: FetchSettings | None = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> InstallResult:
+    """Install ``source`` into ``layout`` for host Python ``python`` ("X.Y")."""
+    layout.ensure_root()
+    version = source.version
+    with version_lock(layout.root, version, on_wait=on_wait):
+        tidy_version(layout, version)
+        result = _install_locked(
+            layout, source, python, force, max_unpacked, settings, on_progress
+        )
+    if activate:
+        with link_lock(layout.root, on_wait=on_wait):
+            layout.activate(version)
+    return result
+
+
+def _install_locked(
+    layout: RootLayout,
+    source: InstallSource,
+    python: str,
+    force: bool,
+    max_unpacked: int,
+    settings: FetchSettings | None,
+    on_progress: Callable[[int, int | None], None] | None,
+) -> InstallResult:
+    version = source.version
+    target = layout.version_dir(version)
+    was_installed = layout.is_installed(version)
+    if was_installed and not force:
+        if layout.python_marker(version) == python:
+            return InstallResult(version, target, "already installed")
+        # Host packages built for another Python are unusable: drop them, keep the rest.
+        for site in host_site_packages_dirs(layout.pyodide_root(version)):
+            remove_tree(site)
+        layout.write_python_marker(target, python)
+        return InstallResult(version, target, "refreshed")
+
+    staging = None
+    try:
+        staging = layout.new_staging(version)
+        streamed = download_and_extract(
+            source.url,
+            staging,
+            expected_sha256=source.sha256,
+            max_unpacked=max_unpacked,
+            settings=settings,
+            on_progress=on_progress,
+        )
+        pyodide_root = staging / "xbuildenv" / "pyodide-root"
+        if source.release_version is not None:
+            build_package_index(pyodide_root, source.release_version)
+        layout.write_python_marker(staging, python)
+        (staging / INSTALLED_MARKER).touch()
+        layout.publish(staging, version)
+        staging = None
+    except OSError as exc:
+        raise _os_error(exc, layout.root) from None
+    finally:
+        if staging is not None:
+            remove_tree(staging)
+    action = "reinstalled" if was_installed else "installed"
+    return InstallResult(version, target, action, streamed.size, streamed.sha256)
+
+
+def tidy_root(layout: RootLayout) -> list[Path]:
+    """Remove every leftover whose owner is gone; return what was removed.
+
+    A leftover belongs to a version; if that version's lock is free, no live process
+    is working on it, so its leftovers are safe to clean.
+    """
+    before = set(layout.leftovers())
+    versions = {found[1] for p in before if (found := leftover_version(p.name))}
+    for version in sorted(versions):
+        try:
+            with version_lock(layout.root, version, timeout=0):
+                tidy_version(layout, version)
+        except (LockTimeout, UsageError):
+            continue  # busy (or a name we would not make): leave it for a later run
+    try:
+        with link_lock(layout.root, timeout=0.5):
+            for path in layout.leftovers():
+                if path.name.startswith(".link-"):
+                    path.unlink(missing_ok=True)
+    except LockTimeout:
+        pass
+    return sorted(before - set(layout.leftovers()))

@@ -1,0 +1,227 @@
+"""The Python API: :class:`XBuildEnvManager` and :func:`default_xbuildenv_path`.
+
+Names and shapes follow pyodide-build's ``CrossBuildEnvManager`` so a caller can swap
+one for the other. The manager makes the decisions the CLI needs (which release,
+whether it fits) with the plain functions in :mod:`xbuildenv.compat`, and leaves the
+disk work to :mod:`xbuildenv.install` and :mod:`xbuildenv.layout`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from .compat import (
+    is_compatible,
+    latest_compatible,
+    nearest_versions,
+    version_key,
+    why_not_compatible,
+)
+from .config import KEY_DEFAULT_URL, ProjectConfig, load_project_config
+from .errors import IncompatibleError, NotInstalledError, UsageError, VersionNotFoundError
+from .install import InstallResult, InstallSource, install_version, tidy_root
+from .layout import InstalledVersion, RootLayout, url_to_version
+from .releases import Release, channel_url, load_index
+from .root import ResolvedRoot, resolve_root
+from .target import TargetEnv, resolve_target
+
+
+def default_xbuildenv_path(python: str | None = None) -> Path:
+    """The root pyodide-build would use for the target environment (see :mod:`root`)."""
+    return resolve_root(resolve_target(python), load_project_config()).path
+
+
+class XBuildEnvManager:
+    """Manage the cross-build environments of one cache root.
+
+    ``env_dir`` is the root (default: resolved as pyodide-build does). ``metadata_url``
+    overrides the release index (a URL or a local path). ``target`` describes the
+    Python the environments are for (default: this interpreter, or the active venv
+    when running from pipx/uv tool).
+    """
+
+    def __init__(
+        self,
+        env_dir: str | os.PathLike[str] | None = None,
+        metadata_url: str | None = None,
+        *,
+        target: TargetEnv | None = None,
+        pyodide_build_version: str | None = None,
+        project: ProjectConfig | None = None,
+    ) -> None:
+        self.target = target or resolve_target()
+        self.project = project if project is not None else load_project_config()
+        self.resolved: ResolvedRoot = resolve_root(self.target, self.project, env_dir)
+        self.layout = RootLayout(self.resolved.path)
+        self.metadata_url = metadata_url
+        self._pyodide_build_version = pyodide_build_version
+
+    # --- facts ---------------------------------------------------------------
+    @property
+    def env_dir(self) -> Path:
+        return self.layout.root
+
+    @property
+    def symlink_dir(self) -> Path:
+        """The ``xbuildenv`` link that points at the active version."""
+        return self.layout.link
+
+    @property
+    def pyodide_root(self) -> Path:
+        """``<active version>/xbuildenv/pyodide-root``; raises when nothing is active."""
+        version = self.current_version()
+        if version is None:
+            raise NotInstalledError(
+                f"no cross-build environment is active in {self.env_dir}",
+                "run 'xbuildenv install' first",
+            )
+        return self.layout.pyodide_root(version)
+
+    @property
+    def python_version(self) -> str:
+        return self.target.python_version
+
+    @property
+    def pyodide_build_version(self) -> str | None:
+        return self._pyodide_build_version or self.target.pyodide_build_version
+
+    def current_version(self) -> str | None:
+        return self.layout.current_version()
+
+    def list_versions(self) -> list[str]:
+        """Installed (complete) versions, oldest first."""
+        return sorted((v.name for v in self.layout.list_versions()), key=version_key)
+
+    def installed(self) -> list[InstalledVersion]:
+        return sorted(self.layout.list_versions(), key=lambda v: version_key(v.name))
+
+    # --- releases ------------------------------------------------------------
+    def releases(self, *, nightly: bool = False, debug: bool = False) -> dict[str, Release]:
+        if self.metadata_url and (nightly or debug):
+            raise UsageError("--metadata cannot be combined with --nightly or --debug")
+        return load_index(self.metadata_url or channel_url(nightly, debug))
+
+    def is_compatible(self, release: Release) -> bool:
+        return is_compatible(release, self.python_version, self.pyodide_build_version)
+
+    def resolve_release(
+        self, version: str | None, *, nightly: bool = False, debug: bool = False, force: bool = False
+    ) -> Release:
+        """The release to install: the named one (checked) or the latest compatible."""
+        releases = self.releases(nightly=nightly, debug=debug)
+        if version is None:
+            return latest_compatible(
+                releases.values(),
+                self.python_version,
+                self.pyodide_build_version,
+                by_published=nightly,
+            )
+        release = releases.get(version)
+        if release is None:
+            near = nearest_versions(releases, version)
+            hint = f"nearest available: {', '.join(near)}" if near else "the index is empty"
+            raise VersionNotFoundError(
+                f"version {version} is not in the release index", hint + " (see 'xbuildenv search --all')"
+            )
+        if not force and not self.is_compatible(release):
+            raise IncompatibleError(
+                why_not_compatible(release, self.python_version, self.pyodide_build_version),
+                "pick another version (see 'xbuildenv search') or pass --force",
+            )
+        return release
+
+    # --- actions -------------------------------------------------------------
+    def install(
+        self,
+        version: str | None = None,
+        *,
+        url: str | None = None,
+        force_install: bool = False,
+        nightly: bool = False,
+        debug: bool = False,
+        activate: bool = True,
+        on_progress: Callable[[int, int | None], None] | None = None,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> InstallResult:
+        """Install (or verify) a version and make it active.
+
+        With neither ``version`` nor ``url``, ``default_cross_build_env_url`` from
+        pyproject.toml is used if set, else the latest compatible release.
+        ``force_install`` skips the compatibility check and reinstalls.
+        """
+        if url and version:
+            raise UsageError("give a VERSION or --url, not both")
+        if url is None and version is None:
+            url = self.project.get_str(KEY_DEFAULT_URL)
+        if url is None and version is not None and not force_install:
+            # Fast path: an installed version needs no index and no network.
+            if self.layout.is_installed(version) and (
+                self.layout.python_marker(version) == self.python_version
+            ):
+                source = InstallSource(version, "")
+                return install_version(
+                    self.layout, source, self.python_version, activate=activate, on_wait=on_wait
+                )
+        if url is not None:
+            source = InstallSource(url_to_version(url), url)
+        else:
+            release = self.resolve_release(version, nightly=nightly, debug=debug, force=force_install)
+            source = InstallSource(release.version, release.url, release.sha256, release.version)
+        return install_version(
+            self.layout,
+            source,
+            self.python_version,
+            force=force_install,
+            activate=activate,
+            on_progress=on_progress,
+            on_wait=on_wait,
+        )
+
+    def use_version(self, version: str) -> None:
+        """Make an installed version the active one."""
+        from .locking import link_lock
+
+        if not self.layout.is_installed(version):
+            installed = self.list_versions()
+            hint = (
+                f"installed: {', '.join(installed)}" if installed else "nothing is installed yet"
+            )
+            raise NotInstalledError(
+                f"version {version} is not installed in {self.env_dir}",
+                f"{hint}; run 'xbuildenv install {version}'",
+            )
+        with link_lock(self.env_dir):
+            self.layout.activate(version)
+
+    def uninstall_version(self, version: str | None = None) -> str:
+        """Remove a version (default: the active one); removing the active one unlinks it."""
+        from .locking import link_lock, version_lock
+
+        active = self.current_version()
+        if version is None:
+            if active is None:
+                raise NotInstalledError(
+                    f"no cross-build environment is active in {self.env_dir}",
+                    "name the version to uninstall (see 'xbuildenv versions')",
+                )
+            version = active
+        target = self.layout.version_dir(version)
+        if not target.exists():
+            raise NotInstalledError(
+                f"version {version} is not installed in {self.env_dir}",
+                "see 'xbuildenv versions'",
+            )
+        with version_lock(self.env_dir, version):
+            if self.current_version() == version:
+                with link_lock(self.env_dir):
+                    self.layout.deactivate()
+            self.layout.remove_version(version)
+        return version
+
+    def tidy(self) -> list[Path]:
+        """Remove leftovers of killed or failed runs (never a complete version)."""
+        if not self.env_dir.is_dir():
+            return []
+        return tidy_root(self.layout)

@@ -1,0 +1,43 @@
+"""Printing for the CLI: tables, JSON, and the one-line error format."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from .progress import use_colour
+
+
+def print_json(data: Any, stream: TextIO | None = None) -> None:
+    (stream or sys.stdout).write(json.dumps(data, indent=2) + "\n")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def _paint(text: str, code: str, stream: TextIO) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if use_colour(stream) else text
+
+
+def error(message: str) -> None:
+    sys.stderr.write(f"{_paint('error', '1;31', sys.stderr)}: {message}\n")
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"{_paint('warning', '1;33', sys.stderr)}: {message}\n")
+
+
+def info(message: str, quiet: bool = False) -> None:
+    if not quiet:
+        sys.stderr.write(message + "\n")

@@ -1,0 +1,83 @@
+"""Download, hash and unpack in one pass over the byte stream.
+
+The calling thread reads the network and feeds a sha256 and a bounded pipe; a worker
+thread decompresses and extracts from the other end of the pipe. The two overlap, so
+an install takes about as long as the slower of download and decompression rather
+than their sum, and memory stays flat in the archive's size. The hash is checked
+when the last byte has arrived; the caller publishes only after that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .archive import DEFAULT_MAX_UNPACKED, ExtractStats, extract_stream
+from .errors import ChecksumError
+from .fetch import Download, FetchSettings
+from .streams import Aborted, ChunkPipe, decompressing_reader
+
+
+@dataclass
+class StreamResult:
+    sha256: str
+    size: int
+    stats: ExtractStats
+
+
+def download_and_extract(
+    url: str,
+    dest: Path,
+    *,
+    expected_sha256: str | None = None,
+    max_unpacked: int = DEFAULT_MAX_UNPACKED,
+    settings: FetchSettings | None = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
+) -> StreamResult:
+    """Stream ``url`` into ``dest``; raise (leaving ``dest`` to the caller) on failure."""
+    download = Download(url, settings or FetchSettings.from_env())
+    pipe = ChunkPipe()
+    hasher = hashlib.sha256()
+    outcome: dict[str, object] = {}
+
+    def extract() -> None:
+        try:
+            outcome["stats"] = extract_stream(decompressing_reader(pipe), dest, max_unpacked)  # type: ignore[arg-type]
+            pipe.drain()  # tar padding and trailing blocks still count towards the hash
+        except BaseException as exc:  # handed to the main thread
+            outcome["error"] = exc
+            pipe.aborted.set()
+
+    worker = threading.Thread(target=extract, name="xbuildenv-extract", daemon=True)
+    worker.start()
+    try:
+        for chunk in download.chunks():
+            hasher.update(chunk)
+            pipe.put(chunk)
+            if on_progress is not None:
+                on_progress(download.received, download.size)
+        pipe.finish()
+    except Aborted:
+        pass  # the worker failed; its error is reported below
+    except BaseException:
+        pipe.cancel()
+        worker.join(timeout=5)
+        raise
+    worker.join()
+    if "error" in outcome:
+        error = outcome["error"]
+        assert isinstance(error, BaseException)
+        raise error
+    digest = hasher.hexdigest()
+    if expected_sha256 is not None and digest != expected_sha256.lower():
+        raise ChecksumError(
+            f"checksum mismatch for {url}: expected sha256 {expected_sha256}, got {digest}",
+            "the download is corrupt or was tampered with; nothing was installed",
+        )
+    stats = outcome["stats"]
+    assert isinstance(stats, ExtractStats)
+    return StreamResult(digest, download.received, stats)
+

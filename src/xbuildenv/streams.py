@@ -1,0 +1,134 @@
+"""Byte plumbing for the streaming install.
+
+The network thread pushes raw archive bytes into a :class:`ChunkPipe`; the extraction
+thread reads them through a decompressor picked by sniffing the first bytes. The pipe
+is bounded, so memory stays flat however big the archive is, and either side can
+abort the other.
+"""
+
+from __future__ import annotations
+
+import io
+import queue
+import threading
+from typing import IO, Any
+
+from .errors import ArchiveError
+
+_EOF = object()
+
+
+class Aborted(Exception):
+    """Internal: the other side of the pipe gave up."""
+
+
+class ChunkPipe(io.RawIOBase):
+    """A bounded, thread-safe byte pipe readable as a file."""
+
+    def __init__(self, max_chunks: int = 32) -> None:
+        super().__init__()
+        self._queue: queue.Queue[Any] = queue.Queue(max_chunks)
+        self._buffer = memoryview(b"")
+        self._done = False
+        self.aborted = threading.Event()
+
+    # --- producer side -------------------------------------------------------
+    def put(self, chunk: bytes) -> None:
+        while True:
+            if self.aborted.is_set():
+                raise Aborted()
+            try:
+                self._queue.put(chunk, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """Signal end of data (or a failure the reader should raise)."""
+        item = _EOF if error is None else error
+        while not self.aborted.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def cancel(self) -> None:
+        """Producer gave up: wake the reader with :class:`Aborted`, dropping queued data."""
+        self.aborted.set()
+        while True:
+            try:
+                self._queue.put_nowait(Aborted())
+                return
+            except queue.Full:
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    pass
+
+    # --- consumer side -------------------------------------------------------
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        view = memoryview(target).cast("B")
+        if not self._buffer:
+            if self._done:
+                return 0
+            item = self._queue.get()
+            if item is _EOF:
+                self._done = True
+                return 0
+            if isinstance(item, BaseException):
+                self._done = True
+                raise item
+            self._buffer = memoryview(item)
+        n = min(len(view), len(self._buffer))
+        view[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+    def drain(self) -> None:
+        """Read and drop everything left, so the producer can finish hashing."""
+        while self.readinto(bytearray(1 << 16)):
+            pass
+
+
+def _zstd_reader(raw: IO[bytes]) -> IO[bytes]:
+    try:
+        from compression import zstd  # type: ignore[import-not-found, unused-ignore]
+
+        return zstd.ZstdFile(raw)  # type: ignore[no-any-return, unused-ignore]
+    except ImportError:
+        pass
+    try:
+        import zstandard
+    except ImportError:
+        raise ArchiveError(
+            "this archive is zstd-compressed and no zstd decoder is available",
+            "pip install zstandard",
+        ) from None
+    return zstandard.ZstdDecompressor().stream_reader(  # type: ignore[return-value]
+        raw, read_across_frames=True, closefd=False
+    )
+
+
+def decompressing_reader(raw: IO[bytes]) -> IO[bytes]:
+    """Wrap ``raw`` in the decompressor its first bytes call for (or none: plain tar)."""
+    buffered = io.BufferedReader(raw, 1 << 16) if not hasattr(raw, "peek") else raw
+    head = buffered.peek(6)[:6]  # type: ignore[attr-defined]
+    if head.startswith(b"\x1f\x8b"):
+        import gzip
+
+        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+    if head.startswith(b"BZh"):
+        import bz2
+
+        return bz2.BZ2File(buffered, "rb")  # type: ignore[return-value]
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        return _zstd_reader(buffered)  # type: ignore[arg-type]
+    if head.startswith(b"\xfd7zXZ\x00"):
+        import lzma
+
+        return lzma.LZMAFile(buffered, "rb")  # type: ignore[return-value]
+    return buffered  # type: ignore[return-value]
