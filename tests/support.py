@@ -154,6 +154,9 @@ class Server:
             def do_GET(self) -> None:
                 server._handle(self)
 
+            def do_HEAD(self) -> None:
+                server._head(self)
+
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -221,6 +224,22 @@ class Server:
                 h.connection.shutdown(2)
         except OSError:
             pass
+
+    def _head(self, h: BaseHTTPRequestHandler) -> None:
+        """HEAD: the headers a GET would send (counted separately as 'HEAD <path>')."""
+        path = h.path.split("?")[0]
+        with self._lock:
+            self.hits["HEAD " + path] += 1
+            route = self.routes.get(path)
+        if route is None:
+            self._send(h, 404, b"")
+            return
+        h.send_response(route.status)
+        h.send_header("ETag", f'"{sha256(route.body)[:16]}"')
+        for k, v in route.headers.items():
+            h.send_header(k, v)
+        h.send_header("Content-Length", str(len(route.body)))
+        h.end_headers()
 
     @staticmethod
     def _write(h: BaseHTTPRequestHandler, payload: bytes, rate: float | None) -> None:
@@ -308,3 +327,91 @@ def snapshot(root: Path) -> dict[str, Any]:
             else:
                 state[rel] = ("dir",)
     return state
+
+
+# --- virtual environments -------------------------------------------------------
+def make_venv(path: Path) -> Path:
+    """A real, fast venv (no pip) that can run this checkout's xbuildenv.
+
+    The venv's own ``sys.prefix`` makes its own install id and default root, exactly
+    like a user's venv; the code and its dependencies come from this checkout and the
+    test interpreter's site-packages through a ``.pth`` file.
+    """
+    import platformdirs
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    site = next((path / "lib").glob("python*/site-packages"))
+    deps = Path(platformdirs.__file__).resolve().parent.parent
+    (site / "_xbuildenv_dev.pth").write_text(f"{REPO / 'src'}\n{deps}\n")
+    return path / "bin" / "python"
+
+
+def disk_usage(*roots: Path) -> int:
+    """Bytes on disk under ``roots``, hard-linked files counted once."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for root in roots:
+        for dirpath, dirnames, filenames in os.walk(root):
+            for name in dirnames + filenames:
+                info = os.lstat(os.path.join(dirpath, name))
+                if (info.st_dev, info.st_ino) in seen:
+                    continue
+                seen.add((info.st_dev, info.st_ino))
+                total += info.st_blocks * 512
+    return total
+
+
+# --- CLI-suite helpers (test_cli_*, test_root, test_releases, test_compat, test_interop) --
+PY_MM = f"{sys.version_info.major}.{sys.version_info.minor}"  # the running host Python
+PY_FULL = f"{PY_MM}.0"
+OTHER_PY = "3.99.0"  # a Python no host has: releases for it are never compatible
+
+
+def total_hits(server: Server) -> int:
+    """Every request the server saw (GET and HEAD), to prove a command made none."""
+    return sum(server.hits.values())
+
+
+def serve_env(
+    server: Server,
+    version: str,
+    *,
+    python: str = PY_FULL,
+    compression: str = "gz",
+    files: dict[str, bytes] | None = None,
+    path: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Serve an archive for ``version`` and return its release entry (with sha256)."""
+    suffix = {"gz": ".tar.gz", "bz2": ".tar.bz2", "xz": ".tar.xz", "zst": ".tar.zst", "": ".tar"}
+    body = make_tar(files or default_files(python, version), compression)
+    url = server.add(path or f"/dl/{version}/xbuildenv-{version}{suffix[compression]}", body)
+    extra.setdefault("sha256", sha256(body))
+    return release(version, url, python, **extra)
+
+
+def serve_index(server: Server, *releases: dict[str, Any], path: str = "/index.json") -> str:
+    return server.add(path, index(*releases))
+
+
+def one_error(result: Result, code: int = 1) -> str:
+    """Assert the run failed with ``code`` and exactly one ``error: ...`` line; return it."""
+    assert result.code == code, (result.code, result.out, result.err)
+    assert "Traceback" not in result.err, result.err
+    lines = result.err.splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1, result.err
+    return errors[0]
+
+
+def root_json(env: dict[str, str], *args: str, cwd: Path | None = None) -> dict[str, Any]:
+    r = run("root", "--json", *args, env=env, cwd=cwd)
+    assert r.code == 0, r.err
+    data: dict[str, Any] = json.loads(r.out)
+    return data
+
+
+def expected_install_id(prefix: str | os.PathLike[str], package_dir: str | os.PathLike[str]) -> str:
+    """The SPEC's formula, written out independently of the code under test."""
+    scope = f"{Path(prefix).resolve()}\0{Path(package_dir).resolve()}"
+    return hashlib.sha256(scope.encode()).hexdigest()[:12]

@@ -47,6 +47,8 @@ def _channel(p: argparse.ArgumentParser) -> None:
         metavar="V",
         help="check compatibility against this pyodide-build version",
     )
+    p.add_argument("--refresh", action="store_true", help="fetch the release index even if cached")
+    p.add_argument("--offline", action="store_true", help="use only the cached release index")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="install an archive from this URL instead of a release")
     p.add_argument(
         "-f", "--force", action="store_true", help="install even if incompatible; reinstall if present"
+    )
+    p.add_argument(
+        "--link-mode",
+        choices=("hardlink", "copy"),
+        help="how to share a tree another root already unpacked (default: hardlink)",
     )
     _channel(p)
     _common(p)
@@ -79,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("uninstall", help="remove a version (default: the active one)")
     p.add_argument("version", nargs="?", metavar="VERSION")
+    p.add_argument("--all", action="store_true", help="remove every version in the root")
     _common(p)
 
     p = sub.add_parser("search", help="list published environments")
@@ -90,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("root", help="print the cache root and why it was chosen")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _common(p)
+
+    from . import cli_cache
+
+    cli_cache.register(sub)
     return parser
 
 
@@ -118,6 +130,10 @@ def _manager(args: argparse.Namespace) -> Any:
         target=resolve_target(args.python),
         pyodide_build_version=getattr(args, "pyodide_build_version", None),
         project=load_project_config(),
+        refresh=getattr(args, "refresh", False),
+        offline=getattr(args, "offline", False),
+        link_mode=getattr(args, "link_mode", None),
+        warn=warn,
     )
     for line in manager.resolved.warnings:
         warn(line)
@@ -221,7 +237,14 @@ def cmd_use(args: argparse.Namespace) -> int:
 def cmd_uninstall(args: argparse.Namespace) -> int:
     from .output import info
 
-    removed = _manager(args).uninstall_version(args.version)
+    manager = _manager(args)
+    if args.all:
+        if args.version:
+            raise UsageError("give a VERSION or --all, not both")
+        for removed in manager.uninstall_all():
+            info(f"Pyodide cross-build environment {removed} uninstalled", args.quiet)
+        return 0
+    removed = manager.uninstall_version(args.version)
     info(f"Pyodide cross-build environment {removed} uninstalled", args.quiet)
     return 0
 
@@ -307,7 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return COMMANDS[args.command](args)
+        handler = getattr(args, "handler", None) or COMMANDS[args.command]
+        return int(handler(args))
     except XBuildEnvError as exc:
         from .output import error
 

@@ -20,6 +20,13 @@ ENV_METADATA_URL = "PYODIDE_CROSS_BUILD_ENV_METADATA_URL"
 ENV_MAX_UNPACKED = "XBUILDENV_MAX_UNPACKED_BYTES"
 ENV_RETRIES = "XBUILDENV_RETRIES"
 ENV_TIMEOUT = "XBUILDENV_TIMEOUT"
+ENV_INDEX_MAX_AGE = "XBUILDENV_INDEX_MAX_AGE"
+ENV_LINK_MODE = "XBUILDENV_LINK_MODE"
+# Mirrors of the channels PYODIDE_CROSS_BUILD_ENV_METADATA_URL does not cover (the
+# stable one it does): for air-gapped CI, and so every channel can be tested offline.
+ENV_DEBUG_METADATA_URL = "XBUILDENV_DEBUG_METADATA_URL"
+ENV_NIGHTLY_METADATA_URL = "XBUILDENV_NIGHTLY_METADATA_URL"
+ENV_NIGHTLY_DEBUG_METADATA_URL = "XBUILDENV_NIGHTLY_DEBUG_METADATA_URL"
 
 PYPROJECT_TABLE = ("tool", "pyodide", "build")
 KEY_XBUILDENV_PATH = "xbuildenv_path"
@@ -32,6 +39,7 @@ class ProjectConfig:
 
     path: Path | None = None
     values: dict[str, Any] = field(default_factory=dict)
+    own: dict[str, Any] = field(default_factory=dict)  # our ``[tool.xbuildenv]`` table
 
     def get_str(self, key: str) -> str | None:
         value = self.values.get(key)
@@ -87,7 +95,8 @@ def load_project_config(start: Path | None = None) -> ProjectConfig:
         table = table.get(part, {}) if isinstance(table, dict) else {}
     if not isinstance(table, dict):
         table = {}
-    return ProjectConfig(path=path, values=table)
+    own = data.get("tool", {}).get("xbuildenv", {})
+    return ProjectConfig(path=path, values=table, own=own if isinstance(own, dict) else {})
 
 
 def env_str(name: str) -> str | None:
@@ -109,3 +118,12 @@ def env_number(name: str, default: float, *, minimum: float = 0) -> float:
     if value < minimum:
         raise ConfigError(f"{name}={raw!r} must be at least {minimum:g}", f"fix {name}")
     return value
+
+
+def setting(project: ProjectConfig, env_name: str, key: str) -> str | None:
+    """One of our own settings: the environment variable wins over ``[tool.xbuildenv]``."""
+    value = env_str(env_name)
+    if value is not None:
+        return value
+    raw = project.own.get(key)
+    return None if raw is None else str(raw)

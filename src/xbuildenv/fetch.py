@@ -264,3 +264,21 @@ class Download:
             resp.close()
             raise _Retryable(_describe(exc)) from None
         return resp
+
+
+def validator_of(url: str, settings: FetchSettings | None = None) -> str | None:
+    """The ETag (else Last-Modified) of ``url`` from a HEAD request, without the body.
+
+    For a local file, its size and modification time play the same role.
+    """
+    path = local_path(url)
+    if path is not None:
+        info = path.stat()
+        return f"{info.st_size}-{info.st_mtime_ns}"
+    import urllib.request
+
+    settings = settings or FetchSettings.from_env()
+    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": USER_AGENT})
+    with urllib.request.urlopen(request, timeout=settings.timeout) as resp:
+        value = resp.headers.get("ETag") or resp.headers.get("Last-Modified")
+        return str(value) if value else None

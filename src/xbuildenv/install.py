@@ -16,6 +16,7 @@ the call is never touched.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from collections.abc import Callable
@@ -26,9 +27,11 @@ from .archive import DEFAULT_MAX_UNPACKED
 from .errors import LockTimeout, RootError, UsageError
 from .fetch import FetchSettings
 from .layout import INSTALLED_MARKER, REPLACED_PREFIX, RootLayout, leftover_version, remove_tree
-from .locking import link_lock, version_lock
+from .locking import FileLock, link_lock, version_lock
+from .materialize import obtain_tree
 from .package_index import build_package_index
-from .pipeline import download_and_extract
+from .root import cache_home
+from .store import ArchiveStore, url_key
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class InstallResult:
     action: str  # "installed" | "reinstalled" | "already installed" | "refreshed"
     downloaded_bytes: int = 0
     sha256: str | None = None
+    route: str | None = None  # how the tree arrived: "network", "store" or "linked"
 
 
 def host_site_packages_dirs(pyodide_root: Path) -> list[Path]:
@@ -84,27 +88,35 @@ def _os_error(exc: OSError, where: Path) -> RootError:
     return RootError(f"cannot write to {where}: {exc.strerror or exc}")
 
 
+@dataclass(frozen=True)
+class InstallOptions:
+    """How to install; the defaults are what the CLI does."""
+
+    force: bool = False  # reinstall even when installed
+    activate: bool = True
+    max_unpacked: int = DEFAULT_MAX_UNPACKED
+    link_mode: str = "hardlink"  # how to share a tree another root already unpacked
+    use_store: bool = True  # the machine-wide archive store and tree sharing
+    settings: FetchSettings | None = None
+
+
 def install_version(
     layout: RootLayout,
     source: InstallSource,
     python: str,
+    options: InstallOptions | None = None,
     *,
-    force: bool = False,
-    activate: bool = True,
-    max_unpacked: int = DEFAULT_MAX_UNPACKED,
-    settings: FetchSettings | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
     on_wait: Callable[[str], None] | None = None,
 ) -> InstallResult:
     """Install ``source`` into ``layout`` for host Python ``python`` ("X.Y")."""
+    options = options or InstallOptions()
     layout.ensure_root()
     version = source.version
     with version_lock(layout.root, version, on_wait=on_wait):
         tidy_version(layout, version)
-        result = _install_locked(
-            layout, source, python, force, max_unpacked, settings, on_progress
-        )
-    if activate:
+        result = _install_locked(layout, source, python, options, on_progress, on_wait)
+    if options.activate:
         with link_lock(layout.root, on_wait=on_wait):
             layout.activate(version)
     return result
@@ -114,15 +126,14 @@ def _install_locked(
     layout: RootLayout,
     source: InstallSource,
     python: str,
-    force: bool,
-    max_unpacked: int,
-    settings: FetchSettings | None,
+    options: InstallOptions,
     on_progress: Callable[[int, int | None], None] | None,
+    on_wait: Callable[[str], None] | None,
 ) -> InstallResult:
     version = source.version
     target = layout.version_dir(version)
     was_installed = layout.is_installed(version)
-    if was_installed and not force:
+    if was_installed and not options.force:
         if layout.python_marker(version) == python:
             return InstallResult(version, target, "already installed")
         # Host packages built for another Python are unusable: drop them, keep the rest.
@@ -131,17 +142,23 @@ def _install_locked(
         layout.write_python_marker(target, python)
         return InstallResult(version, target, "refreshed")
 
+    store = ArchiveStore() if options.use_store else None
     staging = None
     try:
         staging = layout.new_staging(version)
-        streamed = download_and_extract(
-            source.url,
-            staging,
-            expected_sha256=source.sha256,
-            max_unpacked=max_unpacked,
-            settings=settings,
-            on_progress=on_progress,
-        )
+        with _store_lock(store, source, on_wait):
+            got = obtain_tree(
+                source.url,
+                source.sha256,
+                staging,
+                root=layout.root,
+                cache_home=cache_home() if options.use_store else None,
+                store=store,
+                link_mode=options.link_mode,
+                max_unpacked=options.max_unpacked,
+                settings=options.settings,
+                on_progress=on_progress,
+            )
         pyodide_root = staging / "xbuildenv" / "pyodide-root"
         if source.release_version is not None:
             build_package_index(pyodide_root, source.release_version)
@@ -155,7 +172,22 @@ def _install_locked(
         if staging is not None:
             remove_tree(staging)
     action = "reinstalled" if was_installed else "installed"
-    return InstallResult(version, target, action, streamed.size, streamed.sha256)
+    return InstallResult(version, target, action, got.downloaded, got.sha256, got.route)
+
+
+def _store_lock(
+    store: ArchiveStore | None, source: InstallSource, on_wait: Callable[[str], None] | None
+) -> contextlib.AbstractContextManager[object]:
+    """Serialise roots fetching the same archive, so the second one links instead."""
+    if store is None:
+        return contextlib.nullcontext()
+    try:
+        folder = store.path / ".locks"
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return contextlib.nullcontext()  # an unusable store costs speed, not the install
+    key = source.sha256 or url_key(source.url)
+    return FileLock(folder / f"{key}.lock", on_wait=on_wait)
 
 
 def tidy_root(layout: RootLayout) -> list[Path]:

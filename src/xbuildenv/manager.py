@@ -19,11 +19,29 @@ from .compat import (
     version_key,
     why_not_compatible,
 )
-from .config import KEY_DEFAULT_URL, ProjectConfig, load_project_config
-from .errors import IncompatibleError, NotInstalledError, UsageError, VersionNotFoundError
-from .install import InstallResult, InstallSource, install_version, tidy_root
+from .archive import DEFAULT_MAX_UNPACKED
+from .config import (
+    ENV_INDEX_MAX_AGE,
+    ENV_LINK_MODE,
+    ENV_MAX_UNPACKED,
+    KEY_DEFAULT_URL,
+    ProjectConfig,
+    env_number,
+    load_project_config,
+    setting,
+)
+from .errors import (
+    ConfigError,
+    IncompatibleError,
+    NotInstalledError,
+    UsageError,
+    VersionNotFoundError,
+)
+from .index_cache import DEFAULT_MAX_AGE, IndexPolicy, load_releases
+from .install import InstallOptions, InstallResult, InstallSource, install_version, tidy_root
 from .layout import InstalledVersion, RootLayout, url_to_version
-from .releases import Release, channel_url, load_index
+from .owners import record_use
+from .releases import Release, channel_url
 from .root import ResolvedRoot, resolve_root
 from .target import TargetEnv, resolve_target
 
@@ -50,6 +68,10 @@ class XBuildEnvManager:
         target: TargetEnv | None = None,
         pyodide_build_version: str | None = None,
         project: ProjectConfig | None = None,
+        refresh: bool = False,
+        offline: bool = False,
+        link_mode: str | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         self.target = target or resolve_target()
         self.project = project if project is not None else load_project_config()
@@ -57,6 +79,26 @@ class XBuildEnvManager:
         self.layout = RootLayout(self.resolved.path)
         self.metadata_url = metadata_url
         self._pyodide_build_version = pyodide_build_version
+        self.warn = warn
+        self.index_policy = IndexPolicy(self._max_age(), refresh=refresh, offline=offline)
+        self.link_mode = link_mode or setting(self.project, ENV_LINK_MODE, "link_mode") or "hardlink"
+        if self.link_mode not in ("hardlink", "copy"):
+            raise ConfigError(
+                f"link mode {self.link_mode!r} is not one of: hardlink, copy",
+                f"fix {ENV_LINK_MODE} or link_mode in [tool.xbuildenv]",
+            )
+
+    def _max_age(self) -> float:
+        raw = setting(self.project, ENV_INDEX_MAX_AGE, "index_max_age")
+        if raw is None:
+            return DEFAULT_MAX_AGE
+        try:
+            return max(float(raw), 0.0)
+        except ValueError:
+            raise ConfigError(
+                f"index max age {raw!r} is not a number of seconds",
+                f"fix {ENV_INDEX_MAX_AGE} or index_max_age in [tool.xbuildenv]",
+            ) from None
 
     # --- facts ---------------------------------------------------------------
     @property
@@ -101,7 +143,8 @@ class XBuildEnvManager:
     def releases(self, *, nightly: bool = False, debug: bool = False) -> dict[str, Release]:
         if self.metadata_url and (nightly or debug):
             raise UsageError("--metadata cannot be combined with --nightly or --debug")
-        return load_index(self.metadata_url or channel_url(nightly, debug))
+        source = self.metadata_url or channel_url(nightly, debug)
+        return load_releases(source, self.index_policy, warn=self.warn)
 
     def is_compatible(self, release: Release) -> bool:
         return is_compatible(release, self.python_version, self.pyodide_build_version)
@@ -161,23 +204,36 @@ class XBuildEnvManager:
                 self.layout.python_marker(version) == self.python_version
             ):
                 source = InstallSource(version, "")
-                return install_version(
-                    self.layout, source, self.python_version, activate=activate, on_wait=on_wait
+                options = InstallOptions(activate=activate)
+                result = install_version(
+                    self.layout, source, self.python_version, options, on_wait=on_wait
                 )
+                self._record_use()
+                return result
         if url is not None:
             source = InstallSource(url_to_version(url), url)
         else:
             release = self.resolve_release(version, nightly=nightly, debug=debug, force=force_install)
             source = InstallSource(release.version, release.url, release.sha256, release.version)
-        return install_version(
+        options = InstallOptions(
+            force=force_install,
+            activate=activate,
+            max_unpacked=int(env_number(ENV_MAX_UNPACKED, DEFAULT_MAX_UNPACKED, minimum=1)),
+            link_mode=self.link_mode,
+        )
+        result = install_version(
             self.layout,
             source,
             self.python_version,
-            force=force_install,
-            activate=activate,
+            options,
             on_progress=on_progress,
             on_wait=on_wait,
         )
+        self._record_use()
+        return result
+
+    def _record_use(self) -> None:
+        record_use(self.env_dir, self.target, self.resolved.install_id)
 
     def use_version(self, version: str) -> None:
         """Make an installed version the active one."""
@@ -194,6 +250,7 @@ class XBuildEnvManager:
             )
         with link_lock(self.env_dir):
             self.layout.activate(version)
+        self._record_use()
 
     def uninstall_version(self, version: str | None = None) -> str:
         """Remove a version (default: the active one); removing the active one unlinks it."""
@@ -219,6 +276,10 @@ class XBuildEnvManager:
                     self.layout.deactivate()
             self.layout.remove_version(version)
         return version
+
+    def uninstall_all(self) -> list[str]:
+        """Remove every installed version of this root (and the active link)."""
+        return [self.uninstall_version(v) for v in self.list_versions()]
 
     def tidy(self) -> list[Path]:
         """Remove leftovers of killed or failed runs (never a complete version)."""

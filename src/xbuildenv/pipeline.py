@@ -26,6 +26,7 @@ class StreamResult:
     sha256: str
     size: int
     stats: ExtractStats
+    validator: str | None = None  # ETag or Last-Modified of the response
 
 
 def download_and_extract(
@@ -36,6 +37,7 @@ def download_and_extract(
     max_unpacked: int = DEFAULT_MAX_UNPACKED,
     settings: FetchSettings | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
+    sink: Callable[[bytes], object] | None = None,
 ) -> StreamResult:
     """Stream ``url`` into ``dest``; raise (leaving ``dest`` to the caller) on failure."""
     download = Download(url, settings or FetchSettings.from_env())
@@ -56,6 +58,8 @@ def download_and_extract(
     try:
         for chunk in download.chunks():
             hasher.update(chunk)
+            if sink is not None:
+                sink(chunk)  # e.g. the archive store's temporary file
             pipe.put(chunk)
             if on_progress is not None:
                 on_progress(download.received, download.size)
@@ -79,5 +83,5 @@ def download_and_extract(
         )
     stats = outcome["stats"]
     assert isinstance(stats, ExtractStats)
-    return StreamResult(digest, download.received, stats)
+    return StreamResult(digest, download.received, stats, download.validator)
 

@@ -14,7 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .config import ENV_METADATA_URL, env_str
+from .config import (
+    ENV_DEBUG_METADATA_URL,
+    ENV_METADATA_URL,
+    ENV_NIGHTLY_DEBUG_METADATA_URL,
+    ENV_NIGHTLY_METADATA_URL,
+    env_str,
+)
 from .errors import MetadataError
 
 STABLE_URL = "https://pyodide.github.io/pyodide/api/v2/pyodide-cross-build-environments.json"
@@ -52,11 +58,13 @@ def channel_name(nightly: bool, debug: bool) -> str:
 
 
 def channel_url(nightly: bool = False, debug: bool = False) -> str:
-    """The index URL of a channel; the stable one can be overridden by the environment."""
+    """The index URL of a channel; each can be overridden by an environment variable."""
+    if nightly and debug:
+        return env_str(ENV_NIGHTLY_DEBUG_METADATA_URL) or NIGHTLY_DEBUG_URL
     if nightly:
-        return NIGHTLY_DEBUG_URL if debug else NIGHTLY_URL
+        return env_str(ENV_NIGHTLY_METADATA_URL) or NIGHTLY_URL
     if debug:
-        return STABLE_DEBUG_URL
+        return env_str(ENV_DEBUG_METADATA_URL) or STABLE_DEBUG_URL
     return env_str(ENV_METADATA_URL) or STABLE_URL
 
 
