@@ -10,8 +10,17 @@ import time
 from pathlib import Path
 
 import pytest
-
-from support import Server, default_files, disk_usage, index, make_tar, make_venv, release, run, sha256
+from support import (
+    Server,
+    default_files,
+    disk_usage,
+    index,
+    make_tar,
+    make_venv,
+    release,
+    run,
+    sha256,
+)
 
 VERSION = "0.29.4"
 
@@ -20,7 +29,9 @@ VERSION = "0.29.4"
 def published(server: Server) -> tuple[str, bytes]:
     files = default_files()
     # A tree that weighs something, so shared vs. private bytes can be told apart.
-    files["xbuildenv/pyodide-root/cpython/installs/libpython3.13.a"] = random.Random(1).randbytes(2 << 20)
+    files["xbuildenv/pyodide-root/cpython/installs/libpython3.13.a"] = random.Random(1).randbytes(
+        2 << 20
+    )
     body = make_tar(files, compression="bz2")
     url = server.add("/xbuildenv-0.29.4.tar.bz2", body)
     meta = server.add("/index.json", index(release(VERSION, url, sha256=sha256(body))))
@@ -153,7 +164,9 @@ def test_bad_age_is_a_usage_error(env: dict[str, str]) -> None:
     assert r.code == 2 and r.err.count("\n") == 1 and "30d" in r.err
 
 
-def test_index_is_cached_and_revalidated(server: Server, env: dict[str, str], tmp_path: Path) -> None:
+def test_index_is_cached_and_revalidated(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
     meta = server.add("/index.json", index(release(VERSION, "x.tar.gz")))
     assert run("search", "--all", "--metadata", meta, env=env).code == 0
     assert run("search", "--all", "--metadata", meta, env=env).code == 0
@@ -181,7 +194,9 @@ def test_offline_and_stale_fallback(server: Server, env: dict[str, str]) -> None
     assert r.err.startswith("warning:") and "cached copy" in r.err
 
 
-def test_url_install_found_again_by_etag(server: Server, env: dict[str, str], tmp_path: Path) -> None:
+def test_url_install_found_again_by_etag(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
     url = server.add("/custom.tar.gz", make_tar())
     py1, py2 = make_venv(tmp_path / "v1"), make_venv(tmp_path / "v2")
     for py in (py1, py2):
@@ -202,7 +217,12 @@ def test_corrupt_store_entry_is_replaced(
     meta, body = published
     root = tmp_path / "root"
     _install(Path(os.sys.executable), env, meta, "--path", str(root))
-    stored = Path(run("cache", "dir", env=env).out.strip()) / "xbuildenv-store" / "archives" / sha256(body)
+    stored = (
+        Path(run("cache", "dir", env=env).out.strip())
+        / "xbuildenv-store"
+        / "archives"
+        / sha256(body)
+    )
     assert stored.read_bytes() == body
     stored.write_bytes(body[:-10] + b"0123456789")
     assert run("uninstall", "--all", "--path", str(root), env=env).code == 0
@@ -212,7 +232,9 @@ def test_corrupt_store_entry_is_replaced(
     assert (root / VERSION / ".installed").is_file()
 
 
-def test_cache_clean(server: Server, published: tuple[str, bytes], env: dict[str, str], tmp_path: Path) -> None:
+def test_cache_clean(
+    server: Server, published: tuple[str, bytes], env: dict[str, str], tmp_path: Path
+) -> None:
     meta, body = published
     root = tmp_path / "root"
     _install(Path(os.sys.executable), env, meta, "--path", str(root))

@@ -99,7 +99,7 @@ def scan(cache_home: Path, store: ArchiveStore) -> Scan:
         roots.append(
             RootInfo(
                 path,
-                name[len(ROOT_PREFIX):],
+                name[len(ROOT_PREFIX) :],
                 read_owner(path),
                 versions,
                 layout.current_version(),
@@ -121,18 +121,22 @@ def scan(cache_home: Path, store: ArchiveStore) -> Scan:
 
 
 def plan_gc(
-    report: Scan, *, include_unknown: bool = False, older_than: float | None = None, now: float | None = None
+    report: Scan,
+    *,
+    include_unknown: bool = False,
+    older_than: float | None = None,
+    now: float | None = None,
 ) -> GcPlan:
     """Roots whose owner is gone (or unknown/unused, when asked); archives nobody uses."""
     now = time.time() if now is None else now
     plan = GcPlan()
     for root in report.roots:
         stale = older_than is not None and now - root.last_used > older_than
-        if root.owner_state == "gone":
-            plan.roots.append(root)
-        elif root.owner_state == "unknown" and (include_unknown or stale):
-            plan.roots.append(root)
-        elif root.owner_state == "present" and stale:
+        if (
+            root.owner_state == "gone"
+            or (root.owner_state == "unknown" and (include_unknown or stale))
+            or (root.owner_state == "present" and stale)
+        ):
             plan.roots.append(root)
     kept = [r for r in report.roots if r not in plan.roots]
     used = set().union(*(r.archives for r in kept)) if kept else set()

@@ -67,8 +67,7 @@ def _paths() -> tuple[Any, Any]:
 
 
 def cmd_cache_dir(args: argparse.Namespace) -> int:
-    home, store = _paths()
-    print(home)
+    print(_paths()[0])
     return 0
 
 

@@ -40,17 +40,15 @@ def pyodide_build_in_range(release: Release, pyodide_build_version: str | None) 
         current = Version(pyodide_build_version)
     except InvalidVersion:
         return True  # we cannot judge; do not block the user on a local dev build
-    for bound, ok in (
-        (release.min_pyodide_build_version, lambda b: current >= b),
-        (release.max_pyodide_build_version, lambda b: current <= b),
-    ):
+    for bound, sign in ((release.min_pyodide_build_version, 1), (release.max_pyodide_build_version, -1)):
         if bound is None:
             continue
         try:
-            if not ok(Version(bound)):
-                return False
+            limit = Version(bound)
         except InvalidVersion:
-            continue
+            continue  # an unreadable bound does not constrain
+        if (sign > 0 and current < limit) or (sign < 0 and current > limit):
+            return False
     return True
 
 

@@ -67,10 +67,10 @@ def tidy_version(layout: RootLayout, version: str) -> None:
         found = leftover_version(path.name)
         if found is None or found[1] != version:
             continue
-        if found[0] == REPLACED_PREFIX and not target.exists():
-            if (path / INSTALLED_MARKER).is_file():
-                os.rename(path, target)  # a forced reinstall died mid-swap: restore
-                continue
+        restorable = (path / INSTALLED_MARKER).is_file() and not target.exists()
+        if found[0] == REPLACED_PREFIX and restorable:
+            os.rename(path, target)  # a forced reinstall died mid-swap: restore
+            continue
         remove_tree(path)
 
 

@@ -124,11 +124,9 @@ class RootLayout:
                 continue
             if not os.path.isfile(os.path.join(entry.path, INSTALLED_MARKER)):
                 continue
-            found.append(
-                InstalledVersion(
-                    entry.name, Path(entry.path), self.python_marker(entry.name), entry.name == active
-                )
-            )
+            marker = self.python_marker(entry.name)
+            is_active = entry.name == active
+            found.append(InstalledVersion(entry.name, Path(entry.path), marker, is_active))
         return found
 
     # --- writing (callers hold the relevant lock) ----------------------------

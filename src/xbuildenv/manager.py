@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from .archive import DEFAULT_MAX_UNPACKED
 from .compat import (
     is_compatible,
     latest_compatible,
@@ -19,7 +20,6 @@ from .compat import (
     version_key,
     why_not_compatible,
 )
-from .archive import DEFAULT_MAX_UNPACKED
 from .config import (
     ENV_INDEX_MAX_AGE,
     ENV_LINK_MODE,
@@ -81,7 +81,9 @@ class XBuildEnvManager:
         self._pyodide_build_version = pyodide_build_version
         self.warn = warn
         self.index_policy = IndexPolicy(self._max_age(), refresh=refresh, offline=offline)
-        self.link_mode = link_mode or setting(self.project, ENV_LINK_MODE, "link_mode") or "hardlink"
+        self.link_mode = (
+            link_mode or setting(self.project, ENV_LINK_MODE, "link_mode") or "hardlink"
+        )
         if self.link_mode not in ("hardlink", "copy"):
             raise ConfigError(
                 f"link mode {self.link_mode!r} is not one of: hardlink, copy",
@@ -150,7 +152,12 @@ class XBuildEnvManager:
         return is_compatible(release, self.python_version, self.pyodide_build_version)
 
     def resolve_release(
-        self, version: str | None, *, nightly: bool = False, debug: bool = False, force: bool = False
+        self,
+        version: str | None,
+        *,
+        nightly: bool = False,
+        debug: bool = False,
+        force: bool = False,
     ) -> Release:
         """The release to install: the named one (checked) or the latest compatible."""
         releases = self.releases(nightly=nightly, debug=debug)
@@ -166,7 +173,8 @@ class XBuildEnvManager:
             near = nearest_versions(releases, version)
             hint = f"nearest available: {', '.join(near)}" if near else "the index is empty"
             raise VersionNotFoundError(
-                f"version {version} is not in the release index", hint + " (see 'xbuildenv search --all')"
+                f"version {version} is not in the release index",
+                hint + " (see 'xbuildenv search --all')",
             )
         if not force and not self.is_compatible(release):
             raise IncompatibleError(
@@ -198,22 +206,27 @@ class XBuildEnvManager:
             raise UsageError("give a VERSION or --url, not both")
         if url is None and version is None:
             url = self.project.get_str(KEY_DEFAULT_URL)
-        if url is None and version is not None and not force_install:
-            # Fast path: an installed version needs no index and no network.
-            if self.layout.is_installed(version) and (
-                self.layout.python_marker(version) == self.python_version
-            ):
-                source = InstallSource(version, "")
-                options = InstallOptions(activate=activate)
-                result = install_version(
-                    self.layout, source, self.python_version, options, on_wait=on_wait
-                )
-                self._record_use()
-                return result
+        # Fast path: an installed version needs no index and no network.
+        if (
+            url is None
+            and version is not None
+            and not force_install
+            and self.layout.is_installed(version)
+            and self.layout.python_marker(version) == self.python_version
+        ):
+            source = InstallSource(version, "")
+            options = InstallOptions(activate=activate)
+            result = install_version(
+                self.layout, source, self.python_version, options, on_wait=on_wait
+            )
+            self._record_use()
+            return result
         if url is not None:
             source = InstallSource(url_to_version(url), url)
         else:
-            release = self.resolve_release(version, nightly=nightly, debug=debug, force=force_install)
+            release = self.resolve_release(
+                version, nightly=nightly, debug=debug, force=force_install
+            )
             source = InstallSource(release.version, release.url, release.sha256, release.version)
         options = InstallOptions(
             force=force_install,
@@ -241,9 +254,7 @@ class XBuildEnvManager:
 
         if not self.layout.is_installed(version):
             installed = self.list_versions()
-            hint = (
-                f"installed: {', '.join(installed)}" if installed else "nothing is installed yet"
-            )
+            hint = f"installed: {', '.join(installed)}" if installed else "nothing is installed yet"
             raise NotInstalledError(
                 f"version {version} is not installed in {self.env_dir}",
                 f"{hint}; run 'xbuildenv install {version}'",

@@ -87,7 +87,9 @@ def obtain_tree(
                 _reset(staging)  # the other root changed under us: unpack instead
     if result is None and known and store is not None and (cached := store.find(known)):
         try:
-            download_and_extract(str(cached), staging, expected_sha256=known, max_unpacked=max_unpacked)
+            download_and_extract(
+                str(cached), staging, expected_sha256=known, max_unpacked=max_unpacked
+            )
             result = Obtained("store", known)
         except (ChecksumError, ArchiveError):
             if _file_sha256(cached) == known:

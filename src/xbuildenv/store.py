@@ -92,7 +92,9 @@ class ArchiveStore:
     # --- URL references -------------------------------------------------------
     def url_record(self, url: str) -> UrlRecord | None:
         try:
-            data: dict[str, Any] = json.loads((self.path / "urls" / f"{url_key(url)}.json").read_text())
+            data: dict[str, Any] = json.loads(
+                (self.path / "urls" / f"{url_key(url)}.json").read_text()
+            )
             return UrlRecord(
                 data["url"], data["sha256"], data.get("etag"), data.get("last_modified")
             )

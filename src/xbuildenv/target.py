@@ -116,7 +116,7 @@ def resolve_target(python: str | None = None) -> TargetEnv:
     if python:
         return probe_interpreter(python, "--python")
     venv = os.environ.get("VIRTUAL_ENV")
-    if venv and running_from_tool_install():
-        if Path(venv).resolve() != Path(sys.prefix).resolve():
-            return probe_interpreter(str(_venv_python(Path(venv))), "VIRTUAL_ENV")
+    other_venv = venv and Path(venv).resolve() != Path(sys.prefix).resolve()
+    if venv and other_venv and running_from_tool_install():
+        return probe_interpreter(str(_venv_python(Path(venv))), "VIRTUAL_ENV")
     return current_interpreter()
