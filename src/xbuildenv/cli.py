@@ -222,6 +222,10 @@ def cmd_install(args: argparse.Namespace) -> int:
             f"dropped its host packages and marked it for Python {manager.python_version}",
             args.quiet,
         )
+    elif result.route == "linked":
+        info("shared the files of an identical environment in another root: nothing downloaded", args.quiet)
+    elif result.route == "store":
+        info("unpacked from the machine-wide archive store: nothing downloaded", args.quiet)
     info(f"Pyodide cross-build environment {result.version} installed at {manager.env_dir}", args.quiet)
     return 0
 

@@ -294,6 +294,9 @@ class XBuildEnvManager:
 
     def tidy(self) -> list[Path]:
         """Remove leftovers of killed or failed runs (never a complete version)."""
+        from .store import ArchiveStore
+
+        ArchiveStore().tidy_temp()
         if not self.env_dir.is_dir():
             return []
         return tidy_root(self.layout)

@@ -25,7 +25,7 @@ from pathlib import Path
 from .archive import DEFAULT_MAX_UNPACKED
 from .errors import ArchiveError, ChecksumError
 from .fetch import FetchSettings, local_path, validator_of
-from .layout import remove_tree
+from .layout import INSTALLED_MARKER, remove_tree
 from .pipeline import download_and_extract
 from .store import ArchiveStore, UrlRecord
 from .treelink import ARCHIVE_MARKER, find_tree, link_tree
@@ -82,7 +82,11 @@ def obtain_tree(
         if other is not None:
             try:
                 link_tree(other, staging, link_mode)
-                result = Obtained("linked", known)
+                # The other root may have been uninstalled while we walked it.
+                if (other / INSTALLED_MARKER).is_file():
+                    result = Obtained("linked", known)
+                else:
+                    _reset(staging)
             except OSError:
                 _reset(staging)  # the other root changed under us: unpack instead
     if result is None and known and store is not None and (cached := store.find(known)):
