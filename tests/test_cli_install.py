@@ -130,7 +130,9 @@ def test_real_fixture_archive_with_checksum(server: Server, env: dict[str, str],
     assert r.code == 0, r.err
     pyroot = root / "0.29.4" / "xbuildenv" / "pyodide-root"
     assert (pyroot / "cpython" / "installs" / "python-3.13.2").is_dir()
-    assert (pyroot / "package_index" / "numpy" / "index.html").is_file()
+    assert "fbcea5f678a6aa7a31d2c525fa8ad28db3b3e372777477929d3b67c207691ebe" in (
+        pyroot / "package_index" / "attrs" / "index.html"
+    ).read_text()
 
 
 # --- the package index ---------------------------------------------------------------------
@@ -270,7 +272,7 @@ def test_failed_install_keeps_previous_versions(server: Server, env: dict[str, s
         release("2.0", server.url("/missing.tar.gz"), PY_FULL),  # 404
         release("3.0", server.add("/garbage.tar.gz", b"this is not a tar file" * 100), PY_FULL),
         # A forced reinstall of 1.0 whose new archive is truncated.
-        release("1.0", server.add("/cut.tar.gz", make_tar()[:2000]), PY_FULL),
+        release("1.0", server.add("/cut.tar.gz", (cut := make_tar())[: len(cut) // 2]), PY_FULL),
         path="/broken-index.json",
     )
     assert "404" in one_error(install(broken, root, env, "2.0"))

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from .checkpoints import checkpoint
+from .config import DEFAULT_MAX_UNPACKED
 from .errors import ArchiveError
 
 TOP_FOLDER = "xbuildenv"
-DEFAULT_MAX_UNPACKED = 4 * 1024**3
 _COPY_CHUNK = 1 << 20
 
 
@@ -155,7 +156,8 @@ class _Extractor:
         mode = 0o755 if member.mode & 0o111 else 0o644
         source = tf.extractfile(member)
         assert source is not None  # a regular member always has data
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path, flags, mode)
         with os.fdopen(fd, "wb") as out:
             remaining = member.size
             while remaining:
@@ -169,13 +171,16 @@ class _Extractor:
         self.stats.files += 1
 
 
-def extract_stream(fileobj: IO[bytes], dest: Path, max_bytes: int = DEFAULT_MAX_UNPACKED) -> ExtractStats:
+def extract_stream(
+    fileobj: IO[bytes], dest: Path, max_bytes: int = DEFAULT_MAX_UNPACKED
+) -> ExtractStats:
     """Extract an (already decompressed) tar stream into ``dest`` (which must exist)."""
     extractor = _Extractor(dest, max_bytes)
     try:
         with tarfile.open(fileobj=fileobj, mode="r|") as tf:
             for member in tf:
                 extractor.add(tf, member)
+                checkpoint("extract.member")
     except ArchiveError:
         raise
     except (tarfile.TarError, EOFError, zlib.error, ValueError) as exc:

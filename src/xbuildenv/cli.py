@@ -321,8 +321,13 @@ COMMANDS = {
 }
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C: a BaseException, so no ``except Exception`` on the
+    way (a retry loop, a best-effort probe) can swallow it and carry on installing."""
+
+
 def _on_sigterm(signum: int, frame: object) -> None:
-    raise Interrupted("terminated; the work in progress was rolled back")
+    raise _Terminated()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -345,11 +350,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         error(str(exc))
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         from .output import error
 
-        error("interrupted; the work in progress was rolled back")
-        return 130
+        what = "terminated" if isinstance(exc, _Terminated) else "interrupted"
+        error(f"{what}; the work in progress was rolled back")
+        return Interrupted.exit_code
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import unquote, urljoin, urlparse
 
 from . import __version__
+from .checkpoints import checkpoint
 from .config import ENV_RETRIES, ENV_TIMEOUT, env_number
 from .errors import DownloadError
 
@@ -158,6 +159,7 @@ def fetch_bytes(
                 f"cannot read {path}: {exc.strerror or exc}", "check the path"
             ) from None
     settings = settings or FetchSettings.from_env()
+    checkpoint("metadata.fetch")
 
     def attempt() -> Response:
         import urllib.error
@@ -178,6 +180,7 @@ def fetch_bytes(
             return Response(body, {k.lower(): v for k, v in resp.headers.items()}, resp.status)
 
     result: Response = _with_retries(source, settings, attempt)
+    checkpoint("metadata.fetched")
     return result
 
 
@@ -192,23 +195,29 @@ class Download:
     validator: str | None = None
 
     def chunks(self) -> Iterator[bytes]:
+        import http.client  # lazily, like _open: read-only commands never need it
+
         path = local_path(self.url)
         if path is not None:
             yield from self._file_chunks(path)
             return
         resp = _with_retries(self.url, self.settings, lambda: _open(self.url, self.settings, {}))
         self._learn(resp)
+        checkpoint("download.open")
         while True:
             try:
                 with resp:
                     while True:
                         try:
-                            chunk = resp.read1(CHUNK) if hasattr(resp, "read1") else resp.read(CHUNK)
-                        except Exception as exc:  # reset, timeout, IncompleteRead
+                            read = resp.read1 if hasattr(resp, "read1") else resp.read
+                            chunk = read(CHUNK)
+                        except (OSError, http.client.HTTPException) as exc:
+                            # reset, timeout, IncompleteRead; never Ctrl-C/SIGTERM
                             raise _Retryable(_describe(exc)) from None
                         if not chunk:
                             break
                         self.received += len(chunk)
+                        checkpoint("download.chunk")
                         yield chunk
                 if self.size is not None and self.received < self.size:
                     raise _Retryable(f"connection closed after {self.received} bytes")

@@ -23,13 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .archive import DEFAULT_MAX_UNPACKED
+from .checkpoints import checkpoint
+from .config import DEFAULT_MAX_UNPACKED
 from .errors import LockTimeout, RootError, UsageError
 from .fetch import FetchSettings
 from .layout import INSTALLED_MARKER, REPLACED_PREFIX, RootLayout, leftover_version, remove_tree
-from .locking import FileLock, link_lock, version_lock
-from .materialize import obtain_tree
-from .package_index import build_package_index
+from .locking import FileLock, link_lock, lock_dir, sweep_stale_locks, version_lock
 from .root import cache_home
 from .store import ArchiveStore, url_key
 
@@ -114,11 +113,17 @@ def install_version(
     layout.ensure_root()
     version = source.version
     with version_lock(layout.root, version, on_wait=on_wait):
+        checkpoint("install.locked")
         tidy_version(layout, version)
         result = _install_locked(layout, source, python, options, on_progress, on_wait)
-    if options.activate:
-        with link_lock(layout.root, on_wait=on_wait):
-            layout.activate(version)
+        if options.activate:
+            # Still under the version lock (order: version, then link, as uninstall
+            # takes them), so an uninstall cannot remove the version between the
+            # check in activate() and the new link: no dangling link.
+            with link_lock(layout.root, on_wait=on_wait):
+                checkpoint("install.activate")
+                layout.activate(version)
+                checkpoint("install.activated")
     return result
 
 
@@ -142,10 +147,14 @@ def _install_locked(
         layout.write_python_marker(target, python)
         return InstallResult(version, target, "refreshed")
 
+    from .materialize import obtain_tree  # the download pipeline: only when unpacking
+    from .package_index import build_package_index
+
     store = ArchiveStore() if options.use_store else None
     staging = None
     try:
         staging = layout.new_staging(version)
+        checkpoint("install.staging")
         with _store_lock(store, source, on_wait):
             got = obtain_tree(
                 source.url,
@@ -159,13 +168,18 @@ def _install_locked(
                 settings=options.settings,
                 on_progress=on_progress,
             )
+        checkpoint("install.obtained")
         pyodide_root = staging / "xbuildenv" / "pyodide-root"
         if source.release_version is not None:
             build_package_index(pyodide_root, source.release_version)
+            checkpoint("install.index")
         layout.write_python_marker(staging, python)
+        checkpoint("install.python-marker")
         (staging / INSTALLED_MARKER).touch()
+        checkpoint("install.installed-marker")
         layout.publish(staging, version)
         staging = None
+        checkpoint("install.published")
     except OSError as exc:
         raise _os_error(exc, layout.root) from None
     finally:
@@ -182,9 +196,8 @@ def _store_lock(
     if store is None:
         return contextlib.nullcontext()
     try:
-        folder = store.path / ".locks"
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
+        folder = lock_dir(store.path)  # refuses a planted symlink in place of the folder
+    except (OSError, RootError):
         return contextlib.nullcontext()  # an unusable store costs speed, not the install
     key = source.sha256 or url_key(source.url)
     return FileLock(folder / f"{key}.lock", on_wait=on_wait)
@@ -211,4 +224,17 @@ def tidy_root(layout: RootLayout) -> list[Path]:
                     path.unlink(missing_ok=True)
     except LockTimeout:
         pass
+    # Lock files of killed processes (a live holder's lock is never touched) and the
+    # store's partial downloads whose process is gone.
+    sweep_stale_locks(layout.root / ".locks")
+    _tidy_store()
     return sorted(before - set(layout.leftovers()))
+
+
+def _tidy_store() -> None:
+    store = ArchiveStore()
+    try:
+        store.tidy_temp()
+    except OSError:
+        pass
+    sweep_stale_locks(store.path / ".locks")

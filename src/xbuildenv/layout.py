@@ -27,6 +27,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from .checkpoints import checkpoint
 from .errors import NotInstalledError, RootError, UsageError
 
 LINK_NAME = "xbuildenv"
@@ -154,9 +155,16 @@ class RootLayout:
         """Move a finished staging folder into place, replacing an old one if present."""
         target = self.version_dir(version)
         old = None
+        if (target.exists() or target.is_symlink()) and _exchange(staging, target):
+            # One atomic swap: the link never dangles, not even for an instant; the
+            # staging name now holds the old tree (a killed run leaves a plain leftover).
+            checkpoint("publish.exchanged")
+            remove_tree(staging)
+            return
         if target.exists() or target.is_symlink():
             old = self.root / f"{REPLACED_PREFIX}{uuid.uuid4().hex[:8]}-{version}"
             os.rename(target, old)
+            checkpoint("publish.aside")
         os.rename(staging, target)
         if old is not None:
             remove_tree(old)
@@ -176,6 +184,7 @@ class RootLayout:
         tmp = self.root / f".link-{uuid.uuid4().hex[:8]}"
         # Absolute target, as pyodide-build writes it.
         os.symlink(self.version_dir(version), tmp, target_is_directory=True)
+        checkpoint("activate.new-link")
         try:
             os.replace(tmp, link)
         except OSError:
@@ -188,10 +197,13 @@ class RootLayout:
 
     def remove_version(self, version: str) -> None:
         """Rename away (atomic: the version is gone at once), then delete at leisure."""
-        target = self.version_dir(version)
+        remove_tree(self.retire_version(version))
+
+    def retire_version(self, version: str) -> Path:
+        """Rename a version into the trash (the quick, atomic half of removing it)."""
         trash = self.root / f"{TRASH_PREFIX}{uuid.uuid4().hex[:8]}-{version}"
-        os.rename(target, trash)
-        remove_tree(trash)
+        os.rename(self.version_dir(version), trash)
+        return trash
 
     def leftovers(self) -> list[Path]:
         """Staging and trash folders and stray temporary links."""
@@ -246,3 +258,29 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path, onexc=onerror)
     else:
         shutil.rmtree(path, onerror=lambda f, p, e: onerror(f, p, e[1]))
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``).
+
+    False when the platform or filesystem cannot, so the caller falls back to two
+    renames (safe too: a killed run is repaired by the next one, see install.py).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import errno
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False  # libc older than glibc 2.28
+    path_t, int_t = ctypes.c_char_p, ctypes.c_int
+    renameat2.argtypes = [int_t, path_t, int_t, path_t, ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EPERM):
+        return False
+    raise OSError(code, os.strerror(code), str(b))

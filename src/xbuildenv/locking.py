@@ -59,7 +59,8 @@ class FileLock:
         if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
             import filelock
 
-            lock = filelock.FileLock(str(self.path), timeout=-1 if self.timeout is None else self.timeout)
+            wait = -1 if self.timeout is None else self.timeout
+            lock = filelock.FileLock(str(self.path), timeout=wait)
             try:
                 lock.acquire()
             except filelock.Timeout:
@@ -92,9 +93,16 @@ class FileLock:
             os.close(fd)  # it was unlinked under us: start over with the new file
 
     def _open(self) -> int:
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        # O_NONBLOCK: a fifo planted at the lock path must not hang the open.
+        flags = (
+            os.O_RDWR
+            | os.O_CREAT
+            | getattr(os, "O_NOFOLLOW", 0)
+            | getattr(os, "O_CLOEXEC", 0)
+            | getattr(os, "O_NONBLOCK", 0)
+        )
         try:
-            return os.open(self.path, flags, 0o644)
+            fd = os.open(self.path, flags, 0o644)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise RootError(
@@ -105,6 +113,13 @@ class FileLock:
                 f"cannot open lock file {self.path}: {exc.strerror or exc}",
                 "check that the cache root is writable",
             ) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise RootError(
+                f"lock file {self.path} is not a regular file; refusing to use it",
+                "remove it (someone else placed it there)",
+            )
+        return fd
 
     def _same_file(self, fd: int) -> bool:
         try:
@@ -149,3 +164,46 @@ def version_lock(root: Path, version: str, **kwargs: object) -> FileLock:
 def link_lock(root: Path, **kwargs: object) -> FileLock:
     """The lock guarding the active-version link of ``root``."""
     return FileLock(lock_dir(root) / "active-link.lock", **kwargs)  # type: ignore[arg-type]
+
+
+def sweep_stale_locks(folder: Path) -> list[Path]:
+    """Remove lock files no live process holds (left by killed processes).
+
+    A file is removed only while we hold its flock, and a waiter that opened it
+    before the removal sees the inode change and starts over (see
+    :meth:`FileLock.acquire`), so this never breaks a lock in use. Symlinks and other
+    non-files are left alone: they are not ours.
+    """
+    if sys.platform == "win32":  # pragma: no cover - filelock manages its own files
+        return []
+    import fcntl
+
+    removed: list[Path] = []
+    try:
+        names = [n for n in os.listdir(folder) if n.endswith(".lock")]
+    except OSError:
+        return removed
+    flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for name in names:
+        path = folder / name
+        try:
+            fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            continue  # gone, a symlink (ELOOP) or not ours to open
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # held by a live process
+            on_disk = os.lstat(path)
+            mine = os.fstat(fd)
+            if (on_disk.st_dev, on_disk.st_ino) == (mine.st_dev, mine.st_ino):
+                os.unlink(path)
+                removed.append(path)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+    return removed

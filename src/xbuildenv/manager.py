@@ -12,15 +12,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from .archive import DEFAULT_MAX_UNPACKED
-from .compat import (
-    is_compatible,
-    latest_compatible,
-    nearest_versions,
-    version_key,
-    why_not_compatible,
-)
 from .config import (
+    DEFAULT_MAX_UNPACKED,
     ENV_INDEX_MAX_AGE,
     ENV_LINK_MODE,
     ENV_MAX_UNPACKED,
@@ -39,9 +32,13 @@ from .errors import (
 )
 from .index_cache import DEFAULT_MAX_AGE, IndexPolicy, load_releases
 from .install import InstallOptions, InstallResult, InstallSource, install_version, tidy_root
-from .layout import InstalledVersion, RootLayout, url_to_version
+from .layout import InstalledVersion, RootLayout, remove_tree, url_to_version
 from .owners import record_use
 from .releases import Release, channel_url
+
+# Heavier modules (packaging via compat, tarfile via archive, the download pipeline)
+# are imported where they are used, so that installing an installed version and the
+# read commands start fast.
 from .root import ResolvedRoot, resolve_root
 from .target import TargetEnv, resolve_target
 
@@ -136,9 +133,13 @@ class XBuildEnvManager:
 
     def list_versions(self) -> list[str]:
         """Installed (complete) versions, oldest first."""
+        from .compat import version_key
+
         return sorted((v.name for v in self.layout.list_versions()), key=version_key)
 
     def installed(self) -> list[InstalledVersion]:
+        from .compat import version_key
+
         return sorted(self.layout.list_versions(), key=lambda v: version_key(v.name))
 
     # --- releases ------------------------------------------------------------
@@ -149,6 +150,8 @@ class XBuildEnvManager:
         return load_releases(source, self.index_policy, warn=self.warn)
 
     def is_compatible(self, release: Release) -> bool:
+        from .compat import is_compatible
+
         return is_compatible(release, self.python_version, self.pyodide_build_version)
 
     def resolve_release(
@@ -160,6 +163,8 @@ class XBuildEnvManager:
         force: bool = False,
     ) -> Release:
         """The release to install: the named one (checked) or the latest compatible."""
+        from .compat import latest_compatible, nearest_versions, why_not_compatible
+
         releases = self.releases(nightly=nightly, debug=debug)
         if version is None:
             return latest_compatible(
@@ -282,10 +287,16 @@ class XBuildEnvManager:
                 "see 'xbuildenv versions'",
             )
         with version_lock(self.env_dir, version):
-            if self.current_version() == version:
-                with link_lock(self.env_dir):
+            # Unlink and rename under the link lock: a concurrent 'use' checks that the
+            # version is installed under that lock too, so it can never link to a
+            # folder that is about to vanish.
+            with link_lock(self.env_dir):
+                if not target.exists():  # a concurrent uninstall got there first
+                    raise NotInstalledError(f"version {version} is not installed in {self.env_dir}")
+                if self.current_version() == version:
                     self.layout.deactivate()
-            self.layout.remove_version(version)
+                trash = self.layout.retire_version(version)
+            remove_tree(trash)
         return version
 
     def uninstall_all(self) -> list[str]:

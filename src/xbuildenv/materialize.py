@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .archive import DEFAULT_MAX_UNPACKED
+from .config import DEFAULT_MAX_UNPACKED
 from .errors import ArchiveError, ChecksumError
 from .fetch import FetchSettings, local_path, validator_of
 from .layout import INSTALLED_MARKER, remove_tree

@@ -15,7 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .archive import DEFAULT_MAX_UNPACKED, ExtractStats, extract_stream
+from .archive import ExtractStats, extract_stream
+from .checkpoints import checkpoint
+from .config import DEFAULT_MAX_UNPACKED
+from .config import DEFAULT_MAX_UNPACKED
 from .errors import ChecksumError
 from .fetch import Download, FetchSettings
 from .streams import Aborted, ChunkPipe, decompressing_reader
@@ -47,7 +50,8 @@ def download_and_extract(
 
     def extract() -> None:
         try:
-            outcome["stats"] = extract_stream(decompressing_reader(pipe), dest, max_unpacked)  # type: ignore[arg-type]
+            reader = decompressing_reader(pipe)
+            outcome["stats"] = extract_stream(reader, dest, max_unpacked)
             pipe.drain()  # tar padding and trailing blocks still count towards the hash
         except BaseException as exc:  # handed to the main thread
             outcome["error"] = exc
@@ -56,31 +60,37 @@ def download_and_extract(
     worker = threading.Thread(target=extract, name="xbuildenv-extract", daemon=True)
     worker.start()
     try:
-        for chunk in download.chunks():
-            hasher.update(chunk)
-            if sink is not None:
-                sink(chunk)  # e.g. the archive store's temporary file
-            pipe.put(chunk)
-            if on_progress is not None:
-                on_progress(download.received, download.size)
-        pipe.finish()
-    except Aborted:
-        pass  # the worker failed; its error is reported below
+        try:
+            for chunk in download.chunks():
+                hasher.update(chunk)
+                if sink is not None:
+                    sink(chunk)  # e.g. the archive store's temporary file
+                pipe.put(chunk)
+                if on_progress is not None:
+                    on_progress(download.received, download.size)
+            pipe.finish()
+            checkpoint("download.done")
+        except Aborted:
+            pass  # the worker failed; its error is reported below
+        worker.join()
     except BaseException:
+        # Also reached by Ctrl-C/SIGTERM while waiting for the worker: stop it before
+        # the caller deletes the staging folder, or it would keep writing into it.
         pipe.cancel()
-        worker.join(timeout=5)
+        worker.join(timeout=10)
         raise
-    worker.join()
     if "error" in outcome:
         error = outcome["error"]
         assert isinstance(error, BaseException)
         raise error
+    checkpoint("verify")
     digest = hasher.hexdigest()
     if expected_sha256 is not None and digest != expected_sha256.lower():
         raise ChecksumError(
             f"checksum mismatch for {url}: expected sha256 {expected_sha256}, got {digest}",
             "the download is corrupt or was tampered with; nothing was installed",
         )
+    checkpoint("verified")
     stats = outcome["stats"]
     assert isinstance(stats, ExtractStats)
     return StreamResult(digest, download.received, stats, download.validator)

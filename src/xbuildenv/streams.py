@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import queue
 import threading
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from .errors import ArchiveError
 
@@ -94,11 +94,11 @@ class ChunkPipe(io.RawIOBase):
             pass
 
 
-def _zstd_reader(raw: IO[bytes]) -> IO[bytes]:
+def _zstd_reader(raw: Any) -> Any:
     try:
         from compression import zstd  # type: ignore[import-not-found, unused-ignore]
 
-        return zstd.ZstdFile(raw)  # type: ignore[no-any-return, unused-ignore]
+        return zstd.ZstdFile(raw)
     except ImportError:
         pass
     try:
@@ -108,27 +108,26 @@ def _zstd_reader(raw: IO[bytes]) -> IO[bytes]:
             "this archive is zstd-compressed and no zstd decoder is available",
             "pip install zstandard",
         ) from None
-    return zstandard.ZstdDecompressor().stream_reader(  # type: ignore[return-value]
-        raw, read_across_frames=True, closefd=False
-    )
+    return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=False)
 
 
-def decompressing_reader(raw: IO[bytes]) -> IO[bytes]:
+def decompressing_reader(raw: io.RawIOBase) -> IO[bytes]:
     """Wrap ``raw`` in the decompressor its first bytes call for (or none: plain tar)."""
-    buffered = io.BufferedReader(raw, 1 << 16) if not hasattr(raw, "peek") else raw
-    head = buffered.peek(6)[:6]  # type: ignore[attr-defined]
+    buffered = io.BufferedReader(raw, 1 << 16)
+    head = buffered.peek(6)[:6]
+    reader: Any = buffered
     if head.startswith(b"\x1f\x8b"):
         import gzip
 
-        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
-    if head.startswith(b"BZh"):
+        reader = gzip.GzipFile(fileobj=buffered, mode="rb")
+    elif head.startswith(b"BZh"):
         import bz2
 
-        return bz2.BZ2File(buffered, "rb")  # type: ignore[return-value]
-    if head.startswith(b"\x28\xb5\x2f\xfd"):
-        return _zstd_reader(buffered)  # type: ignore[arg-type]
-    if head.startswith(b"\xfd7zXZ\x00"):
+        reader = bz2.BZ2File(buffered, "rb")
+    elif head.startswith(b"\x28\xb5\x2f\xfd"):
+        reader = _zstd_reader(buffered)
+    elif head.startswith(b"\xfd7zXZ\x00"):
         import lzma
 
-        return lzma.LZMAFile(buffered, "rb")  # type: ignore[return-value]
-    return buffered  # type: ignore[return-value]
+        reader = lzma.LZMAFile(buffered, "rb")  # noqa: SIM115 - the caller reads it to the end
+    return cast(IO[bytes], reader)
