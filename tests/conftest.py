@@ -40,3 +40,23 @@ def home(tmp_path: Path) -> Path:
 @pytest.fixture
 def env(home: Path) -> dict[str, str]:
     return clean_env(home)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault suite's figures (issue 3), when any fault test ran."""
+    from support import FAULT_STATS as s
+
+    if not s:
+        return
+    terminalreporter.section("fault-injection summary")
+    terminalreporter.write_line(
+        f"kill points tried: {s['kill_points']} ({s['kill_points_distinct']} distinct)"
+        f" / corrupt states found: {s['corrupt_states']}"
+    )
+    terminalreporter.write_line(
+        f"concurrent installs ok: {s['concurrent_ok']} of {s['concurrent_runs']}"
+        f" / downloads made: {s['downloads']}"
+    )
+    terminalreporter.write_line(
+        f"bad inputs tried: {s['bad_inputs']} / cache changes found: {s['cache_changes']}"
+    )

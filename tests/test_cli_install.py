@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
-
 from support import (
     OTHER_PY,
     PY_FULL,
     PY_MM,
     REPO,
+    Result,
     Server,
     default_files,
     make_tar,
@@ -44,7 +44,9 @@ def active(root: Path) -> str | None:
     return Path(os.readlink(link)).name if link.is_symlink() else None
 
 
-def install(meta: str, root: Path, env: dict[str, str], *args: str, cwd: Path | None = None):  # type: ignore[no-untyped-def]
+def install(
+    meta: str, root: Path, env: dict[str, str], *args: str, cwd: Path | None = None
+) -> Result:
     return run("install", *args, "--metadata", meta, "--path", str(root), env=env, cwd=cwd)
 
 
@@ -72,7 +74,9 @@ def test_install_latest_compatible(server: Server, env: dict[str, str], tmp_path
     assert r.out == ""
 
 
-def test_named_incompatible_version_needs_force(server: Server, env: dict[str, str], tmp_path: Path) -> None:
+def test_named_incompatible_version_needs_force(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
     meta = serve_index(server, serve_env(server, "5.0", python=OTHER_PY))
     root = tmp_path / "root"
     line = one_error(install(meta, root, env, "5.0"))
@@ -85,14 +89,18 @@ def test_named_incompatible_version_needs_force(server: Server, env: dict[str, s
     assert (root / "5.0" / ".build-python-version").read_text().strip() == PY_MM
 
 
-def test_unknown_version_names_the_nearest(server: Server, env: dict[str, str], tmp_path: Path) -> None:
+def test_unknown_version_names_the_nearest(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
     meta = serve_index(server, serve_env(server, "0.29.3"), serve_env(server, "0.29.4"))
     line = one_error(install(meta, tmp_path / "root", env, "0.29.5"))
     assert "0.29.5" in line and "0.29.4" in line
 
 
 @pytest.mark.parametrize("compression", ["gz", "bz2", "", "zst"])
-def test_archive_formats(compression: str, server: Server, env: dict[str, str], tmp_path: Path) -> None:
+def test_archive_formats(
+    compression: str, server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
     entry = serve_env(server, "1.0", compression=compression)
     suffix = {"gz": ".tar.gz", "bz2": ".tar.bz2", "": ".tar", "zst": ".tar.zst"}[compression]
     assert entry["url"].endswith(suffix)
@@ -102,7 +110,9 @@ def test_archive_formats(compression: str, server: Server, env: dict[str, str], 
     assert (root / "1.0" / "xbuildenv" / "pyodide-root" / "dist" / "pyodide-lock.json").is_file()
 
 
-def test_sha256_mismatch_installs_nothing(server: Server, env: dict[str, str], tmp_path: Path) -> None:
+def test_sha256_mismatch_installs_nothing(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
     root = tmp_path / "root"
     good = serve_env(server, "1.0")
     bad = serve_env(server, "2.0", sha256="0" * 64)
@@ -117,7 +127,9 @@ def test_sha256_mismatch_installs_nothing(server: Server, env: dict[str, str], t
     assert snapshot(root / "1.0") == before and active(root) == "1.0"
 
 
-def test_real_fixture_archive_with_checksum(server: Server, env: dict[str, str], tmp_path: Path) -> None:
+def test_real_fixture_archive_with_checksum(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
     from support import DATA
 
     body = (DATA / "xbuildenv-test-3.13.tar.gz").read_bytes()
@@ -130,9 +142,10 @@ def test_real_fixture_archive_with_checksum(server: Server, env: dict[str, str],
     assert r.code == 0, r.err
     pyroot = root / "0.29.4" / "xbuildenv" / "pyodide-root"
     assert (pyroot / "cpython" / "installs" / "python-3.13.2").is_dir()
-    assert "fbcea5f678a6aa7a31d2c525fa8ad28db3b3e372777477929d3b67c207691ebe" in (
-        pyroot / "package_index" / "attrs" / "index.html"
-    ).read_text()
+    assert (
+        "fbcea5f678a6aa7a31d2c525fa8ad28db3b3e372777477929d3b67c207691ebe"
+        in (pyroot / "package_index" / "attrs" / "index.html").read_text()
+    )
 
 
 # --- the package index ---------------------------------------------------------------------
@@ -150,7 +163,7 @@ def test_package_index_content(server: Server, env: dict[str, str], tmp_path: Pa
     attrs = (index / "attrs" / "index.html").read_text()
     assert f'href="{cdn}attrs-25.2.0-py3-none-any.whl#sha256={"ab" * 32}"' in attrs
     numpy = (index / "numpy" / "index.html").read_text()
-    assert f'{cdn}numpy-2.2.5-cp313-cp313-pyodide_2025_0_wasm32.whl#sha256={"cd" * 32}' in numpy
+    assert f"{cdn}numpy-2.2.5-cp313-cp313-pyodide_2025_0_wasm32.whl#sha256={'cd' * 32}" in numpy
     remote = (index / "remote" / "index.html").read_text()
     assert 'href="https://example.org/remote-1.0-py3-none-any.whl"' in remote  # used as is
     assert "cdn.jsdelivr" not in remote
@@ -159,7 +172,9 @@ def test_package_index_content(server: Server, env: dict[str, str], tmp_path: Pa
 
 
 # --- URL installs ----------------------------------------------------------------------------
-def test_url_install_uses_mangled_folder(server: Server, env: dict[str, str], tmp_path: Path) -> None:
+def test_url_install_uses_mangled_folder(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
     url = server.add("/some/dir/env-1.2.tar.gz", make_tar(default_files(PY_FULL)))
     root = tmp_path / "root"
     r = run("install", "--url", url, "--path", str(root), env=env)
@@ -175,7 +190,9 @@ def test_url_install_uses_mangled_folder(server: Server, env: dict[str, str], tm
 
 
 def test_version_and_url_together_is_a_usage_error(env: dict[str, str], tmp_path: Path) -> None:
-    r = run("install", "1.0", "--url", "http://127.0.0.1:9/x.tar.gz", "--path", str(tmp_path), env=env)
+    r = run(
+        "install", "1.0", "--url", "http://127.0.0.1:9/x.tar.gz", "--path", str(tmp_path), env=env
+    )
     assert "not both" in one_error(r, code=2)
 
 
@@ -202,7 +219,9 @@ def test_default_url_from_pyproject(server: Server, env: dict[str, str], tmp_pat
 
 
 # --- installing what is installed ------------------------------------------------------------
-def test_reinstall_is_a_noop_without_network(server: Server, env: dict[str, str], tmp_path: Path) -> None:
+def test_reinstall_is_a_noop_without_network(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
     meta = serve_index(server, serve_env(server, "1.0"), serve_env(server, "2.0"))
     root = tmp_path / "root"
     assert install(meta, root, env, "1.0").code == 0
@@ -260,7 +279,9 @@ def test_python_marker_mismatch_drops_host_packages(
 
 
 # --- failures leave what was there ----------------------------------------------------------
-def test_failed_install_keeps_previous_versions(server: Server, env: dict[str, str], tmp_path: Path) -> None:
+def test_failed_install_keeps_previous_versions(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
     root = tmp_path / "root"
     meta = serve_index(server, serve_env(server, "1.0"))
     assert install(meta, root, env, "1.0").code == 0
@@ -280,7 +301,9 @@ def test_failed_install_keeps_previous_versions(server: Server, env: dict[str, s
     one_error(install(broken, root, env, "1.0", "--force"))
     assert snapshot(root / "1.0") == before and active(root) == "1.0"
     names = sorted(n for n in os.listdir(root) if not n.startswith(".locks"))
-    assert names == sorted(["1.0", "xbuildenv", *[n for n in names if n == ".xbuildenv-owner.json"]])
+    assert names == sorted(
+        ["1.0", "xbuildenv", *[n for n in names if n == ".xbuildenv-owner.json"]]
+    )
 
 
 def test_unsafe_archive_is_refused(server: Server, env: dict[str, str], tmp_path: Path) -> None:
@@ -299,10 +322,14 @@ def test_unsafe_archive_is_refused(server: Server, env: dict[str, str], tmp_path
     root = tmp_path / "deep" / "root"
     one_error(install(meta, root, env, "6.6"))
     assert not (root / "6.6").exists()
-    assert not (tmp_path / "escaped.txt").exists() and not (tmp_path / "deep" / "escaped.txt").exists()
+    assert (
+        not (tmp_path / "escaped.txt").exists() and not (tmp_path / "deep" / "escaped.txt").exists()
+    )
 
 
-def test_ctrl_c_during_download_rolls_back(server: Server, env: dict[str, str], tmp_path: Path) -> None:
+def test_ctrl_c_during_download_rolls_back(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
     body = make_tar(default_files(PY_FULL, "1.0") | {"xbuildenv/big.bin": os.urandom(400_000)})
     from support import release
 
@@ -310,14 +337,50 @@ def test_ctrl_c_during_download_rolls_back(server: Server, env: dict[str, str], 
     meta = serve_index(server, release("1.0", url, PY_FULL))
     root = tmp_path / "root"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "xbuildenv", "install", "1.0", "--metadata", meta, "--path", str(root)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        [
+            sys.executable,
+            "-m",
+            "xbuildenv",
+            "install",
+            "1.0",
+            "--metadata",
+            meta,
+            "--path",
+            str(root),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
     )
     while server.hits["/slow.tar.gz"] == 0 and proc.poll() is None:
         time.sleep(0.05)  # wait for the download to start (a condition, not a timing check)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and err.count("error: ") == 1, err
     assert not (root / "1.0").exists() and not (root / "xbuildenv").exists()
     assert [n for n in os.listdir(root) if n.startswith(".staging-")] == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="manager.py XBuildEnvManager.install: the fast path requires a matching "
+    "marker, so a marker refresh falls through to resolve_release and fetches the index",
+)
+def test_python_marker_refresh_needs_no_network(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
+    # Dropping host packages and rewriting the marker is local work; it must not
+    # depend on the index being reachable (or on the cached copy of it).
+    meta = serve_index(server, serve_env(server, "1.0"), path="/once.json")
+    root = tmp_path / "root"
+    env = {**env, "XBUILDENV_INDEX_MAX_AGE": "0"}  # no help from a cached index
+    assert install(meta, root, env, "1.0").code == 0
+    (root / "1.0" / ".build-python-version").write_text("3.9")
+    hits = total_hits(server)
+    r = install(meta, root, env, "1.0")
+    assert r.code == 0, r.err
+    assert (root / "1.0" / ".build-python-version").read_text().strip() == PY_MM
+    assert total_hits(server) == hits

@@ -7,22 +7,26 @@ import os
 from pathlib import Path
 
 import pytest
-
-from support import PY_MM, Server, one_error, run, serve_env, serve_index
+from support import PY_MM, Result, Server, one_error, run, serve_env, serve_index
 
 
 @pytest.fixture
 def two(server: Server, env: dict[str, str], tmp_path: Path) -> Path:
-    """A root with 0.9.0 and 0.10.0 installed; 0.10.0 active."""
-    meta = serve_index(server, serve_env(server, "0.9.0"), serve_env(server, "0.10.0"))
+    """A root with 0.9.0, 0.10.0a1 and 0.10.0 installed; 0.10.0 active."""
+    meta = serve_index(
+        server,
+        serve_env(server, "0.9.0"),
+        serve_env(server, "0.10.0"),
+        serve_env(server, "0.10.0a1"),
+    )
     root = tmp_path / "root"
-    for v in ("0.9.0", "0.10.0"):
+    for v in ("0.10.0a1", "0.9.0", "0.10.0"):
         r = run("install", v, "--metadata", meta, "--path", str(root), env=env)
         assert r.code == 0, r.err
     return root
 
 
-def cli(root: Path, env: dict[str, str], *args: str):  # type: ignore[no-untyped-def]
+def cli(root: Path, env: dict[str, str], *args: str) -> Result:
     return run(*args, "--path", str(root), env=env)
 
 
@@ -42,7 +46,7 @@ def test_versions_lists_in_version_order_and_marks_active(two: Path, env: dict[s
     (two / "0.11.0" / "xbuildenv").mkdir(parents=True)
     (two / ".staging-0123abcd-1-0.12.0").mkdir()
     r = cli(two, env, "versions")
-    assert (r.code, r.out) == (0, "  0.9.0\n* 0.10.0\n"), r.err
+    assert (r.code, r.out) == (0, "  0.9.0\n  0.10.0a1\n* 0.10.0\n"), r.err
 
 
 def test_versions_json(two: Path, env: dict[str, str]) -> None:
@@ -52,6 +56,7 @@ def test_versions_json(two: Path, env: dict[str, str]) -> None:
     assert data["root"] == str(two)
     assert data["versions"] == [
         {"version": "0.9.0", "active": False, "python": PY_MM, "path": str(two / "0.9.0")},
+        {"version": "0.10.0a1", "active": False, "python": PY_MM, "path": str(two / "0.10.0a1")},
         {"version": "0.10.0", "active": True, "python": PY_MM, "path": str(two / "0.10.0")},
     ]
 
@@ -66,7 +71,7 @@ def test_versions_of_missing_root_is_empty(env: dict[str, str], tmp_path: Path) 
 
 def test_link_to_an_incomplete_version_is_not_active(two: Path, env: dict[str, str]) -> None:
     (two / "0.10.0" / ".installed").unlink()
-    assert cli(two, env, "versions").out == "  0.9.0\n"
+    assert cli(two, env, "versions").out == "  0.9.0\n  0.10.0a1\n"
     one_error(cli(two, env, "version"))
 
 
@@ -100,7 +105,7 @@ def test_uninstall_active_by_default(two: Path, env: dict[str, str]) -> None:
     assert not (two / "0.10.0").exists()
     assert not (two / "xbuildenv").is_symlink()  # the link went with it
     assert (two / "0.9.0" / ".installed").is_file()
-    assert cli(two, env, "versions").out == "  0.9.0\n"
+    assert cli(two, env, "versions").out == "  0.9.0\n  0.10.0a1\n"
     # Nothing active now: uninstall without a name says what to do.
     line = one_error(cli(two, env, "uninstall"))
     assert "name the version" in line

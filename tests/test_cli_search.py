@@ -26,7 +26,9 @@ def search(env: dict[str, str], tmp_path: Path, *args: str) -> list[dict[str, An
 def test_json_schema(server: Server, env: dict[str, str], tmp_path: Path) -> None:
     meta = serve_index(
         server,
-        serve_env(server, "1.0", published_at="2026-01-02T03:04:05Z", min_pyodide_build_version="0.26.0"),
+        serve_env(
+            server, "1.0", published_at="2026-01-02T03:04:05Z", min_pyodide_build_version="0.26.0"
+        ),
         serve_env(server, "2.0", python=OTHER_PY),
     )
     envs = search(env, tmp_path, "--metadata", meta)
@@ -46,11 +48,14 @@ def test_json_schema(server: Server, env: dict[str, str], tmp_path: Path) -> Non
 
 
 def test_real_index_all(env: dict[str, str], tmp_path: Path) -> None:
-    envs = search(env, tmp_path, "--all", "--metadata", str(DATA / "pyodide-cross-build-environments-v2.json"))
+    envs = search(
+        env, tmp_path, "--all", "--metadata", str(DATA / "pyodide-cross-build-environments-v2.json")
+    )
     assert len(envs) == 44
     assert envs[0]["version"] == "315.0.0a2" and envs[-1]["version"] == "0.25.0"
     assert next(e for e in envs if e["version"] == "0.25.1")["pyodide_build"] == {
-        "min": "0.25.1", "max": "0.25.1"
+        "min": "0.25.1",
+        "max": "0.25.1",
     }
 
 
@@ -72,7 +77,8 @@ def nightly_env(server: Server, env: dict[str, str]) -> dict[str, str]:
     )
     debug = serve_index(server, serve_env(server, "0.29.4-debug"), path="/debug.json")
     nightly_debug = serve_index(
-        server, serve_env(server, "0.30.0.dev5-debug", published_at="2026-03-01T00:00:00Z"),
+        server,
+        serve_env(server, "0.30.0.dev5-debug", published_at="2026-03-01T00:00:00Z"),
         path="/nightly-debug.json",
     )
     return {
@@ -83,15 +89,21 @@ def nightly_env(server: Server, env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def test_nightly_search_is_newest_first_with_source(server: Server, env: dict[str, str], tmp_path: Path) -> None:
+def test_nightly_search_is_newest_first_with_source(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
     envs = search(nightly_env(server, env), tmp_path, "--nightly", "--all")
     assert [e["version"] for e in envs] == [
-        "0.31.0.dev1", "0.30.0.dev20260101", "0.30.0.dev20260301"
+        "0.31.0.dev1",
+        "0.30.0.dev20260101",
+        "0.30.0.dev20260301",
     ]
     assert {e["source"] for e in envs} == {"nightly"}
 
 
-def test_nightly_install_picks_newest_published(server: Server, env: dict[str, str], tmp_path: Path) -> None:
+def test_nightly_install_picks_newest_published(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
     root = tmp_path / "root"
     r = run("install", "--nightly", "--path", str(root), env=nightly_env(server, env))
     assert r.code == 0, r.err

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from support import (
     DATA,
     OTHER_PY,
@@ -28,6 +27,7 @@ from support import (
     serve_index,
     sha256,
 )
+
 from xbuildenv.compat import (
     explain_incompatible,
     is_compatible,
@@ -41,7 +41,13 @@ from xbuildenv.errors import IncompatibleError
 from xbuildenv.releases import Release, parse_index
 
 REAL = DATA / "pyodide-cross-build-environments-v2.json"
-LATEST = {"3.11": "0.25.1", "3.12": "0.27.7", "3.13": "0.29.4", "3.14": "314.0.5", "3.15": "315.0.0a2"}
+LATEST = {
+    "3.11": "0.25.1",
+    "3.12": "0.27.7",
+    "3.13": "0.29.4",
+    "3.14": "314.0.5",
+    "3.15": "315.0.0a2",
+}
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +115,12 @@ def test_range_checks() -> None:
 
 def test_pep440_order_not_text_order() -> None:
     pool = [rel("0.9.0"), rel("0.10.0"), rel("0.10.0a1"), rel("not-a-version")]
-    assert [r.version for r in sort_releases(pool)] == ["0.10.0", "0.10.0a1", "0.9.0", "not-a-version"]
+    assert [r.version for r in sort_releases(pool)] == [
+        "0.10.0",
+        "0.10.0a1",
+        "0.9.0",
+        "not-a-version",
+    ]
     assert version_key("junk") < version_key("0.0.1")
 
 
@@ -159,7 +170,9 @@ def test_cli_installs_latest_for_running_python(
 
 
 @pytest.mark.skipif(PY_MM not in LATEST, reason=f"the real index has nothing for Python {PY_MM}")
-def test_cli_search_lists_compatible_first(server: Server, env: dict[str, str], tmp_path: Path) -> None:
+def test_cli_search_lists_compatible_first(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
     meta, _ = served_real_index(server)
     r = run("search", "--json", "--metadata", meta, "--path", str(tmp_path), env=env)
     assert r.code == 0, r.err
@@ -179,21 +192,29 @@ def test_cli_python_not_yet_supported(server: Server, env: dict[str, str], tmp_p
     # Every release is for an older Python than the running one.
     meta = serve_index(server, serve_env(server, "0.1", python="3.0.1"))
     line = one_error(run("install", "--metadata", meta, "--path", str(tmp_path), env=env))
-    assert f"Python {PY_MM} is not yet supported" in line and "newest supported is Python 3.0" in line
+    assert (
+        f"Python {PY_MM} is not yet supported" in line and "newest supported is Python 3.0" in line
+    )
     line = one_error(run("search", "--metadata", meta, "--path", str(tmp_path), env=env))
     assert "search --all" in line
 
 
-def test_cli_pyodide_build_version_option(server: Server, env: dict[str, str], tmp_path: Path) -> None:
+def test_cli_pyodide_build_version_option(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
     meta = serve_index(
         server,
         serve_env(server, "2.0", min_pyodide_build_version="0.30.0"),
-        serve_env(server, "1.0", min_pyodide_build_version="0.26.0", max_pyodide_build_version="0.29.9"),
+        serve_env(
+            server, "1.0", min_pyodide_build_version="0.26.0", max_pyodide_build_version="0.29.9"
+        ),
     )
     root = tmp_path / "root"
 
     def search(*extra: str) -> dict[str, bool]:
-        r = run("search", "--all", "--json", "--metadata", meta, "--path", str(root), *extra, env=env)
+        r = run(
+            "search", "--all", "--json", "--metadata", meta, "--path", str(root), *extra, env=env
+        )
         assert r.code == 0, r.err
         return {e["version"]: e["compatible"] for e in json.loads(r.out)["environments"]}
 
@@ -202,19 +223,46 @@ def test_cli_pyodide_build_version_option(server: Server, env: dict[str, str], t
     assert search("--pyodide-build-version", "0.31.0") == {"2.0": True, "1.0": False}
 
     # install picks the newest one in range...
-    r = run("install", "--metadata", meta, "--path", str(root), "--pyodide-build-version", "0.27.0", env=env)
+    r = run(
+        "install",
+        "--metadata",
+        meta,
+        "--path",
+        str(root),
+        "--pyodide-build-version",
+        "0.27.0",
+        env=env,
+    )
     assert r.code == 0, r.err
     assert (root / "xbuildenv").resolve().name == "1.0"
     # ...refuses a named one out of range, saying why...
     line = one_error(
-        run("install", "2.0", "--metadata", meta, "--path", str(root),
-            "--pyodide-build-version", "0.27.0", env=env)
+        run(
+            "install",
+            "2.0",
+            "--metadata",
+            meta,
+            "--path",
+            str(root),
+            "--pyodide-build-version",
+            "0.27.0",
+            env=env,
+        )
     )
     assert "2.0" in line and "0.30.0" in line and "0.27.0" in line and "--force" in line
     assert not (root / "2.0").exists()
     # ...and says so when nothing is in range.
     line = one_error(
-        run("install", "--metadata", meta, "--path", str(root), "--pyodide-build-version", "0.1", env=env)
+        run(
+            "install",
+            "--metadata",
+            meta,
+            "--path",
+            str(root),
+            "--pyodide-build-version",
+            "0.1",
+            env=env,
+        )
     )
     assert "pyodide-build 0.1" in line
 
@@ -224,15 +272,36 @@ def test_cli_table_shows_range_and_compatibility(
 ) -> None:
     meta = serve_index(
         server,
-        serve_env(server, "2.0", published_at="2026-02-03T04:05:06Z",
-                  min_pyodide_build_version="0.26.0", max_pyodide_build_version="0.30.0"),
+        serve_env(
+            server,
+            "2.0",
+            published_at="2026-02-03T04:05:06Z",
+            min_pyodide_build_version="0.26.0",
+            max_pyodide_build_version="0.30.0",
+        ),
         serve_env(server, "9.0", python=OTHER_PY),
     )
     r = run("search", "--metadata", meta, "--path", str(tmp_path), env=env)
     assert r.code == 0, r.err
     lines = r.out.splitlines()
-    assert lines[0].split() == ["Version", "Python", "Emscripten", "pyodide-build", "Published", "Compatible"]
-    assert lines[2].split() == ["2.0", PY_FULL, "4.0.9", "0.26.0", "-", "0.30.0", "2026-02-03", "yes"]
+    assert lines[0].split() == [
+        "Version",
+        "Python",
+        "Emscripten",
+        "pyodide-build",
+        "Published",
+        "Compatible",
+    ]
+    assert lines[2].split() == [
+        "2.0",
+        PY_FULL,
+        "4.0.9",
+        "0.26.0",
+        "-",
+        "0.30.0",
+        "2026-02-03",
+        "yes",
+    ]
     assert len(lines) == 3  # the incompatible one is hidden without --all
     r = run("search", "--all", "--metadata", meta, "--path", str(tmp_path), env=env)
     rows = [line.split() for line in r.out.splitlines()[2:]]

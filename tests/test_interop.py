@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from support import DATA, Server, clean_env, default_files, make_tar, release, serve_index, sha256
 
 pytestmark = pytest.mark.interop
@@ -35,7 +34,10 @@ def _python_version(exe: str) -> tuple[int, int] | None:
     try:
         out = subprocess.run(
             [exe, "-c", "import sys, venv; print('%d %d' % sys.version_info[:2])"],
-            capture_output=True, text=True, timeout=60, check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         ).stdout.split()
         return int(out[0]), int(out[1])
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
@@ -52,7 +54,7 @@ def find_python() -> tuple[str, str] | None:
             continue
         version = _python_version(exe)
         if version is not None and version >= (3, 12):
-            found.append((exe, "%d.%d" % version))
+            found.append((exe, f"{version[0]}.{version[1]}"))
     found.sort(key=lambda item: item[1] not in FIXTURE_PYTHON)
     return found[0] if found else None
 
@@ -72,7 +74,16 @@ def _build_venv(python: str, folder: Path) -> str | None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     steps = [
         [python, "-m", "venv", str(folder)],
-        [str(folder / "bin" / "python"), "-m", "pip", "install", "-q", PYODIDE_BUILD, "-e", str(REPO)],
+        [
+            str(folder / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            PYODIDE_BUILD,
+            "-e",
+            str(REPO),
+        ],
     ]
     for step in steps:
         try:
@@ -130,14 +141,22 @@ def published(server: Server, venv: Venv) -> Iterator[Published]:
     version = "0.29.4" if venv.python_mm == "3.13" else "9.0.0"
     url = server.add(f"/dl/{version}/xbuildenv-{version}.tar.gz", body)
     meta = serve_index(
-        server, release(version, url, python, sha256=sha256(body), min_pyodide_build_version="0.26.0")
+        server,
+        release(version, url, python, sha256=sha256(body), min_pyodide_build_version="0.26.0"),
     )
     yield Published(meta, url, version)
 
 
-def tool(venv: Venv, env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def tool(
+    venv: Venv, env: dict[str, str], cwd: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [venv.bin(args[0]), *args[1:]], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
+        [venv.bin(args[0]), *args[1:]],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -147,7 +166,9 @@ def ok(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 def pyodide_build_root(venv: Venv, env: dict[str, str], cwd: Path) -> Path:
-    code = "from pyodide_build.common import default_xbuildenv_path; print(default_xbuildenv_path())"
+    code = (
+        "from pyodide_build.common import default_xbuildenv_path; print(default_xbuildenv_path())"
+    )
     return Path(ok(tool(venv, env, cwd, "python", "-c", code)).strip())
 
 
@@ -174,13 +195,27 @@ def test_same_default_root(venv: Venv, ienv: dict[str, str], tmp_path: Path) -> 
 def test_xbuildenv_installs_pyodide_build_uses(
     venv: Venv, ienv: dict[str, str], tmp_path: Path, published: Published
 ) -> None:
-    ok(tool(venv, ienv, tmp_path, "xbuildenv", "install", published.version, "--metadata", published.meta))
+    ok(
+        tool(
+            venv,
+            ienv,
+            tmp_path,
+            "xbuildenv",
+            "install",
+            published.version,
+            "--metadata",
+            published.meta,
+        )
+    )
     root = pyodide_build_root(venv, ienv, tmp_path)
     assert (root / published.version / ".installed").is_file()
 
     listed = ok(tool(venv, ienv, tmp_path, "pyodide", "xbuildenv", "versions")).splitlines()
     assert f"* {published.version}" in listed
-    assert ok(tool(venv, ienv, tmp_path, "pyodide", "xbuildenv", "version")).strip() == published.version
+    assert (
+        ok(tool(venv, ienv, tmp_path, "pyodide", "xbuildenv", "version")).strip()
+        == published.version
+    )
     # pyodide-build reads the build variables out of the environment we installed.
     config = ok(tool(venv, ienv, tmp_path, "pyodide", "config", "get", "pyodide_root"))
     assert Path(config.strip()) == root / published.version / "xbuildenv" / "pyodide-root"
@@ -218,7 +253,10 @@ def test_pyodide_build_installs_xbuildenv_uses(
     assert f'"{mangled}"' in listed and f'"{published.version}"' in listed
 
     ok(tool(venv, env, tmp_path, "xbuildenv", "use", published.version))
-    assert ok(tool(venv, env, tmp_path, "pyodide", "xbuildenv", "version")).strip() == published.version
+    assert (
+        ok(tool(venv, env, tmp_path, "pyodide", "xbuildenv", "version")).strip()
+        == published.version
+    )
     ok(tool(venv, env, tmp_path, "xbuildenv", "uninstall", mangled))
     assert not (root / mangled).exists()
 
@@ -234,7 +272,9 @@ def test_package_index_matches_pyodide_build(
     index = Path("xbuildenv") / "pyodide-root" / "package_index"
     assert hrefs(ours / published.version / index) == hrefs(theirs / index)
     assert hrefs(theirs / index)  # not vacuous
-    top_ours = re.findall(r'href="([^"]+)"', (ours / published.version / index / "index.html").read_text())
+    top_ours = re.findall(
+        r'href="([^"]+)"', (ours / published.version / index / "index.html").read_text()
+    )
     top_theirs = re.findall(r'href="([^"]+)"', (theirs / index / "index.html").read_text())
     assert top_ours == top_theirs
     assert (ours / published.version / ".build-python-version").read_text().strip() == (
@@ -250,6 +290,17 @@ def test_package_index_matches_pyodide_build(
 def test_pyodide_build_lists_only_versions(
     venv: Venv, ienv: dict[str, str], tmp_path: Path, published: Published
 ) -> None:
-    ok(tool(venv, ienv, tmp_path, "xbuildenv", "install", published.version, "--metadata", published.meta))
+    ok(
+        tool(
+            venv,
+            ienv,
+            tmp_path,
+            "xbuildenv",
+            "install",
+            published.version,
+            "--metadata",
+            published.meta,
+        )
+    )
     listed = ok(tool(venv, ienv, tmp_path, "pyodide", "xbuildenv", "versions"))
     assert listed.splitlines() == [f"* {published.version}"]

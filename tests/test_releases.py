@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from support import DATA, Server, index, one_error, release, run, serve_env, serve_index
+
 from xbuildenv.errors import MetadataError
 from xbuildenv.releases import (
     NIGHTLY_DEBUG_URL,
@@ -36,7 +36,9 @@ GOOD = {
 def doc(**fields: Any) -> bytes:
     """An index with one release 0.29.4; a field set to None is left out."""
     entry = {**GOOD, **fields}
-    return json.dumps({"releases": {"0.29.4": {k: v for k, v in entry.items() if v is not None}}}).encode()
+    return json.dumps(
+        {"releases": {"0.29.4": {k: v for k, v in entry.items() if v is not None}}}
+    ).encode()
 
 
 # --- the real indexes ----------------------------------------------------------------
@@ -52,12 +54,18 @@ def test_real_index_parses_all_44_releases() -> None:
         assert r.min_pyodide_build_version == raw[key].get("min_pyodide_build_version")
         assert r.max_pyodide_build_version == raw[key].get("max_pyodide_build_version")
     assert {r.python_major_minor for r in releases.values()} == {
-        "3.11", "3.12", "3.13", "3.14", "3.15"
+        "3.11",
+        "3.12",
+        "3.13",
+        "3.14",
+        "3.15",
     }
     # "3.15.0rc1" and "3.15.0b4" are still Python 3.15.
     assert releases["315.0.0a2"].python_major_minor == "3.15"
     assert releases["315.0.0a1"].python_major_minor == "3.15"
-    suffixes = {r.url.rsplit(".", 2)[-2] + "." + r.url.rsplit(".", 1)[-1] for r in releases.values()}
+    suffixes = {
+        r.url.rsplit(".", 2)[-2] + "." + r.url.rsplit(".", 1)[-1] for r in releases.values()
+    }
     assert suffixes == {"tar.gz", "tar.bz2"}
 
 
@@ -88,7 +96,10 @@ def test_sha256_is_normalised_to_lower_case() -> None:
         ({"url": ""}, "release '0.29.4': field 'url' must be a non-empty string, got ''"),
         ({"sha256": 12}, "release '0.29.4': field 'sha256' must be a string, got 12"),
         ({"sha256": "abc"}, "release '0.29.4': field 'sha256' is not 64 hex digits: 'abc'"),
-        ({"published_at": ["x"]}, "release '0.29.4': field 'published_at' must be a string, got ['x']"),
+        (
+            {"published_at": ["x"]},
+            "release '0.29.4': field 'published_at' must be a string, got ['x']",
+        ),
         (
             {"python_version": "three"},
             "release '0.29.4': field 'python_version' is not a Python version: 'three'",
@@ -161,7 +172,10 @@ def test_channel_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     assert channel_url(debug=True) == STABLE_DEBUG_URL
     assert channel_url(nightly=True) == NIGHTLY_URL
     assert channel_url(nightly=True, debug=True) == NIGHTLY_DEBUG_URL
-    assert STABLE_URL == "https://pyodide.github.io/pyodide/api/v2/pyodide-cross-build-environments.json"
+    assert (
+        STABLE_URL
+        == "https://pyodide.github.io/pyodide/api/v2/pyodide-cross-build-environments.json"
+    )
     assert STABLE_DEBUG_URL == "https://pyodide.github.io/pyodide/api/v2/debug.json"
     assert NIGHTLY_URL == (
         "https://pyodide.github.io/pyodide-build-environment-nightly/api/v2/release.json"
@@ -201,7 +215,10 @@ def test_relative_urls_resolve_against_an_http_index(server: Server) -> None:
 def test_env_var_index_used_by_the_cli(server: Server, env: dict[str, str], tmp_path: Path) -> None:
     meta = serve_index(server, serve_env(server, "7.0"), path="/env-index.json")
     r = run(
-        "search", "--json", "--path", str(tmp_path),
+        "search",
+        "--json",
+        "--path",
+        str(tmp_path),
         env={**env, "PYODIDE_CROSS_BUILD_ENV_METADATA_URL": meta},
     )
     assert r.code == 0, r.err
@@ -211,7 +228,11 @@ def test_env_var_index_used_by_the_cli(server: Server, env: dict[str, str], tmp_
 
 def test_env_var_may_be_a_local_path(env: dict[str, str], tmp_path: Path) -> None:
     r = run(
-        "search", "--all", "--json", "--path", str(tmp_path),
+        "search",
+        "--all",
+        "--json",
+        "--path",
+        str(tmp_path),
         env={**env, "PYODIDE_CROSS_BUILD_ENV_METADATA_URL": str(REAL)},
     )
     assert r.code == 0, r.err

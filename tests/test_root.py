@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import clean_env, expected_install_id, one_error, root_json, run
 
 import xbuildenv
-from support import clean_env, expected_install_id, one_error, root_json, run
 
 OUR_PACKAGE = Path(xbuildenv.__file__).resolve().parent
 OUR_ID = expected_install_id(sys.prefix, OUR_PACKAGE)
@@ -42,7 +42,9 @@ def warnings(stderr: str) -> list[str]:
 
 
 # --- rule 4: the platformdirs default, and the install id ------------------------
-def test_default_is_user_cache_with_install_id(env: dict[str, str], home: Path, tmp_path: Path) -> None:
+def test_default_is_user_cache_with_install_id(
+    env: dict[str, str], home: Path, tmp_path: Path
+) -> None:
     data = root_json(env, cwd=tmp_path)
     assert data["install_id"] == OUR_ID
     assert data["rule"] == "user cache"
@@ -62,9 +64,7 @@ def test_xdg_cache_home_is_honoured(home: Path, tmp_path: Path) -> None:
     assert Path(data["root"]) == elsewhere / "pyodide-build" / DIRNAME
 
 
-def test_install_id_uses_pyodide_build_folder_when_importable(
-    home: Path, tmp_path: Path
-) -> None:
+def test_install_id_uses_pyodide_build_folder_when_importable(home: Path, tmp_path: Path) -> None:
     # A package named pyodide_build on the path is what the formula looks at; its
     # folder (not ours) scopes the id, so both tools land in the same root.
     fake = tmp_path / "site" / "pyodide_build"
@@ -154,7 +154,9 @@ def test_unwritable_env_var_warns_once_and_falls_through(home: Path, tmp_path: P
 
 
 # --- rule 3: pyproject.toml --------------------------------------------------------
-def test_pyproject_relative_value_found_searching_upwards(env: dict[str, str], tmp_path: Path) -> None:
+def test_pyproject_relative_value_found_searching_upwards(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     project = tmp_path / "project"
     pyproject = write_pyproject(project, '[tool.pyodide.build]\nxbuildenv_path = "envs/x"\n')
     deep = project / "src" / "pkg" / "deeper"

@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import cli_cache
 
     cli_cache.register(sub)
+    from . import cli_tools
+
+    cli_tools.register(sub)
     return parser
 
 
@@ -164,10 +167,17 @@ def cmd_version(args: argparse.Namespace) -> int:
     return 0
 
 
-def _natural(name: str) -> list[Any]:
+def _natural(name: str) -> tuple[Any, ...]:
+    """PEP 440 order (so 0.28.0a1 lists before 0.28.0); URL-named folders after, by text."""
     import re
 
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t]
+    from .compat import version_key
+
+    valid, key = version_key(name)
+    if valid:
+        return (0, key)
+    parts = [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t]
+    return (1, parts)
 
 
 def cmd_versions(args: argparse.Namespace) -> int:

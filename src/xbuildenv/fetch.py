@@ -30,6 +30,9 @@ from .errors import DownloadError
 
 CHUNK = 256 * 1024
 USER_AGENT = f"xbuildenv/{__version__}"
+# Our own knobs for the retry policy (documented in the README with the others).
+ENV_BACKOFF = "XBUILDENV_BACKOFF"  # first wait in seconds; doubles on each retry
+ENV_RETRY_DEADLINE = "XBUILDENV_RETRY_DEADLINE"  # total seconds spent retrying a request
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class FetchSettings:
         return cls(
             retries=int(env_number(ENV_RETRIES, cls.retries)),
             timeout=env_number(ENV_TIMEOUT, cls.timeout, minimum=0.1),
+            backoff=env_number(ENV_BACKOFF, cls.backoff),
+            deadline=env_number(ENV_RETRY_DEADLINE, cls.deadline),
         )
 
 
@@ -117,6 +122,15 @@ def _open(url: str, settings: FetchSettings, headers: dict[str, str]) -> Any:
         hint = "check the version or URL" if exc.code == 404 else "check the URL and access"
         raise DownloadError(f"GET {url} failed: HTTP {exc.code} {exc.reason}", hint) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        import ssl
+
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            # Not transient: retrying cannot make an untrusted certificate trusted.
+            raise DownloadError(
+                f"cannot verify the TLS certificate of {url}: {reason.verify_message}",
+                "install the CA into the system certificate store or set SSL_CERT_FILE",
+            ) from None
         text = _describe(exc)
         if "resolved" in text:
             raise DownloadError(
@@ -126,24 +140,46 @@ def _open(url: str, settings: FetchSettings, headers: dict[str, str]) -> Any:
         raise _Retryable(text) from None
 
 
-def _with_retries(url: str, settings: FetchSettings, attempt: Any) -> Any:
+class _Budget:
+    """Retries left for one request or download, with exponential backoff.
+
+    One budget covers a whole download, reopening after cuts included, so a server
+    that keeps accepting and then stalling cannot make us retry forever. Bytes
+    actually received restore it: a long download with a few cuts still finishes.
+    """
+
+    def __init__(self, settings: FetchSettings) -> None:
+        self.settings = settings
+        self.progress()
+
+    def progress(self) -> None:
+        self.tries = 0
+        self.wait = self.settings.backoff
+        self.started = time.monotonic()
+
+    def spend(self, url: str, exc: _Retryable) -> None:
+        """Sleep before the next attempt, or raise when the budget is spent."""
+        self.tries += 1
+        spent = time.monotonic() - self.started
+        if self.tries > self.settings.retries or spent + self.wait > self.settings.deadline:
+            raise DownloadError(
+                f"GET {url} failed after {self.tries} attempt(s): {exc}",
+                "check your network connection, or try again later",
+            ) from None
+        time.sleep(self.wait * (0.75 + random.random() / 2))
+        self.wait = min(self.wait * 2, self.settings.max_backoff)
+
+
+def _with_retries(
+    url: str, settings: FetchSettings, attempt: Any, budget: _Budget | None = None
+) -> Any:
     """Run ``attempt()`` until it stops raising _Retryable or the budget is spent."""
-    started = time.monotonic()
-    wait = settings.backoff
-    tries = 0
+    budget = budget or _Budget(settings)
     while True:
         try:
             return attempt()
         except _Retryable as exc:
-            tries += 1
-            spent = time.monotonic() - started
-            if tries > settings.retries or spent + wait > settings.deadline:
-                raise DownloadError(
-                    f"GET {url} failed after {tries} attempt(s): {exc}",
-                    "check your network connection, or try again later",
-                ) from None
-            time.sleep(wait * (0.75 + random.random() / 2))
-            wait = min(wait * 2, settings.max_backoff)
+            budget.spend(url, exc)
 
 
 def fetch_bytes(
@@ -201,7 +237,10 @@ class Download:
         if path is not None:
             yield from self._file_chunks(path)
             return
-        resp = _with_retries(self.url, self.settings, lambda: _open(self.url, self.settings, {}))
+        budget = _Budget(self.settings)
+        resp = _with_retries(
+            self.url, self.settings, lambda: _open(self.url, self.settings, {}), budget
+        )
         self._learn(resp)
         checkpoint("download.open")
         while True:
@@ -217,13 +256,15 @@ class Download:
                         if not chunk:
                             break
                         self.received += len(chunk)
+                        budget.progress()
                         checkpoint("download.chunk")
                         yield chunk
                 if self.size is not None and self.received < self.size:
                     raise _Retryable(f"connection closed after {self.received} bytes")
                 return
-            except _Retryable:
-                resp = _with_retries(self.url, self.settings, self._resume)
+            except _Retryable as exc:
+                budget.spend(self.url, exc)
+                resp = _with_retries(self.url, self.settings, self._resume, budget)
 
     def _file_chunks(self, path: Path) -> Iterator[bytes]:
         try:

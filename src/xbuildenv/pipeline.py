@@ -18,7 +18,6 @@ from pathlib import Path
 from .archive import ExtractStats, extract_stream
 from .checkpoints import checkpoint
 from .config import DEFAULT_MAX_UNPACKED
-from .config import DEFAULT_MAX_UNPACKED
 from .errors import ChecksumError
 from .fetch import Download, FetchSettings
 from .streams import Aborted, ChunkPipe, decompressing_reader

@@ -1,0 +1,86 @@
+"""The Python API, in-process, against the loopback server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import OTHER_PY, PY_MM, Server, serve_env, serve_index
+
+from xbuildenv import XBuildEnvError, XBuildEnvManager, default_xbuildenv_path
+from xbuildenv.errors import IncompatibleError, NotInstalledError
+
+
+@pytest.fixture(autouse=True)
+def private_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key in list(os.environ):
+        if key.startswith(("PYODIDE_", "XBUILDENV_")) or key == "VIRTUAL_ENV":
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+def test_manager_lifecycle(server: Server, tmp_path: Path) -> None:
+    meta = serve_index(server, serve_env(server, "1.0"), serve_env(server, "2.0"))
+    m = XBuildEnvManager(tmp_path / "root", meta)
+    assert m.env_dir == tmp_path / "root"
+    assert m.symlink_dir == tmp_path / "root" / "xbuildenv"
+    assert m.current_version() is None and m.list_versions() == []
+    with pytest.raises(NotInstalledError):
+        _ = m.pyodide_root
+
+    result = m.install("1.0")
+    assert (result.version, result.action) == ("1.0", "installed")
+    result = m.install()  # the latest compatible
+    assert result.version == "2.0"
+    assert m.current_version() == "2.0"
+    assert m.list_versions() == ["1.0", "2.0"]
+    assert m.pyodide_root == tmp_path / "root" / "2.0" / "xbuildenv" / "pyodide-root"
+    assert (m.pyodide_root / "Makefile.envs").is_file()
+    assert m.python_version == PY_MM
+
+    assert m.install("1.0").action == "already installed"
+    assert m.current_version() == "1.0"
+    m.use_version("2.0")
+    assert os.readlink(m.symlink_dir) == str(tmp_path / "root" / "2.0")
+    assert m.uninstall_version() == "2.0"
+    assert m.current_version() is None and m.list_versions() == ["1.0"]
+    assert m.uninstall_version("1.0") == "1.0"
+    assert m.list_versions() == []
+
+
+def test_manager_errors_are_xbuildenv_errors(server: Server, tmp_path: Path) -> None:
+    meta = serve_index(server, serve_env(server, "1.0", python=OTHER_PY))
+    m = XBuildEnvManager(tmp_path / "root", meta)
+    with pytest.raises(IncompatibleError) as info:
+        m.install()
+    assert isinstance(info.value, XBuildEnvError) and "\n" not in str(info.value)
+    with pytest.raises(XBuildEnvError):
+        m.use_version("1.0")
+    with pytest.raises(XBuildEnvError):
+        m.uninstall_version("1.0")
+    assert m.install("1.0", force_install=True).version == "1.0"
+
+
+def test_pyodide_build_version_argument(server: Server, tmp_path: Path) -> None:
+    meta = serve_index(server, serve_env(server, "1.0", max_pyodide_build_version="0.27.0"))
+    assert (
+        XBuildEnvManager(tmp_path / "a", meta, pyodide_build_version="0.26.0").install().version
+        == "1.0"
+    )
+    with pytest.raises(IncompatibleError):
+        XBuildEnvManager(tmp_path / "b", meta, pyodide_build_version="0.28.0").install()
+
+
+def test_default_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    default = default_xbuildenv_path()
+    assert default.parent == tmp_path / "cache" / "pyodide-build"
+    assert default.name.startswith(".pyodide-xbuildenv-")
+    assert XBuildEnvManager().env_dir == default
+    monkeypatch.setenv("PYODIDE_XBUILDENV_PATH", str(tmp_path / "elsewhere"))
+    assert default_xbuildenv_path() == tmp_path / "elsewhere"
+    assert XBuildEnvManager().env_dir == tmp_path / "elsewhere"
