@@ -586,6 +586,7 @@ class StallServer:
         self.sock.listen(16)
         self.conns: list[Any] = []
         self._stop = threading.Event()
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/xbuildenv.tar.gz"
 
         def serve() -> None:
             while not self._stop.is_set():
@@ -600,10 +601,6 @@ class StallServer:
                 conn.sendall(head + b"\0" * sent)
 
         threading.Thread(target=serve, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/xbuildenv.tar.gz"
 
     def close(self) -> None:
         self._stop.set()

@@ -364,11 +364,6 @@ def test_ctrl_c_during_download_rolls_back(
     assert [n for n in os.listdir(root) if n.startswith(".staging-")] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="manager.py XBuildEnvManager.install: the fast path requires a matching "
-    "marker, so a marker refresh falls through to resolve_release and fetches the index",
-)
 def test_python_marker_refresh_needs_no_network(
     server: Server, env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -38,7 +38,7 @@ def blocked(tmp_path: Path) -> Path:
 
 
 def warnings(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("warning: ")]
+    return [line for line in stderr.splitlines() if line.startswith("error: ")]
 
 
 # --- rule 4: the platformdirs default, and the install id ------------------------

@@ -207,7 +207,7 @@ def test_quoting_text() -> None:
     env = BuildEnv({"V": "a'b\\c"}, ["/p"])
     assert render(env, "bash").splitlines() == [
         "export V='a'\\''b\\c'",
-        """export PATH='/p'"${PATH:+:$PATH}"""",
+        "export PATH='/p'\"${PATH:+:$PATH}\"",
     ]
     assert render(env, "fish").splitlines() == ["set -gx V 'a\\'b\\\\c'", "set -gx PATH '/p' $PATH"]
     assert render(env, "powershell").splitlines()[0] == "$env:V = 'a''b\\c'"

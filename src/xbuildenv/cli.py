@@ -51,7 +51,20 @@ def _channel(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offline", action="store_true", help="use only the cached release index")
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Commands defined in this module; the others come from modules that import more.
+_CORE_COMMANDS = frozenset(("install", "use", "version", "versions", "uninstall", "search", "root"))
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser; given the command line ``argv``, only what that command needs.
+
+    A core command's parser skips registering the cache and build-tool commands, whose
+    modules cost tens of milliseconds to import (``--help`` still lists everything).
+    """
     parser = _Parser(
         prog="xbuildenv",
         description="Manage Pyodide cross-build environments (compatible with pyodide-build).",
@@ -99,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _common(p)
 
+    if argv is not None and _command_word(argv) in _CORE_COMMANDS:
+        return parser
     from . import cli_cache
 
     cli_cache.register(sub)
@@ -111,20 +126,20 @@ def build_parser() -> argparse.ArgumentParser:
 # --- helpers ------------------------------------------------------------------
 def _resolved(args: argparse.Namespace) -> Any:
     from .config import load_project_config
-    from .output import warn
+    from .output import error
     from .root import resolve_root
     from .target import resolve_target
 
     resolved = resolve_root(resolve_target(args.python), load_project_config(), args.path)
-    for line in resolved.warnings:
-        warn(line)
+    for line in resolved.warnings:  # the SPEC reports these as errors, then falls through
+        error(line)
     return resolved
 
 
 def _manager(args: argparse.Namespace) -> Any:
     from .config import load_project_config
     from .manager import XBuildEnvManager
-    from .output import warn
+    from .output import error, warn
     from .target import resolve_target
 
     manager = XBuildEnvManager(
@@ -139,7 +154,7 @@ def _manager(args: argparse.Namespace) -> Any:
         warn=warn,
     )
     for line in manager.resolved.warnings:
-        warn(line)
+        error(line)
     return manager
 
 
@@ -341,8 +356,9 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(words)
+    args = parser.parse_args(words)
     if not args.command:
         parser.print_help()
         return 2

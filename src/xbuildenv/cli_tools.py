@@ -21,7 +21,8 @@ def register(sub: Any) -> None:
     from .shell_env import SHELLS
 
     p = sub.add_parser("config", help="show the build variables of the active environment")
-    p.set_defaults(handler=lambda args: _help(p), verbose=False)
+    config_parser = p  # bound now: "p" is reused for the next commands below
+    p.set_defaults(handler=lambda args: _help(config_parser), verbose=False)
     csub = p.add_subparsers(dest="config_command", metavar="SUBCOMMAND", parser_class=type(p))
     q = csub.add_parser("list", help='every key with its value (key="value")')
     q.add_argument("--json", action="store_true", help="machine-readable output")

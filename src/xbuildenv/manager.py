@@ -217,8 +217,8 @@ class XBuildEnvManager:
             and version is not None
             and not force_install
             and self.layout.is_installed(version)
-            and self.layout.python_marker(version) == self.python_version
         ):
+            # (a marker for another Python is refreshed locally by install_version)
             source = InstallSource(version, "")
             options = InstallOptions(activate=activate)
             result = install_version(
