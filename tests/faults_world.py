@@ -47,7 +47,10 @@ class Case:
 
     def serve_index(self, releases: dict[str, Any] | bytes) -> str:
         """Serve an index (a dict of release entries, or raw bytes) and point at it."""
-        body = releases if isinstance(releases, bytes) else json.dumps({"releases": releases}).encode()
+        if isinstance(releases, bytes):
+            body = releases
+        else:
+            body = json.dumps({"releases": releases}).encode()
         url = self.world.server.add(f"{self.prefix}/index.json", body)
         self.env["PYODIDE_CROSS_BUILD_ENV_METADATA_URL"] = url
         return url
@@ -56,6 +59,10 @@ class Case:
         url = self.world.server.add(f"{self.prefix}/{version}.tar.gz", body)
         extra = {} if sha is None else {"sha256": sha256(body) if sha == "auto" else sha}
         return release(version, url, PY_FULL, **extra)
+
+    def at(self, root: Path) -> Case:
+        """The same case (server routes, store, environment) on another root."""
+        return Case(self.world, root, self.store, self.env, self.prefix)
 
     def install(self, *args: str, **env: str) -> Result:
         return run("install", *args, "--path", str(self.root), env={**self.env, **env})

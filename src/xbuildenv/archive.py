@@ -171,6 +171,20 @@ class _Extractor:
         self.stats.files += 1
 
 
+def _read_to_end(fileobj: IO[bytes], max_bytes: int) -> None:
+    """Decompress what follows the tar's end marker, to the end of the stream.
+
+    tarfile stops at the end-of-archive blocks; without this the compressor's own
+    check (gzip's CRC-32 and length, xz/zstd checksums) would never be verified, and
+    a corrupted member could be installed whenever the index gives no sha256.
+    """
+    seen = 0
+    while block := fileobj.read(_COPY_CHUNK):
+        seen += len(block)
+        if seen > max_bytes:
+            raise ArchiveError(f"the archive has more than {max_bytes} bytes after its end")
+
+
 def extract_stream(
     fileobj: IO[bytes], dest: Path, max_bytes: int = DEFAULT_MAX_UNPACKED
 ) -> ExtractStats:
@@ -181,6 +195,7 @@ def extract_stream(
             for member in tf:
                 extractor.add(tf, member)
                 checkpoint("extract.member")
+        _read_to_end(fileobj, max_bytes)
     except ArchiveError:
         raise
     except (tarfile.TarError, EOFError, zlib.error, ValueError) as exc:
@@ -188,6 +203,10 @@ def extract_stream(
     except OSError as exc:
         if exc.filename is None and exc.errno is None:
             # bz2/lzma/gzip report bad data as bare OSError/EOFError
+            raise ArchiveError(f"the archive is corrupt or truncated ({exc})") from None
+        raise
+    except Exception as exc:
+        if type(exc).__name__ in ("LZMAError", "ZstdError"):  # not imported unless used
             raise ArchiveError(f"the archive is corrupt or truncated ({exc})") from None
         raise
     if extractor.stats.members == 0:

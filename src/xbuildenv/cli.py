@@ -40,8 +40,12 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _channel(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nightly", action="store_true", help="use the nightly channel")
-    p.add_argument("--debug", action="store_true", help="use debug builds (stable-debug or nightly-debug)")
-    p.add_argument("--metadata", metavar="URL_OR_PATH", help="release index to use instead of the channel's")
+    p.add_argument(
+        "--debug", action="store_true", help="use debug builds (stable-debug or nightly-debug)"
+    )
+    p.add_argument(
+        "--metadata", metavar="URL_OR_PATH", help="release index to use instead of the channel's"
+    )
     p.add_argument(
         "--pyodide-build-version",
         metavar="V",
@@ -76,7 +80,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("version", nargs="?", metavar="VERSION", help="default: latest compatible")
     p.add_argument("--url", help="install an archive from this URL instead of a release")
     p.add_argument(
-        "-f", "--force", action="store_true", help="install even if incompatible; reinstall if present"
+        "-f",
+        "--force",
+        action="store_true",
+        help="install even if incompatible; reinstall if present",
     )
     p.add_argument(
         "--link-mode",
@@ -176,7 +183,8 @@ def cmd_version(args: argparse.Namespace) -> int:
     version = RootLayout(_resolved(args).path).current_version()
     if version is None:
         raise XBuildEnvError(
-            "no cross-build environment is active", "run 'xbuildenv install' or 'xbuildenv use VERSION'"
+            "no cross-build environment is active",
+            "run 'xbuildenv install' or 'xbuildenv use VERSION'",
         )
     print(version)
     return 0
@@ -248,10 +256,16 @@ def cmd_install(args: argparse.Namespace) -> int:
             args.quiet,
         )
     elif result.route == "linked":
-        info("shared the files of an identical environment in another root: nothing downloaded", args.quiet)
+        info(
+            "shared the files of an identical environment in another root: nothing downloaded",
+            args.quiet,
+        )
     elif result.route == "store":
         info("unpacked from the machine-wide archive store: nothing downloaded", args.quiet)
-    info(f"Pyodide cross-build environment {result.version} installed at {manager.env_dir}", args.quiet)
+    info(
+        f"Pyodide cross-build environment {result.version} installed at {manager.env_dir}",
+        args.quiet,
+    )
     return 0
 
 
@@ -298,7 +312,10 @@ def cmd_search(args: argparse.Namespace) -> int:
                 "version": r.version,
                 "python": r.python_version,
                 "emscripten": r.emscripten_version,
-                "pyodide_build": {"min": r.min_pyodide_build_version, "max": r.max_pyodide_build_version},
+                "pyodide_build": {
+                    "min": r.min_pyodide_build_version,
+                    "max": r.max_pyodide_build_version,
+                },
                 "published_at": r.published_at,
                 "compatible": ok,
             }
@@ -316,7 +333,15 @@ def cmd_search(args: argparse.Namespace) -> int:
     body = []
     for r, ok in rows:
         low, high = r.min_pyodide_build_version, r.max_pyodide_build_version
-        pb = f"{low} - {high}" if low and high else f">={low}" if low else f"<={high}" if high else ""
+        pb = (
+            f"{low} - {high}"
+            if low and high
+            else f">={low}"
+            if low
+            else f"<={high}"
+            if high
+            else ""
+        )
         body.append(
             [
                 r.version,

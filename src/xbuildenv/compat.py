@@ -40,7 +40,10 @@ def pyodide_build_in_range(release: Release, pyodide_build_version: str | None) 
         current = Version(pyodide_build_version)
     except InvalidVersion:
         return True  # we cannot judge; do not block the user on a local dev build
-    for bound, sign in ((release.min_pyodide_build_version, 1), (release.max_pyodide_build_version, -1)):
+    for bound, sign in (
+        (release.min_pyodide_build_version, 1),
+        (release.max_pyodide_build_version, -1),
+    ):
         if bound is None:
             continue
         try:

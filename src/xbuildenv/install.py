@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,7 +235,9 @@ def tidy_root(layout: RootLayout) -> list[Path]:
 def _tidy_store() -> None:
     store = ArchiveStore()
     try:
-        store.tidy_temp()
+        # Only a real folder: a planted symlink must not make us delete elsewhere.
+        if stat.S_ISDIR(os.lstat(store.path / "tmp").st_mode):
+            store.tidy_temp()
     except OSError:
         pass
     sweep_stale_locks(store.path / ".locks")

@@ -183,11 +183,11 @@ class RootLayout:
             os.rename(link, aside)
         tmp = self.root / f".link-{uuid.uuid4().hex[:8]}"
         # Absolute target, as pyodide-build writes it.
-        os.symlink(self.version_dir(version), tmp, target_is_directory=True)
-        checkpoint("activate.new-link")
         try:
+            os.symlink(self.version_dir(version), tmp, target_is_directory=True)
+            checkpoint("activate.new-link")
             os.replace(tmp, link)
-        except OSError:
+        except BaseException:  # an error, or Ctrl-C/SIGTERM: leave no stray link
             tmp.unlink(missing_ok=True)
             raise
 

@@ -111,7 +111,8 @@ class FileLock:
                 ) from None
             raise RootError(
                 f"cannot open lock file {self.path}: {exc.strerror or exc}",
-                "check that the cache root is writable",
+                "make the cache root writable, or pass --path or set PYODIDE_XBUILDENV_PATH "
+                "to a writable folder",
             ) from None
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
@@ -180,6 +181,8 @@ def sweep_stale_locks(folder: Path) -> list[Path]:
 
     removed: list[Path] = []
     try:
+        if not stat.S_ISDIR(os.lstat(folder).st_mode):
+            return removed  # a planted symlink: never clean someone else's folder
         names = [n for n in os.listdir(folder) if n.endswith(".lock")]
     except OSError:
         return removed

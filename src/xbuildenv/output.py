@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -11,6 +10,8 @@ from .progress import use_colour
 
 
 def print_json(data: Any, stream: TextIO | None = None) -> None:
+    import json  # only the --json outputs pay for it
+
     (stream or sys.stdout).write(json.dumps(data, indent=2) + "\n")
 
 

@@ -1,15 +1,17 @@
 """Download, hash and unpack in one pass over the byte stream.
 
 The calling thread reads the network and feeds a sha256 and a bounded pipe; a worker
-thread decompresses and extracts from the other end of the pipe. The two overlap, so
-an install takes about as long as the slower of download and decompression rather
-than their sum, and memory stays flat in the archive's size. The hash is checked
-when the last byte has arrived; the caller publishes only after that.
+thread extracts from the other end of the pipe, with decompression in a third thread
+between them (see :class:`~xbuildenv.streams.ReadAhead`). The stages overlap, so an
+install takes about as long as the slowest of download, decompression and writing
+rather than their sum, and memory stays flat in the archive's size. The hash is
+checked when the last byte has arrived; the caller publishes only after that.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from .checkpoints import checkpoint
 from .config import DEFAULT_MAX_UNPACKED
 from .errors import ChecksumError
 from .fetch import Download, FetchSettings
-from .streams import Aborted, ChunkPipe, decompressing_reader
+from .streams import Aborted, ChunkPipe, ReadAhead, decompressing_reader
 
 
 @dataclass
@@ -48,13 +50,22 @@ def download_and_extract(
     outcome: dict[str, object] = {}
 
     def extract() -> None:
+        ahead = None
         try:
             reader = decompressing_reader(pipe)
+            if not isinstance(reader, io.BufferedReader):  # compressed: decompress ahead
+                ahead = ReadAhead(reader)
+                reader = ahead.reader()
             outcome["stats"] = extract_stream(reader, dest, max_unpacked)
+            if ahead is not None:
+                ahead.close()  # before draining: one reader of the pipe at a time
+                ahead = None
             pipe.drain()  # tar padding and trailing blocks still count towards the hash
         except BaseException as exc:  # handed to the main thread
             outcome["error"] = exc
-            pipe.aborted.set()
+            pipe.cancel()  # also wakes the decompressing thread if it waits for data
+            if ahead is not None:
+                ahead.close()
 
     worker = threading.Thread(target=extract, name="xbuildenv-extract", daemon=True)
     worker.start()

@@ -93,6 +93,55 @@ class ChunkPipe(io.RawIOBase):
         while self.readinto(bytearray(1 << 16)):
             pass
 
+    def close_reader(self) -> None:
+        """Reader side: needs no more. Wakes a blocked producer, whose next put aborts."""
+        self.aborted.set()
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                return
+
+
+class ReadAhead:
+    """Run ``source.read`` in a thread of its own, a bounded number of chunks ahead.
+
+    Used for decompression: the decompressors release the GIL, so on two or more
+    cores decompressing overlaps with tar parsing and file writes in the reading
+    thread (as ``bzip2 -d | tar x`` would), instead of adding up with them. Errors
+    from ``source`` reach the reader as it reads, like a plain file's would.
+    """
+
+    CHUNK = 256 * 1024
+
+    def __init__(self, source: IO[bytes], depth: int = 16) -> None:
+        self._source = source
+        self.pipe = ChunkPipe(depth)
+        self._thread = threading.Thread(target=self._run, name="xbuildenv-decompress", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        error: BaseException | None = None
+        try:
+            while block := self._source.read(self.CHUNK):
+                self.pipe.put(block)
+        except BaseException as exc:  # handed to the reader
+            error = exc
+        if not self.pipe.aborted.is_set():
+            self.pipe.finish(error)
+
+    def reader(self) -> IO[bytes]:
+        return io.BufferedReader(self.pipe, 1 << 16)
+
+    def close(self) -> None:
+        """Stop reading ahead and wait for the thread, leaving ``source`` unread past it.
+
+        The thread may be waiting for the producer upstream of ``source``: the caller
+        makes sure that one either delivers or is cancelled.
+        """
+        self.pipe.close_reader()
+        self._thread.join()
+
 
 def _zstd_reader(raw: Any) -> Any:
     try:
