@@ -135,9 +135,8 @@ def main() -> None:
         rows = [(n, *measure(n, body, base / f"n{n}")) for n in args.venvs]
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    print(
-        f"{'venvs':>5}  {'downloads':>9}  {'cache on disk':>13}  {'after deleting all venvs but one + gc':>38}"
-    )
+    after_gc = "after deleting all venvs but one + gc"
+    print(f"{'venvs':>5}  {'downloads':>9}  {'cache on disk':>13}  {after_gc:>38}")
     for n, downloads, before, after in rows:
         print(f"{n:>5}  {downloads:>9}  {before / 1e6:>10.1f} MB  {after / 1e6:>35.1f} MB")
 

@@ -35,9 +35,15 @@ def default_files(python: str = "3.13.2", version: str = "0.29.4") -> dict[str, 
         "info": {"python": python, "abi_version": "2025_0"},
         "packages": {
             "attrs": {"file_name": "attrs-25.2.0-py3-none-any.whl", "sha256": "ab" * 32},
-            "numpy": {"file_name": "numpy-2.2.5-cp313-cp313-pyodide_2025_0_wasm32.whl", "sha256": "cd" * 32},
+            "numpy": {
+                "file_name": "numpy-2.2.5-cp313-cp313-pyodide_2025_0_wasm32.whl",
+                "sha256": "cd" * 32,
+            },
             "libfoo": {"file_name": "libfoo-1.0.zip", "sha256": "ef" * 32},
-            "remote": {"file_name": "https://example.org/remote-1.0-py3-none-any.whl", "sha256": "00" * 32},
+            "remote": {
+                "file_name": "https://example.org/remote-1.0-py3-none-any.whl",
+                "sha256": "00" * 32,
+            },
         },
     }
     return {
@@ -45,7 +51,9 @@ def default_files(python: str = "3.13.2", version: str = "0.29.4") -> dict[str, 
             f"export PYVERSION ?= {python}\nexport PYODIDE_VERSION ?= {version}\n"
         ).encode(),
         "xbuildenv/pyodide-root/dist/pyodide-lock.json": json.dumps(lock).encode(),
-        f"xbuildenv/pyodide-root/cpython/installs/python-{python}/include/python{mm}/Python.h": b"/* h */\n",
+        f"xbuildenv/pyodide-root/cpython/installs/python-{python}/include/python{mm}/Python.h": (
+            b"/* h */\n"
+        ),
         "xbuildenv/requirements.txt": b"numpy==2.2.5\n",
         "xbuildenv/site-packages-extras/numpy/_core/include/numpy/numpyconfig.h": b"/* cfg */\n",
     }
@@ -253,7 +261,9 @@ class Server:
             time.sleep(0.05)
 
     @staticmethod
-    def _send(h: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        h: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str] | None = None
+    ) -> None:
         h.send_response(status)
         for k, v in (headers or {}).items():
             h.send_header(k, v)
@@ -480,9 +490,7 @@ def leftovers(root: Path, store: Path | None = None) -> list[str]:
     found = []
     if root.is_dir():
         found += [n for n in os.listdir(root) if n.startswith(LEFTOVER_PREFIXES)]
-        locks = root / ".locks"
-        if locks.is_dir():
-            found += [f".locks/{n}" for n in os.listdir(locks)]
+        found += [n for n in os.listdir(root) if n.startswith(".xbuildenv") and n.endswith(".lock")]
     if store is not None:
         for sub in ("tmp", ".locks"):
             folder = store / sub

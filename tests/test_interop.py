@@ -282,11 +282,6 @@ def test_package_index_matches_pyodide_build(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the root's private '.locks' folder (locking.py) is listed by "
-    "'pyodide xbuildenv versions', which shows every folder in the root",
-)
 def test_pyodide_build_lists_only_versions(
     venv: Venv, ienv: dict[str, str], tmp_path: Path, published: Published
 ) -> None:

@@ -29,7 +29,14 @@ from .config import DEFAULT_MAX_UNPACKED
 from .errors import LockTimeout, RootError, UsageError
 from .fetch import FetchSettings
 from .layout import INSTALLED_MARKER, REPLACED_PREFIX, RootLayout, leftover_version, remove_tree
-from .locking import FileLock, link_lock, lock_dir, sweep_stale_locks, version_lock
+from .locking import (
+    ROOT_LOCK_PREFIX,
+    FileLock,
+    link_lock,
+    lock_dir,
+    sweep_stale_locks,
+    version_lock,
+)
 from .root import cache_home
 from .store import ArchiveStore, url_key
 
@@ -227,7 +234,7 @@ def tidy_root(layout: RootLayout) -> list[Path]:
         pass
     # Lock files of killed processes (a live holder's lock is never touched) and the
     # store's partial downloads whose process is gone.
-    sweep_stale_locks(layout.root / ".locks")
+    sweep_stale_locks(layout.root, ROOT_LOCK_PREFIX)
     _tidy_store()
     return sorted(before - set(layout.leftovers()))
 

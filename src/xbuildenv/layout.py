@@ -11,7 +11,8 @@
       .staging-*/                     installs in progress (ours; pyodide-build ignores
       .trash-*/                       dot-folders), folders being deleted, and old
       .replaced-*/                    versions a forced reinstall is replacing
-      .locks/                         lock files
+      .xbuildenv*.lock                lock files (files, not a folder: pyodide-build
+                                      lists every folder of a root as a version)
 
 A version folder only ever appears by one atomic rename of a finished staging folder,
 and disappears by one rename into the trash; so a version that looks installed is.

@@ -25,7 +25,7 @@ LOCK_DIR = ".locks"
 
 
 def lock_dir(root: Path) -> Path:
-    """The root's lock folder, created on demand; refuses a symlink in its place."""
+    """A lock folder (the store's), created on demand; refuses a symlink in its place."""
     path = root / LOCK_DIR
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -157,17 +157,33 @@ class FileLock:
         self.release()
 
 
+# A root's lock files sit in the root itself, as dot-files: pyodide-build lists every
+# *folder* of a root as a version, so a lock folder there would show up as one.
+ROOT_LOCK_PREFIX = ".xbuildenv"
+
+
+def _root_lock(root: Path, name: str, kwargs: dict[str, object]) -> FileLock:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RootError(
+            f"cannot create {root}: {exc.strerror or exc}",
+            "check that the cache root is writable (or pass --path)",
+        ) from None
+    return FileLock(root / name, **kwargs)  # type: ignore[arg-type]
+
+
 def version_lock(root: Path, version: str, **kwargs: object) -> FileLock:
-    """The lock guarding one version folder of ``root``."""
-    return FileLock(lock_dir(root) / f"{version}.lock", **kwargs)  # type: ignore[arg-type]
+    """The lock guarding one version folder of ``root``: ``.xbuildenv-<version>.lock``."""
+    return _root_lock(root, f"{ROOT_LOCK_PREFIX}-{version}.lock", kwargs)
 
 
 def link_lock(root: Path, **kwargs: object) -> FileLock:
-    """The lock guarding the active-version link of ``root``."""
-    return FileLock(lock_dir(root) / "active-link.lock", **kwargs)  # type: ignore[arg-type]
+    """The lock guarding the active-version link of ``root``: ``.xbuildenv.lock``."""
+    return _root_lock(root, f"{ROOT_LOCK_PREFIX}.lock", kwargs)
 
 
-def sweep_stale_locks(folder: Path) -> list[Path]:
+def sweep_stale_locks(folder: Path, prefix: str = "") -> list[Path]:
     """Remove lock files no live process holds (left by killed processes).
 
     A file is removed only while we hold its flock, and a waiter that opened it
@@ -183,7 +199,7 @@ def sweep_stale_locks(folder: Path) -> list[Path]:
     try:
         if not stat.S_ISDIR(os.lstat(folder).st_mode):
             return removed  # a planted symlink: never clean someone else's folder
-        names = [n for n in os.listdir(folder) if n.endswith(".lock")]
+        names = [n for n in os.listdir(folder) if n.endswith(".lock") and n.startswith(prefix)]
     except OSError:
         return removed
     flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
