@@ -263,3 +263,23 @@ def test_uninstall_all(server: Server, env: dict[str, str], tmp_path: Path) -> N
     assert r.code == 0, r.err
     assert run("versions", "--path", str(root), env=env).out == ""
     assert not (root / "xbuildenv").is_symlink()
+
+
+def test_debris_of_killed_writers_is_removed(
+    server: Server, published: tuple[str, bytes], env: dict[str, str], tmp_path: Path
+) -> None:
+    meta, _ = published
+    store = Path(run("cache", "dir", env=env).out.strip()) / "xbuildenv-store"
+    dead = 2**22 + 12345  # above the default pid_max: no such process
+    debris = [
+        store / "index" / f".abc.json.{dead}.0badc0de.tmp",
+        store / "urls" / f".abc.json.{dead}.0badc0de.tmp",
+        store / "tmp" / f"0123abcd-{dead}.part",
+    ]
+    live = store / "tmp" / f"0123abcd-{os.getpid()}.part"  # a writer that is still alive
+    for path in [*debris, live]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"partial")
+    _install(Path(os.sys.executable), env, meta, "--path", str(tmp_path / "root"))
+    assert [p for p in debris if p.exists()] == []
+    assert live.exists()

@@ -107,21 +107,36 @@ class ArchiveStore:
         write_atomic(folder / f"{url_key(record.url)}.json", json.dumps(record.__dict__).encode())
 
     def tidy_temp(self, older_than: float = 24 * 3600) -> None:
-        """Remove partial downloads left by killed processes (old enough to be dead)."""
+        """Remove partial downloads and half-written records left by killed processes.
+
+        Every temporary name carries its writer's pid: a file whose process is gone
+        (or that is older than a day, in case the pid was reused) is debris.
+        """
         import time
 
-        tmp = self.path / "tmp"
-        if not tmp.is_dir():
-            return
         now = time.time()
-        for entry in os.scandir(tmp):
+        for folder, pid_of in (
+            (self.path / "tmp", lambda n: n.rsplit("-", 1)[-1].split(".")[0]),
+            (self.path / "index", lambda n: n.rsplit(".", 3)[-3]),
+            (self.path / "urls", lambda n: n.rsplit(".", 3)[-3]),
+        ):
             try:
-                pid = int(entry.name.rsplit("-", 1)[-1].split(".")[0])
-            except ValueError:
-                pid = -1
-            alive = pid > 0 and _pid_alive(pid)
-            if not alive or now - entry.stat().st_mtime > older_than:
-                Path(entry.path).unlink(missing_ok=True)
+                entries = [
+                    e for e in os.scandir(folder) if folder.name == "tmp" or e.name.endswith(".tmp")
+                ]
+            except OSError:
+                continue
+            for entry in entries:
+                try:
+                    pid = int(pid_of(entry.name))
+                except (ValueError, IndexError):
+                    pid = -1
+                alive = pid > 0 and _pid_alive(pid)
+                try:
+                    if not alive or now - entry.stat().st_mtime > older_than:
+                        Path(entry.path).unlink(missing_ok=True)
+                except OSError:
+                    pass
 
 
 def _pid_alive(pid: int) -> bool:
@@ -136,6 +151,6 @@ def _pid_alive(pid: int) -> bool:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write a small file so readers see the old or the new content, never a mix."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
