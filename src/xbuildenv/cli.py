@@ -294,8 +294,9 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from .compat import sort_releases
-    from .output import print_json, table
+    from .output import print_json
     from .releases import channel_name
+    from .search_view import as_json, as_table
 
     manager = _manager(args)
     releases = manager.releases(nightly=args.nightly, debug=args.debug)
@@ -303,60 +304,16 @@ def cmd_search(args: argparse.Namespace) -> int:
     rows = [(r, manager.is_compatible(r)) for r in ordered]
     if not args.all:
         rows = [(r, ok) for r, ok in rows if ok]
-    show_source = args.nightly or args.debug
-    source = channel_name(args.nightly, args.debug)
+    source = channel_name(args.nightly, args.debug) if args.nightly or args.debug else None
     if args.json:
-        envs = []
-        for r, ok in rows:
-            item: dict[str, Any] = {
-                "version": r.version,
-                "python": r.python_version,
-                "emscripten": r.emscripten_version,
-                "pyodide_build": {
-                    "min": r.min_pyodide_build_version,
-                    "max": r.max_pyodide_build_version,
-                },
-                "published_at": r.published_at,
-                "compatible": ok,
-            }
-            if show_source:
-                item["source"] = source
-            envs.append(item)
-        print_json({"environments": envs})
+        print_json(as_json(rows, source))
         return 0
     if not rows:
         raise XBuildEnvError(
             f"no cross-build environment is compatible with Python {manager.python_version}",
             "run 'xbuildenv search --all' to see every release",
         )
-    headers = ["Version", "Python", "Emscripten", "pyodide-build", "Published", "Compatible"]
-    body = []
-    for r, ok in rows:
-        low, high = r.min_pyodide_build_version, r.max_pyodide_build_version
-        pb = (
-            f"{low} - {high}"
-            if low and high
-            else f">={low}"
-            if low
-            else f"<={high}"
-            if high
-            else ""
-        )
-        body.append(
-            [
-                r.version,
-                r.python_version,
-                r.emscripten_version,
-                pb,
-                (r.published_at or "")[:10],
-                "yes" if ok else "no",
-            ]
-        )
-    if show_source:
-        headers.append("Source")
-        for row in body:
-            row.append(source)
-    print(table(headers, body))
+    print(as_table(rows, source))
     return 0
 
 

@@ -115,28 +115,33 @@ class ArchiveStore:
         import time
 
         now = time.time()
-        for folder, pid_of in (
-            (self.path / "tmp", lambda n: n.rsplit("-", 1)[-1].split(".")[0]),
-            (self.path / "index", lambda n: n.rsplit(".", 3)[-3]),
-            (self.path / "urls", lambda n: n.rsplit(".", 3)[-3]),
-        ):
+        for folder in (self.path / "tmp", self.path / "index", self.path / "urls"):
             try:
-                entries = [
-                    e for e in os.scandir(folder) if folder.name == "tmp" or e.name.endswith(".tmp")
-                ]
+                entries = [e for e in os.scandir(folder) if e.name.endswith((".part", ".tmp"))]
             except OSError:
                 continue
             for entry in entries:
-                try:
-                    pid = int(pid_of(entry.name))
-                except (ValueError, IndexError):
-                    pid = -1
-                alive = pid > 0 and _pid_alive(pid)
+                alive = _writer_alive(entry.name)
                 try:
                     if not alive or now - entry.stat().st_mtime > older_than:
                         Path(entry.path).unlink(missing_ok=True)
                 except OSError:
                     pass
+
+
+def _writer_alive(name: str) -> bool:
+    """Whether the process named in a temporary file's name still runs.
+
+    Downloads are ``<uuid>-<pid>.part``; records are ``.<name>.<pid>.<hex>.tmp``.
+    """
+    try:
+        if name.endswith(".part"):
+            pid = int(name[: -len(".part")].rsplit("-", 1)[-1])
+        else:
+            pid = int(name.rsplit(".", 3)[-3])
+    except (ValueError, IndexError):
+        return False
+    return pid > 0 and _pid_alive(pid)
 
 
 def _pid_alive(pid: int) -> bool:
