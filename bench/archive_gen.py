@@ -22,6 +22,7 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "data" / "xbuildenv-test-3.13.tar.gz"
@@ -165,7 +166,7 @@ class _Binary:
             yield piece
 
 
-def _lock(rng: random.Random, fixture_lock: dict, full_python: str, n: int) -> bytes:
+def _lock(rng: random.Random, fixture_lock: dict[str, Any], full_python: str, n: int) -> bytes:
     tag = "cp" + "".join(full_python.split(".")[:2])
     packages = dict(fixture_lock.get("packages", {}))
     names = [f"{_ident(rng, rng.randint(2, 3))}-{i}" for i in range(n)]
@@ -310,7 +311,9 @@ class _IterReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, n: int | None = -1) -> bytes:
+        if n is None:
+            n = -1
         while n < 0 or len(self.buf) < n:
             try:
                 self.buf += next(self.it)
@@ -357,14 +360,16 @@ def build(spec: ArchiveSpec, out_dir: Path) -> BuiltArchive:
         bz2.open(tmp, "wb", compresslevel=9) as raw,
         tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT) as tf,
     ):
+        files = 0
         for name, content in _tree(spec):
+            files += 1
             if isinstance(content, int):
                 _add(tf, name, content, binary.chunks(content), dirs)
                 unpacked += content
             else:
                 _add(tf, name, len(content), content, dirs)
                 unpacked += len(content)
-        entries = len(tf.members)
+        entries = len(dirs) + files
     digest = hashlib.sha256()
     with tmp.open("rb") as fh:
         while block := fh.read(1 << 20):

@@ -162,6 +162,7 @@ def clean_env(home: Path, index_url: str, venv: Path | None = None) -> dict[str,
 
 
 GNU_TIME = "/usr/bin/time"
+SYNC_BEFORE = True
 
 
 def run_timed(argv: list[str], env: dict[str, str], cwd: Path, timeout: float = 600) -> Timed:
@@ -171,6 +172,8 @@ def run_timed(argv: list[str], env: dict[str, str], cwd: Path, timeout: float = 
     fork ourselves starts at the benchmark's own RSS (the fork copies it before exec).
     """
     use_time = os.access(GNU_TIME, os.X_OK)
+    if SYNC_BEFORE:
+        os.sync()  # start from a quiet disk: earlier runs' write-back would slow this one
     with (
         tempfile.TemporaryFile() as out,
         tempfile.TemporaryFile() as err,

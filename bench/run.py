@@ -37,16 +37,38 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python bench/run.py",
         description=__doc__.split("\n\n")[1],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--runs", type=int, default=5, help="runs per step for the ~6 MB archive")
-    p.add_argument("--large-runs", type=int, default=2, help="runs for the ~200 MB archive")
+    p.add_argument(
+        "--runs",
+        type=int,
+        default=5,
+        help="runs per step for the ~6 MB archive (default: %(default)s)",
+    )
+    p.add_argument(
+        "--large-runs",
+        type=int,
+        default=2,
+        help="runs for the ~200 MB archive (default: %(default)s)",
+    )
     p.add_argument("--no-large", action="store_true", help="skip the ~200 MB scaling archive")
     p.add_argument(
-        "--rate", type=float, default=5.0, help="server rate, MB/s per response (0: unlimited)"
+        "--rate",
+        type=float,
+        default=5.0,
+        help="server rate in MB/s per response, 0 for unlimited (default: %(default)s)",
     )
-    p.add_argument("--latency", type=float, default=50.0, help="server latency per request, ms")
-    p.add_argument("--seed", type=int, default=20240229, help="seed of the generated archives")
+    p.add_argument(
+        "--latency",
+        type=float,
+        default=50.0,
+        help="server latency per request in ms (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=20240229,
+        help="seed of the generated archives (default: %(default)s)",
+    )
     p.add_argument(
         "--xbuildenv-python",
         action="append",
@@ -61,7 +83,18 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--no-pyodide-build", action="store_true", help="skip pyodide-build")
     p.add_argument("--quick", action="store_true", help="smoke run: 2 runs, no large archive")
-    p.add_argument("--out", type=Path, default=BENCH / "out", help="cache and results folder")
+    p.add_argument(
+        "--no-sync",
+        action="store_true",
+        help="do not sync the disks before each timed command (then earlier runs' "
+        "write-back of hundreds of MB slows later runs)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=BENCH / "out",
+        help="folder for cached archives, venvs and results.json (default: bench/out)",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.runs, args.no_large = min(args.runs, 2), True
@@ -94,13 +127,7 @@ def log(msg: str) -> None:
 
 
 def rmtree(path: Path) -> None:
-    def fix(func: object, p: str, exc: object) -> None:
-        Path(p).chmod(0o700)
-        Path(p).unlink() if Path(p).is_file() else shutil.rmtree(p, ignore_errors=True)
-
-    shutil.rmtree(path, onexc=fix) if sys.version_info >= (3, 12) else shutil.rmtree(
-        path, ignore_errors=True
-    )
+    shutil.rmtree(path, ignore_errors=True)
 
 
 class Bench:
@@ -255,6 +282,7 @@ def setup_tools(args: argparse.Namespace, out: Path) -> tuple[list[Tool], Tool |
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    harness.SYNC_BEFORE = not args.no_sync
     started = time.monotonic()
     tools, pb, notes = setup_tools(args, args.out)
     everyone = tools + ([pb] if pb else [])
