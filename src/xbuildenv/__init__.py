@@ -10,13 +10,15 @@ command line's read commands) stay fast:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 
 __version__ = "0.1.0"
 
 __all__ = ["XBuildEnvError", "XBuildEnvManager", "__version__", "default_xbuildenv_path"]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from .errors import XBuildEnvError
     from .manager import XBuildEnvManager, default_xbuildenv_path
 

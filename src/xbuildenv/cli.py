@@ -11,10 +11,13 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
 
 from . import __version__
 from .errors import Interrupted, UsageError, XBuildEnvError
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 
 class _Parser(argparse.ArgumentParser):
@@ -192,15 +195,9 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 def _natural(name: str) -> tuple[Any, ...]:
     """PEP 440 order (so 0.28.0a1 lists before 0.28.0); URL-named folders after, by text."""
-    import re
+    from .ordering import installed_version_key
 
-    from .compat import version_key
-
-    valid, key = version_key(name)
-    if valid:
-        return (0, key)
-    parts = [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t]
-    return (1, parts)
+    return installed_version_key(name)
 
 
 def cmd_versions(args: argparse.Namespace) -> int:

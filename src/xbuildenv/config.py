@@ -8,11 +8,14 @@ TOML parser is only imported when a pyproject.toml is actually found.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .errors import ConfigError
+from .records import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 ENV_XBUILDENV_PATH = "PYODIDE_XBUILDENV_PATH"
 ENV_METADATA_URL = "PYODIDE_CROSS_BUILD_ENV_METADATA_URL"
@@ -34,13 +37,20 @@ KEY_XBUILDENV_PATH = "xbuildenv_path"
 KEY_DEFAULT_URL = "default_cross_build_env_url"
 
 
-@dataclass(frozen=True)
-class ProjectConfig:
+class ProjectConfig(Record):
     """The ``[tool.pyodide.build]`` table of the nearest pyproject.toml (maybe empty)."""
 
-    path: Path | None = None
-    values: dict[str, Any] = field(default_factory=dict)
-    own: dict[str, Any] = field(default_factory=dict)  # our ``[tool.xbuildenv]`` table
+    __slots__ = ("own", "path", "values")
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        values: dict[str, Any] | None = None,
+        own: dict[str, Any] | None = None,
+    ) -> None:
+        self.path = path
+        self.values = values or {}
+        self.own = own or {}  # our ``[tool.xbuildenv]`` table
 
     def get_str(self, key: str) -> str | None:
         value = self.values.get(key)

@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 from .checkpoints import checkpoint
 from .errors import NotInstalledError, RootError, UsageError
+from .records import Record
 
 LINK_NAME = "xbuildenv"
 INSTALLED_MARKER = ".installed"
@@ -37,6 +35,11 @@ PYTHON_MARKER = ".build-python-version"
 STAGING_PREFIX = ".staging-"
 TRASH_PREFIX = ".trash-"
 REPLACED_PREFIX = ".replaced-"  # an old version moved aside by a forced reinstall
+
+
+def _token() -> str:
+    """A short random name part (``uuid`` would cost an import on every command)."""
+    return os.urandom(4).hex()
 
 
 def url_to_version(url: str) -> str:
@@ -58,17 +61,21 @@ def check_version_name(version: str) -> str:
     return version
 
 
-@dataclass(frozen=True)
-class InstalledVersion:
-    name: str
-    path: Path
-    python: str | None  # content of .build-python-version, if any
-    active: bool
+class InstalledVersion(Record):
+    __slots__ = ("active", "name", "path", "python")
+
+    def __init__(self, name: str, path: Path, python: str | None, active: bool) -> None:
+        self.name = name
+        self.path = path
+        self.python = python  # content of .build-python-version, if any
+        self.active = active
 
 
-@dataclass(frozen=True)
-class RootLayout:
-    root: Path
+class RootLayout(Record):
+    __slots__ = ("root",)
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
 
     @property
     def link(self) -> Path:
@@ -145,7 +152,7 @@ class RootLayout:
 
     def new_staging(self, version: str) -> Path:
         """A fresh private folder on the root's filesystem, so publishing is one rename."""
-        path = self.root / f"{STAGING_PREFIX}{uuid.uuid4().hex[:8]}-{os.getpid()}-{version}"
+        path = self.root / f"{STAGING_PREFIX}{_token()}-{os.getpid()}-{version}"
         path.mkdir()
         return path
 
@@ -163,7 +170,7 @@ class RootLayout:
             remove_tree(staging)
             return
         if target.exists() or target.is_symlink():
-            old = self.root / f"{REPLACED_PREFIX}{uuid.uuid4().hex[:8]}-{version}"
+            old = self.root / f"{REPLACED_PREFIX}{_token()}-{version}"
             os.rename(target, old)
             checkpoint("publish.aside")
         os.rename(staging, target)
@@ -180,9 +187,9 @@ class RootLayout:
         link = self.link
         if link.exists() and not link.is_symlink():
             # A real folder or file where the link belongs: move it aside, never delete.
-            aside = self.root / f"{TRASH_PREFIX}{uuid.uuid4().hex[:8]}-{LINK_NAME}"
+            aside = self.root / f"{TRASH_PREFIX}{_token()}-{LINK_NAME}"
             os.rename(link, aside)
-        tmp = self.root / f".link-{uuid.uuid4().hex[:8]}"
+        tmp = self.root / f".link-{_token()}"
         # Absolute target, as pyodide-build writes it.
         try:
             os.symlink(self.version_dir(version), tmp, target_is_directory=True)
@@ -202,7 +209,7 @@ class RootLayout:
 
     def retire_version(self, version: str) -> Path:
         """Rename a version into the trash (the quick, atomic half of removing it)."""
-        trash = self.root / f"{TRASH_PREFIX}{uuid.uuid4().hex[:8]}-{version}"
+        trash = self.root / f"{TRASH_PREFIX}{_token()}-{version}"
         os.rename(self.version_dir(version), trash)
         return trash
 
@@ -237,6 +244,8 @@ def leftover_version(name: str) -> tuple[str, str] | None:
 
 def remove_tree(path: Path) -> None:
     """Delete a folder we own, including read-only files inside it."""
+    import shutil
+
     if path.is_symlink() or path.is_file():
         path.unlink(missing_ok=True)
         return

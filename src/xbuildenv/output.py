@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
 
 from .progress import use_colour
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 
 def print_json(data: Any, stream: TextIO | None = None) -> None:

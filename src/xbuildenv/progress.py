@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import TextIO
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
+if TYPE_CHECKING:
+    from typing import TextIO
 
 
 def interactive(stream: TextIO | None = None) -> bool:

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import ENV_XBUILDENV_PATH, KEY_XBUILDENV_PATH, ProjectConfig, env_str
+from .records import Record
 from .target import TargetEnv
 
 ROOT_PREFIX = ".pyodide-xbuildenv-"
@@ -49,7 +48,7 @@ def is_writable(path: Path) -> bool:
         probe_dir = probe_dir.parent
     if not probe_dir.is_dir():
         return False
-    probe = probe_dir / f".xbuildenv-probe-{uuid.uuid4().hex}"
+    probe = probe_dir / f".xbuildenv-probe-{os.getpid()}-{os.urandom(8).hex()}"
     try:
         fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except OSError:
@@ -62,12 +61,16 @@ def is_writable(path: Path) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class ResolvedRoot:
-    path: Path
-    rule: str  # human-readable name of the rule that chose it
-    install_id: str
-    warnings: tuple[str, ...] = field(default=())
+class ResolvedRoot(Record):
+    __slots__ = ("install_id", "path", "rule", "warnings")
+
+    def __init__(
+        self, path: Path, rule: str, install_id: str, warnings: tuple[str, ...] = ()
+    ) -> None:
+        self.path = path
+        self.rule = rule  # human-readable name of the rule that chose it
+        self.install_id = install_id
+        self.warnings = warnings
 
 
 def resolve_root(

@@ -8,17 +8,13 @@ the active virtual environment (``VIRTUAL_ENV``) or an interpreter named with
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
 import sys
-from dataclasses import dataclass
-from functools import cached_property
 from importlib.util import find_spec
 from pathlib import Path
 
 from .errors import UsageError
+from .records import Record
 
 # Files that pipx and uv write into the environments they manage.
 _TOOL_MARKERS = ("pipx_metadata.json", "uv-receipt.toml")
@@ -41,28 +37,47 @@ print(json.dumps({"prefix": sys.prefix, "python": "%d.%d" % sys.version_info[:2]
 """
 
 
-@dataclass(frozen=True)
-class TargetEnv:
+class TargetEnv(Record):
     """What we need to know about the environment builds will run in."""
 
-    prefix: Path
-    python_version: str  # "major.minor"
-    pyodide_build_dir: Path | None
-    source: str  # which rule picked it, for messages and `root --json`
-    _pyodide_build_version: str | None = None
-    _version_known: bool = False
+    __slots__ = (
+        "_pb_version",
+        "_version_known",
+        "prefix",
+        "pyodide_build_dir",
+        "python_version",
+        "source",
+    )
 
-    @cached_property
+    def __init__(
+        self,
+        prefix: Path,
+        python_version: str,
+        pyodide_build_dir: Path | None,
+        source: str,
+        _pyodide_build_version: str | None = None,
+        _version_known: bool = False,
+    ) -> None:
+        self.prefix = prefix
+        self.python_version = python_version  # "major.minor"
+        self.pyodide_build_dir = pyodide_build_dir
+        self.source = source  # which rule picked it, for messages and `root --json`
+        self._pb_version = _pyodide_build_version
+        self._version_known = _version_known
+
+    @property
     def pyodide_build_version(self) -> str | None:
-        """Version of pyodide-build installed in the target, if any."""
+        """Version of pyodide-build installed in the target, if any (looked up once)."""
         if self._version_known or self.pyodide_build_dir is None:
-            return self._pyodide_build_version
+            return self._pb_version
         from importlib.metadata import PackageNotFoundError, version
 
         try:
-            return version("pyodide-build")
+            self._pb_version = version("pyodide-build")
         except PackageNotFoundError:
-            return None
+            self._pb_version = None
+        self._version_known = True
+        return self._pb_version
 
 
 def current_interpreter() -> TargetEnv:
@@ -90,6 +105,10 @@ def _venv_python(venv: Path) -> Path:
 
 def probe_interpreter(python: str, source: str) -> TargetEnv:
     """Ask another interpreter for its prefix, version and pyodide-build."""
+    import json
+    import shutil
+    import subprocess
+
     exe = shutil.which(python) or python
     try:
         out = subprocess.run(

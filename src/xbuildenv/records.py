@@ -1,0 +1,33 @@
+"""A light base for the small value classes on the start-up path.
+
+``dataclasses`` imports ``inspect`` (and with it ``ast``, ``dis``, ``tokenize``):
+about 15 ms on every command. The read commands (``version``, ``versions``, ``root``)
+must answer before a person notices, so the few classes they touch derive from
+:class:`Record` instead: fields are ``__slots__``, and equality and ``repr`` come
+from them. Subclasses write their own ``__init__``.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class Record:
+    __slots__: tuple[str, ...] = ()
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"{type(self).__name__}({args})"
