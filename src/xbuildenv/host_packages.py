@@ -223,7 +223,12 @@ def copy_extras(extras_root: Path, site: Path) -> int:
             if dst.is_file() and filecmp.cmp(src, dst, shallow=False):
                 continue
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
+            # The source may be a read-only file shared between roots: copy the bytes,
+            # not the mode, so a later run can replace the copy again.
+            if dst.is_file() or dst.is_symlink():
+                dst.unlink()
+            shutil.copyfile(src, dst)
+            os.chmod(dst, 0o644 | (src.stat().st_mode & 0o111))
             written += 1
     return written
 
