@@ -1,23 +1,21 @@
 """Measure what the machine-wide cache saves: downloads and disk for 1, 2 and 5 venvs.
 
-Run by hand: ``python bench/cache_usage.py``. It builds a realistic environment
-archive (about 1,200 files, ~29 MB unpacked), serves it from a loopback server that
-counts requests, installs it into N fresh virtual environments sharing one cache
-folder, and prints downloads and bytes on disk (hard-linked files counted once), then
-deletes all venvs but one and runs ``xbuildenv gc``.
+Run by hand: ``python bench/cache_usage.py``. It builds the benchmark's realistic
+environment archive (about 1,200 files, ~29 MB unpacked; see archive_gen.py), serves
+it from a loopback server that counts requests, installs it into N fresh virtual
+environments sharing one cache folder, and prints downloads and bytes on disk
+(hard-linked files counted once), then deletes all venvs but one and runs
+``xbuildenv gc``.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
-import random
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 from collections import Counter
@@ -32,37 +30,13 @@ from support import disk_usage, make_venv  # noqa: E402
 VERSION = "0.29.4"
 
 
-def build_archive(seed: int = 7) -> bytes:
-    """~1,200 members, ~29 MB unpacked, compressible headers plus binary libraries."""
-    rng = random.Random(seed)
-    words = [f"PyAPI_FUNC(int) Py_Thing{i}(PyObject *o);\n".encode() for i in range(400)]
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w") as tf:
+def build_archive() -> bytes:
+    """The benchmark's realistic archive (~6 MB .tar.bz2, ~1,200 entries, ~29 MB unpacked)."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import archive_gen
 
-        def add(name: str, data: bytes) -> None:
-            info = tarfile.TarInfo(f"xbuildenv/{name}")
-            info.size = len(data)
-            info.mode = 0o644
-            tf.addfile(info, io.BytesIO(data))
-
-        add("pyodide-root/Makefile.envs", b"export PYVERSION ?= 3.13.2\n")
-        lock = {
-            "packages": {
-                f"pkg{i}": {"file_name": f"pkg{i}-1.0-py3-none-any.whl", "sha256": "ab" * 32}
-                for i in range(300)
-            }
-        }
-        add("pyodide-root/dist/pyodide-lock.json", json.dumps(lock).encode())
-        for i in range(1150):
-            text = b"".join(rng.choice(words) for _ in range(rng.randint(20, 400)))
-            add(f"pyodide-root/cpython/installs/python-3.13.2/include/python3.13/h{i}.h", text)
-        for i in range(40):
-            blob = rng.randbytes(300_000) + bytes(200_000)
-            add(f"site-packages-extras/lib/lib{i}.a", blob)
-        add("requirements.txt", b"numpy==2.2.5\n")
-    import bz2
-
-    return bz2.compress(raw.getvalue(), 9)
+    spec = archive_gen.ArchiveSpec("3.13", 23.5)
+    return archive_gen.build(spec, REPO / "bench" / "out" / "archives").path.read_bytes()
 
 
 def serve(body: bytes, meta: bytes) -> tuple[ThreadingHTTPServer, Counter[str]]:

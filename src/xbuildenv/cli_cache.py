@@ -25,8 +25,7 @@ def register(sub: Any) -> None:
     q.add_argument("--all", action="store_true", help="also remove every root in the cache folder")
     q.set_defaults(handler=cmd_cache_clean)
     for q in list(csub.choices.values()):
-        q.add_argument("-q", "--quiet", action="store_true", help="print only results and errors")
-        q.add_argument("-v", "--verbose", action="store_true", help="show details and tracebacks")
+        _output_flags(q)
 
     p = sub.add_parser("gc", help="remove roots of deleted environments and unused archives")
     p.add_argument("--dry-run", action="store_true", help="only show what would be removed")
@@ -38,9 +37,13 @@ def register(sub: Any) -> None:
         metavar="AGE",
         help="also remove roots unused for longer than AGE (e.g. 30d, 12h, 3600s)",
     )
+    _output_flags(p)
+    p.set_defaults(handler=cmd_gc)
+
+
+def _output_flags(p: Any) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="print only results and errors")
     p.add_argument("-v", "--verbose", action="store_true", help="show details and tracebacks")
-    p.set_defaults(handler=cmd_gc)
 
 
 def parse_age(text: str) -> float:

@@ -24,9 +24,7 @@ from .errors import LockTimeout, RootError
 LOCK_DIR = ".locks"
 
 
-def lock_dir(root: Path) -> Path:
-    """A lock folder (the store's), created on demand; refuses a symlink in its place."""
-    path = root / LOCK_DIR
+def _make_dir(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -34,6 +32,12 @@ def lock_dir(root: Path) -> Path:
             f"cannot create {path}: {exc.strerror or exc}",
             "check that the cache root is writable (or pass --path)",
         ) from None
+
+
+def lock_dir(root: Path) -> Path:
+    """A lock folder (the store's), created on demand; refuses a symlink in its place."""
+    path = root / LOCK_DIR
+    _make_dir(path)
     info = os.lstat(path)
     if not stat.S_ISDIR(info.st_mode):
         raise RootError(f"{path} is not a folder (a symlink or file is in its way)", "remove it")
@@ -163,13 +167,7 @@ ROOT_LOCK_PREFIX = ".xbuildenv"
 
 
 def _root_lock(root: Path, name: str, kwargs: dict[str, object]) -> FileLock:
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RootError(
-            f"cannot create {root}: {exc.strerror or exc}",
-            "check that the cache root is writable (or pass --path)",
-        ) from None
+    _make_dir(root)
     return FileLock(root / name, **kwargs)  # type: ignore[arg-type]
 
 
