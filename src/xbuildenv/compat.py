@@ -7,7 +7,6 @@ sort: they order below every valid version.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -132,6 +131,8 @@ def why_not_compatible(release: Release, python: str, pyodide_build_version: str
 def nearest_versions(available: Iterable[str], wanted: str, n: int = 3) -> list[str]:
     """Versions close to ``wanted``: similar spelling first, then neighbours in order."""
     pool = list(available)
+    import difflib  # only for the unknown-version message
+
     close = difflib.get_close_matches(wanted, pool, n=n, cutoff=0.5)
     if len(close) < n:
         ordered = sorted(pool, key=version_key)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -79,7 +78,7 @@ class ArchiveStore:
         """A private temporary file to tee a download into."""
         tmp = self.path / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
-        path = tmp / f"{uuid.uuid4().hex}-{os.getpid()}.part"
+        path = tmp / f"{os.urandom(16).hex()}-{os.getpid()}.part"
         return path, path.open("wb")
 
     def commit(self, temp: Path, sha256: str) -> Path:
@@ -132,7 +131,7 @@ class ArchiveStore:
 def _writer_alive(name: str) -> bool:
     """Whether the process named in a temporary file's name still runs.
 
-    Downloads are ``<uuid>-<pid>.part``; records are ``.<name>.<pid>.<hex>.tmp``.
+    Downloads are ``<random hex>-<pid>.part``; records are ``.<name>.<pid>.<hex>.tmp``.
     """
     try:
         if name.endswith(".part"):
@@ -156,6 +155,6 @@ def _pid_alive(pid: int) -> bool:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write a small file so readers see the old or the new content, never a mix."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
