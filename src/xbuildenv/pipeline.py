@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,28 @@ def download_and_extract(
     sink: Callable[[bytes], object] | None = None,
 ) -> StreamResult:
     """Stream ``url`` into ``dest``; raise (leaving ``dest`` to the caller) on failure."""
+    switch = sys.getswitchinterval()
+    # The decompressor releases the GIL for every block it works on and must win it
+    # back each time; at the default 5 ms interval the busy tar thread makes it wait,
+    # and decompression (the slowest stage) falls behind the network.
+    sys.setswitchinterval(0.0005)
+    try:
+        return _download_and_extract(
+            url, dest, expected_sha256, max_unpacked, settings, on_progress, sink
+        )
+    finally:
+        sys.setswitchinterval(switch)
+
+
+def _download_and_extract(
+    url: str,
+    dest: Path,
+    expected_sha256: str | None,
+    max_unpacked: int,
+    settings: FetchSettings | None,
+    on_progress: Callable[[int, int | None], None] | None,
+    sink: Callable[[bytes], object] | None,
+) -> StreamResult:
     download = Download(url, settings or FetchSettings.from_env())
     pipe = ChunkPipe()
     hasher = hashlib.sha256()
@@ -104,4 +127,3 @@ def download_and_extract(
     stats = outcome["stats"]
     assert isinstance(stats, ExtractStats)
     return StreamResult(digest, download.received, stats, download.validator)
-
