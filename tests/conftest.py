@@ -43,7 +43,7 @@ def env(home: Path) -> dict[str, str]:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The fault suite's figures (issue 3), when any fault test ran."""
-    from support import FAULT_STATS as s
+    from fault_support import FAULT_STATS as s
 
     if not s:
         return

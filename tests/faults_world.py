@@ -17,22 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import (
-    FAULT_STATS,
-    PY_FULL,
-    Result,
-    Server,
-    big_files,
-    clean_env,
-    copy_root,
-    leftovers,
-    make_tar,
-    release,
-    root_problems,
-    run,
-    sha256,
-    snapshot,
-)
+from fault_support import FAULT_STATS, big_files, copy_root, leftovers, root_problems
+from support import PY_FULL, Result, Server, clean_env, make_tar, release, run, sha256, snapshot
 
 _ids = itertools.count()
 

@@ -9,19 +9,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from support import (
-    FAULT_STATS,
-    PY_FULL,
-    Server,
-    big_files,
-    clean_env,
-    index,
-    leftovers,
-    make_tar,
-    release,
-    root_problems,
-    sha256,
-)
+from fault_support import FAULT_STATS, big_files, leftovers, root_problems
+from support import PY_FULL, Server, clean_env, index, make_tar, release, sha256
 
 PROCS = 8
 

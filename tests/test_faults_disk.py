@@ -8,17 +8,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from support import (
-    FAULT_STATS,
-    PY_MM,
-    Tmpfs,
-    big_files,
-    make_tar,
-    one_error,
-    root_problems,
-    run,
-    snapshot,
-)
+from fault_support import FAULT_STATS, Tmpfs, big_files, root_problems
+from support import PY_MM, make_tar, one_error, run, snapshot
 
 pytest_plugins = ["faults_world"]  # the world and case fixtures
 

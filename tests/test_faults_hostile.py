@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from support import PY_FULL, big_files, make_tar, one_error, release, sha256
+from fault_support import big_files
+from support import PY_FULL, make_tar, one_error, release, sha256
 
 pytest_plugins = ["faults_world"]  # the world and case fixtures
 

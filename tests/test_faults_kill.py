@@ -26,20 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from support import (
-    FAULT_STATS,
-    PY_FULL,
-    Server,
-    big_files,
-    clean_env,
-    copy_root,
-    leftovers,
-    make_tar,
-    release,
-    root_problems,
-    sha256,
-    snapshot,
-)
+from fault_support import FAULT_STATS, big_files, copy_root, leftovers, root_problems
+from support import PY_FULL, Server, clean_env, make_tar, release, sha256, snapshot
 
 DENSE = ("download.chunk", "extract.member")  # many of these: sampled by default
 DISTINCT: set[tuple[str, str, int]] = set()

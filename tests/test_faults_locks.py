@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from support import FAULT_STATS, leftovers, one_error, root_problems, snapshot
+from fault_support import FAULT_STATS, leftovers, root_problems
+from support import one_error, snapshot
 
 pytest_plugins = ["faults_world"]  # the world and case fixtures
 

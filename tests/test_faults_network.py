@@ -9,21 +9,23 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import (
+from fault_support import (
     FAULT_STATS,
-    PY_FULL,
     ForwardProxy,
-    Server,
     StallServer,
     big_files,
-    clean_env,
     free_port,
-    index,
     leftovers,
+    root_problems,
+)
+from support import (
+    PY_FULL,
+    Server,
+    clean_env,
+    index,
     make_tar,
     one_error,
     release,
-    root_problems,
     run,
     sha256,
     snapshot,

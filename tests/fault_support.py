@@ -1,0 +1,216 @@
+"""Helpers of the fault-injection suite (tests/test_faults_*.py).
+
+Kept apart from ``support`` (which every test module uses): counters for the end-of-run
+summary, checks that a root is intact, a tmpfs for full and read-only disks, a forward
+proxy and a server that stalls.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from support import PY_FULL, default_files
+
+# --- fault-injection suite helpers (test_faults_*) -------------------------------
+# Counters for the summary printed at the end of the run (see conftest.py).
+FAULT_STATS: Counter[str] = Counter()
+LEFTOVER_PREFIXES = (".staging-", ".trash-", ".replaced-", ".link-")
+
+
+def big_files(python: str = PY_FULL, version: str = "0.29.4", count: int = 40) -> dict[str, bytes]:
+    """A realistic tree plus ``count`` incompressible files, so the download takes
+    several chunks and extraction many members (more distinct kill points)."""
+    files = default_files(python, version)
+    rng = __import__("random").Random(f"{version}-{count}")
+    for i in range(count):
+        files[f"xbuildenv/site-packages-extras/pkg{i % 5}/data{i}.bin"] = rng.randbytes(12_000)
+    return files
+
+
+def tree_problems(root: Path, version: str, files: dict[str, bytes]) -> list[str]:
+    """What is wrong with ``root/version`` as a complete install of ``files``."""
+    folder = root / version
+    problems = []
+    for rel, data in files.items():
+        path = folder / rel
+        if not path.is_file():
+            problems.append(f"{version}: {rel} missing")
+        elif path.read_bytes() != data:
+            problems.append(f"{version}: {rel} differs")
+    if not (folder / ".build-python-version").is_file():
+        problems.append(f"{version}: no .build-python-version")
+    return problems
+
+
+def root_problems(root: Path, expected: dict[str, dict[str, bytes]]) -> list[str]:
+    """Invariants after any interruption: every folder that looks installed (has
+    ``.installed``) is complete, and the link points at a complete version or nowhere."""
+    problems = []
+    if not root.is_dir():
+        return problems
+    for entry in os.scandir(root):
+        if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+            continue
+        if (Path(entry.path) / ".installed").is_file():
+            files = expected.get(entry.name)
+            if files is None:
+                problems.append(f"unexpected installed folder {entry.name}")
+            else:
+                problems += tree_problems(root, entry.name, files)
+    link = root / "xbuildenv"
+    if link.is_symlink():
+        target = Path(os.readlink(link))
+        if not target.is_absolute():
+            target = root / target
+        if target.parent != root or not (target / ".installed").is_file():
+            problems.append(f"link points at {target}, not a complete version")
+    elif link.exists():
+        problems.append("a real file or folder sits where the link belongs")
+    return problems
+
+
+def leftovers(root: Path, store: Path | None = None) -> list[str]:
+    """Staging/trash folders, temporary links, lock files and partial downloads."""
+    found = []
+    if root.is_dir():
+        found += [n for n in os.listdir(root) if n.startswith(LEFTOVER_PREFIXES)]
+        found += [n for n in os.listdir(root) if n.startswith(".xbuildenv") and n.endswith(".lock")]
+    if store is not None:
+        for sub in ("tmp", ".locks"):
+            folder = store / sub
+            if folder.is_dir():
+                found += [f"store/{sub}/{n}" for n in os.listdir(folder)]
+    return sorted(found)
+
+
+def copy_root(template: Path, dest: Path) -> None:
+    """Copy a root (links included), repointing the absolute active link at ``dest``."""
+    import shutil
+
+    shutil.copytree(template, dest, symlinks=True)
+    link = dest / "xbuildenv"
+    if link.is_symlink():
+        name = Path(os.readlink(link)).name
+        link.unlink()
+        os.symlink(dest / name, link)
+
+
+class Tmpfs:
+    """A real tmpfs mount (root only): small for ENOSPC, or remounted read-only."""
+
+    def __init__(self, path: Path, size: str = "1m") -> None:
+        import pytest
+
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or 'not root'})")
+
+    def read_only(self) -> None:
+        subprocess.run(["mount", "-o", "remount,ro", str(self.path)], check=True)
+
+    def close(self) -> None:
+        subprocess.run(["umount", "-l", str(self.path)], check=False)
+
+
+class ForwardProxy:
+    """A tiny HTTP forward proxy on 127.0.0.1 that records the URLs it was asked for."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                import urllib.error
+                import urllib.request
+
+                proxy.seen.append(self.path)  # absolute URI: the client used the proxy
+                opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+                wanted = ("range", "if-range")
+                headers = {k: v for k, v in self.headers.items() if k.lower() in wanted}
+                try:
+                    with opener.open(urllib.request.Request(self.path, headers=headers)) as resp:
+                        status, body, got = resp.status, resp.read(), resp.headers
+                except urllib.error.HTTPError as exc:
+                    status, body, got = exc.code, exc.read(), exc.headers
+                self.send_response(status)
+                for k in ("ETag", "Content-Range", "Accept-Ranges"):
+                    if got.get(k):
+                        self.send_header(k, got[k])
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class StallServer:
+    """Answers every GET with headers and ``sent`` body bytes of a larger body, then
+    goes silent without closing: only a read timeout gets the client out."""
+
+    def __init__(self, sent: int = 100, total: int = 10_000) -> None:
+
+        self.hits = 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.conns: list[Any] = []
+        self._stop = threading.Event()
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/xbuildenv.tar.gz"
+
+        def serve() -> None:
+            while not self._stop.is_set():
+                try:
+                    conn, _ = self.sock.accept()
+                except OSError:
+                    return
+                self.hits += 1
+                self.conns.append(conn)
+                conn.recv(65536)
+                head = f"HTTP/1.1 200 OK\r\nContent-Length: {total}\r\n\r\n".encode()
+                conn.sendall(head + b"\0" * sent)
+
+        threading.Thread(target=serve, daemon=True).start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.sock.close()
+        for conn in self.conns:
+            conn.close()
+
+
+def free_port() -> int:
+    """A loopback port with nothing listening (bound, then released)."""
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
