@@ -71,6 +71,10 @@ def _download_and_extract(
     pipe = ChunkPipe()
     hasher = hashlib.sha256()
     outcome: dict[str, object] = {}
+    # Waited on instead of Thread.join(): the full kill sweep showed that after a join
+    # interrupted by Ctrl-C/SIGTERM, a second join could return while the thread still
+    # wrote files, and the caller then failed to delete the staging folder under it.
+    finished = threading.Event()
 
     def extract() -> None:
         ahead = None
@@ -89,6 +93,8 @@ def _download_and_extract(
             pipe.cancel()  # also wakes the decompressing thread if it waits for data
             if ahead is not None:
                 ahead.close()
+        finally:
+            finished.set()
 
     worker = threading.Thread(target=extract, name="xbuildenv-extract", daemon=True)
     worker.start()
@@ -105,12 +111,12 @@ def _download_and_extract(
             checkpoint("download.done")
         except Aborted:
             pass  # the worker failed; its error is reported below
-        worker.join()
+        finished.wait()
     except BaseException:
         # Also reached by Ctrl-C/SIGTERM while waiting for the worker: stop it before
         # the caller deletes the staging folder, or it would keep writing into it.
         pipe.cancel()
-        worker.join(timeout=10)
+        finished.wait(timeout=30)
         raise
     if "error" in outcome:
         error = outcome["error"]
