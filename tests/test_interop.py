@@ -192,21 +192,19 @@ def test_same_default_root(venv: Venv, ienv: dict[str, str], tmp_path: Path) -> 
     assert ours == project / "envs"
 
 
+def xbuildenv_install(venv: Venv, ienv: dict[str, str], cwd: Path, published: Published) -> None:
+    """``xbuildenv install`` of the published version, run inside the interop venv."""
+    ok(
+        tool(
+            venv, ienv, cwd, "xbuildenv", "install", published.version, "--metadata", published.meta
+        )
+    )
+
+
 def test_xbuildenv_installs_pyodide_build_uses(
     venv: Venv, ienv: dict[str, str], tmp_path: Path, published: Published
 ) -> None:
-    ok(
-        tool(
-            venv,
-            ienv,
-            tmp_path,
-            "xbuildenv",
-            "install",
-            published.version,
-            "--metadata",
-            published.meta,
-        )
-    )
+    xbuildenv_install(venv, ienv, tmp_path, published)
     root = pyodide_build_root(venv, ienv, tmp_path)
     assert (root / published.version / ".installed").is_file()
 
@@ -285,17 +283,6 @@ def test_package_index_matches_pyodide_build(
 def test_pyodide_build_lists_only_versions(
     venv: Venv, ienv: dict[str, str], tmp_path: Path, published: Published
 ) -> None:
-    ok(
-        tool(
-            venv,
-            ienv,
-            tmp_path,
-            "xbuildenv",
-            "install",
-            published.version,
-            "--metadata",
-            published.meta,
-        )
-    )
+    xbuildenv_install(venv, ienv, tmp_path, published)
     listed = ok(tool(venv, ienv, tmp_path, "pyodide", "xbuildenv", "versions"))
     assert listed.splitlines() == [f"* {published.version}"]
