@@ -171,6 +171,61 @@ def test_package_index_content(server: Server, env: dict[str, str], tmp_path: Pa
         assert '<meta name="pypi:repository-version" content="1.0">' in page
 
 
+def test_package_index_follows_the_lock_file_the_tree_ends_with(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The index is written while the archive streams, from the first lock file seen.
+
+    A later member that replaces the lock file, and a package_index shipped inside the
+    archive, must still give the index of the final lock file and nothing else.
+    """
+    import io
+    import json
+    import tarfile
+
+    from support import release
+
+    files = default_files()
+    files["xbuildenv/pyodide-root/package_index/stale/index.html"] = b"shipped"
+
+    def replace_lock(tf: tarfile.TarFile) -> None:
+        lock = {"packages": {"later": {"file_name": "later-1.0-py3-none-any.whl", "sha256": ""}}}
+        data = json.dumps(lock).encode()
+        info = tarfile.TarInfo("xbuildenv/pyodide-root/dist/pyodide-lock.json")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+
+    body = make_tar(files, "bz2", extra=replace_lock)
+    url = server.add("/dl/0.29.4/xbuildenv-0.29.4.tar.bz2", body)
+    meta = serve_index(server, release("0.29.4", url, PY_FULL, sha256=sha256(body)))
+    root = tmp_path / "root"
+    assert install(meta, root, env, "0.29.4").code == 0
+    index = root / "0.29.4" / "xbuildenv" / "pyodide-root" / "package_index"
+    assert sorted(p.name for p in index.iterdir()) == ["index.html", "later"]
+    assert not (root / "0.29.4" / ".package-index").exists()
+
+    body = make_tar(files, "bz2")  # the lock file once: the index made alongside is used
+    url = server.add("/dl/0.29.5/xbuildenv-0.29.5.tar.bz2", body)
+    meta = serve_index(server, release("0.29.5", url, PY_FULL, sha256=sha256(body)))
+    assert install(meta, root, env, "0.29.5").code == 0
+    index = root / "0.29.5" / "xbuildenv" / "pyodide-root" / "package_index"
+    assert sorted(p.name for p in index.iterdir()) == ["attrs", "index.html", "numpy", "remote"]
+    assert "v0.29.5/full/attrs" in (index / "attrs" / "index.html").read_text()
+
+
+def test_damaged_lock_file_fails_the_install_and_leaves_nothing(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
+    files = default_files()
+    files["xbuildenv/pyodide-root/dist/pyodide-lock.json"] = b"{not json"
+    meta = serve_index(server, serve_env(server, "0.29.4", files=files, compression="bz2"))
+    root = tmp_path / "root"
+    line = one_error(install(meta, root, env, "0.29.4"))
+    assert "pyodide-lock.json" in line or "lock file" in line
+    assert not (root / "0.29.4").exists()
+    assert [p for p in os.listdir(root) if p.startswith(".staging")] == []
+
+
 # --- URL installs ----------------------------------------------------------------------------
 def test_url_install_uses_mangled_folder(
     server: Server, env: dict[str, str], tmp_path: Path

@@ -18,6 +18,7 @@ import os
 import posixpath
 import tarfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -69,15 +70,20 @@ def _check_link_target(member: str, linkname: str) -> None:
         else:
             seen_name = True
     target = posixpath.normpath(posixpath.join(posixpath.dirname(member), linkname))
-    if target.startswith("../") or target == ".." or not (
-        target == TOP_FOLDER or target.startswith(TOP_FOLDER + "/")
+    if (
+        target.startswith("../")
+        or target == ".."
+        or not (target == TOP_FOLDER or target.startswith(TOP_FOLDER + "/"))
     ):
         raise ArchiveError(f"symlink {member!r} -> {linkname!r} points outside the environment")
 
 
 class _Extractor:
-    def __init__(self, dest: Path, max_bytes: int) -> None:
+    def __init__(
+        self, dest: Path, max_bytes: int, on_file: Callable[[str, Path], None] | None = None
+    ) -> None:
         self.dest = dest
+        self.on_file = on_file
         self.max_bytes = max_bytes
         self.stats = ExtractStats()
         self.links: set[str] = set()
@@ -139,8 +145,10 @@ class _Extractor:
             os.link(self.dest / target, path)
             self.files.add(name)
         else:
-            kind = "device" if (member.ischr() or member.isblk()) else (
-                "fifo" if member.isfifo() else "special file"
+            kind = (
+                "device"
+                if (member.ischr() or member.isblk())
+                else ("fifo" if member.isfifo() else "special file")
             )
             raise ArchiveError(f"archive member {name!r} is a {kind}; refusing to extract")
 
@@ -169,6 +177,8 @@ class _Extractor:
         os.utime(path, (member.mtime, member.mtime))
         self.files.add(name)
         self.stats.files += 1
+        if self.on_file is not None:
+            self.on_file(name, path)
 
 
 def _read_to_end(fileobj: IO[bytes], max_bytes: int) -> None:
@@ -186,10 +196,16 @@ def _read_to_end(fileobj: IO[bytes], max_bytes: int) -> None:
 
 
 def extract_stream(
-    fileobj: IO[bytes], dest: Path, max_bytes: int = DEFAULT_MAX_UNPACKED
+    fileobj: IO[bytes],
+    dest: Path,
+    max_bytes: int = DEFAULT_MAX_UNPACKED,
+    on_file: Callable[[str, Path], None] | None = None,
 ) -> ExtractStats:
-    """Extract an (already decompressed) tar stream into ``dest`` (which must exist)."""
-    extractor = _Extractor(dest, max_bytes)
+    """Extract an (already decompressed) tar stream into ``dest`` (which must exist).
+
+    ``on_file(name, path)`` is called after each regular file is written.
+    """
+    extractor = _Extractor(dest, max_bytes, on_file)
     try:
         with tarfile.open(fileobj=fileobj, mode="r|") as tf:
             for member in tf:

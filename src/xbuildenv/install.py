@@ -156,13 +156,16 @@ def _install_locked(
         return InstallResult(version, target, "refreshed")
 
     from .materialize import obtain_tree  # the download pipeline: only when unpacking
-    from .package_index import build_package_index
+    from .package_index import IndexBuilder
 
     store = ArchiveStore() if options.use_store else None
     staging = None
+    index = None
     try:
         staging = layout.new_staging(version)
         checkpoint("install.staging")
+        if source.release_version is not None:
+            index = IndexBuilder(staging, source.release_version)
         with _store_lock(store, source, on_wait):
             got = obtain_tree(
                 source.url,
@@ -175,11 +178,11 @@ def _install_locked(
                 max_unpacked=options.max_unpacked,
                 settings=options.settings,
                 on_progress=on_progress,
+                on_file=index.saw if index is not None else None,
             )
         checkpoint("install.obtained")
-        pyodide_root = staging / "xbuildenv" / "pyodide-root"
-        if source.release_version is not None:
-            build_package_index(pyodide_root, source.release_version)
+        if index is not None:
+            index.finish(staging / "xbuildenv" / "pyodide-root")
             checkpoint("install.index")
         layout.write_python_marker(staging, python)
         checkpoint("install.python-marker")
@@ -191,6 +194,8 @@ def _install_locked(
     except OSError as exc:
         raise _os_error(exc, layout.root) from None
     finally:
+        if index is not None:
+            index.close()  # its thread writes into the staging folder
         if staging is not None:
             remove_tree(staging)
     action = "reinstalled" if was_installed else "installed"

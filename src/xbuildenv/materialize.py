@@ -26,6 +26,7 @@ from .config import DEFAULT_MAX_UNPACKED
 from .errors import ArchiveError, ChecksumError
 from .fetch import FetchSettings, local_path, validator_of
 from .layout import INSTALLED_MARKER, remove_tree
+from .package_index import LOCK_MEMBER
 from .pipeline import download_and_extract
 from .store import ArchiveStore, UrlRecord
 from .treelink import ARCHIVE_MARKER, find_tree, link_tree
@@ -73,14 +74,22 @@ def obtain_tree(
     max_unpacked: int = DEFAULT_MAX_UNPACKED,
     settings: FetchSettings | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
+    on_file: Callable[[str, Path], None] | None = None,
 ) -> Obtained:
-    """Fill ``staging`` with the archive's ``xbuildenv/`` tree and record its hash."""
+    """Fill ``staging`` with the archive's ``xbuildenv/`` tree and record its hash.
+
+    ``on_file(name, path)`` hears of the archive's files as they arrive (on the linked
+    route, of the lock file before linking starts: see
+    :class:`~xbuildenv.package_index.IndexBuilder`).
+    """
     known = _known_sha(url, sha256, store)
     result = None
     if known and cache_home is not None:
         other = find_tree(cache_home, known, exclude=root)
         if other is not None:
             try:
+                if on_file is not None:
+                    on_file(LOCK_MEMBER, other / LOCK_MEMBER)
                 link_tree(other, staging, link_mode)
                 # The other root may have been uninstalled while we walked it.
                 if (other / INSTALLED_MARKER).is_file():
@@ -92,7 +101,11 @@ def obtain_tree(
     if result is None and known and store is not None and (cached := store.find(known)):
         try:
             download_and_extract(
-                str(cached), staging, expected_sha256=known, max_unpacked=max_unpacked
+                str(cached),
+                staging,
+                expected_sha256=known,
+                max_unpacked=max_unpacked,
+                on_file=on_file,
             )
             result = Obtained("store", known)
         except (ChecksumError, ArchiveError):
@@ -101,7 +114,9 @@ def obtain_tree(
             store.discard(known)
             _reset(staging)
     if result is None:
-        result = _from_network(url, sha256, staging, store, max_unpacked, settings, on_progress)
+        result = _from_network(
+            url, sha256, staging, store, max_unpacked, settings, on_progress, on_file
+        )
     (staging / ARCHIVE_MARKER).write_text(result.sha256)
     return result
 
@@ -114,6 +129,7 @@ def _from_network(
     max_unpacked: int,
     settings: FetchSettings | None,
     on_progress: Callable[[int, int | None], None] | None,
+    on_file: Callable[[str, Path], None] | None,
 ) -> Obtained:
     temp = None
     fh = None
@@ -131,6 +147,7 @@ def _from_network(
             settings=settings,
             on_progress=on_progress,
             sink=fh.write if fh is not None else None,
+            on_file=on_file,
         )
         if fh is not None and temp is not None and store is not None:
             fh.close()

@@ -1,8 +1,9 @@
 """Download, hash and unpack in one pass over the byte stream.
 
 The calling thread reads the network and feeds a sha256 and a bounded pipe; a worker
-thread extracts from the other end of the pipe, with decompression in a third thread
-between them (see :class:`~xbuildenv.streams.ReadAhead`). The stages overlap, so an
+thread extracts from the other end of the pipe, with decompression in threads of its
+own between them (:class:`~xbuildenv.streams.ReadAhead`, or for bzip2, the most common
+format, :class:`~xbuildenv.parallel_bz2.ParallelBz2` on every spare core). The stages overlap, so an
 install takes about as long as the slowest of download, decompression and writing
 rather than their sum, and memory stays flat in the archive's size. The hash is
 checked when the last byte has arrived; the caller publishes only after that.
@@ -23,7 +24,8 @@ from .checkpoints import checkpoint
 from .config import DEFAULT_MAX_UNPACKED
 from .errors import ChecksumError
 from .fetch import Download, FetchSettings
-from .streams import Aborted, ChunkPipe, ReadAhead, decompressing_reader
+from .parallel_bz2 import ParallelBz2, worker_count
+from .streams import Aborted, ChunkPipe, ReadAhead, open_decompressor, sniff
 
 
 @dataclass
@@ -43,8 +45,13 @@ def download_and_extract(
     settings: FetchSettings | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
     sink: Callable[[bytes], object] | None = None,
+    on_file: Callable[[str, Path], None] | None = None,
 ) -> StreamResult:
-    """Stream ``url`` into ``dest``; raise (leaving ``dest`` to the caller) on failure."""
+    """Stream ``url`` into ``dest``; raise (leaving ``dest`` to the caller) on failure.
+
+    ``sink`` gets every raw chunk (e.g. the archive store's file), ``on_file`` every
+    extracted file (see :func:`~xbuildenv.archive.extract_stream`).
+    """
     switch = sys.getswitchinterval()
     # The decompressor releases the GIL for every block it works on and must win it
     # back each time; at the default 5 ms interval the busy tar thread makes it wait,
@@ -52,7 +59,7 @@ def download_and_extract(
     sys.setswitchinterval(0.0005)
     try:
         return _download_and_extract(
-            url, dest, expected_sha256, max_unpacked, settings, on_progress, sink
+            url, dest, expected_sha256, max_unpacked, settings, on_progress, sink, on_file
         )
     finally:
         sys.setswitchinterval(switch)
@@ -66,6 +73,7 @@ def _download_and_extract(
     settings: FetchSettings | None,
     on_progress: Callable[[int, int | None], None] | None,
     sink: Callable[[bytes], object] | None,
+    on_file: Callable[[str, Path], None] | None,
 ) -> StreamResult:
     download = Download(url, settings or FetchSettings.from_env())
     pipe = ChunkPipe()
@@ -77,13 +85,17 @@ def _download_and_extract(
     finished = threading.Event()
 
     def extract() -> None:
-        ahead = None
+        ahead: ReadAhead | ParallelBz2 | None = None
         try:
-            reader = decompressing_reader(pipe)
-            if not isinstance(reader, io.BufferedReader):  # compressed: decompress ahead
-                ahead = ReadAhead(reader)
-                reader = ahead.reader()
-            outcome["stats"] = extract_stream(reader, dest, max_unpacked)
+            buffered = io.BufferedReader(pipe, 1 << 16)
+            kind = sniff(buffered)
+            workers = worker_count() if kind == "bz2" else 0
+            if workers:
+                ahead = ParallelBz2(buffered, workers)
+            elif kind != "tar":  # compressed: decompress ahead, in a thread of its own
+                ahead = ReadAhead(open_decompressor(buffered, kind))
+            reader = ahead.reader() if ahead is not None else buffered
+            outcome["stats"] = extract_stream(reader, dest, max_unpacked, on_file)
             if ahead is not None:
                 ahead.close()  # before draining: one reader of the pipe at a time
                 ahead = None

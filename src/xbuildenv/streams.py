@@ -160,23 +160,41 @@ def _zstd_reader(raw: Any) -> Any:
     return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=False)
 
 
-def decompressing_reader(raw: io.RawIOBase) -> IO[bytes]:
-    """Wrap ``raw`` in the decompressor its first bytes call for (or none: plain tar)."""
-    buffered = io.BufferedReader(raw, 1 << 16)
+def sniff(buffered: io.BufferedReader[Any]) -> str:
+    """The compression of a stream, from its first bytes: gz, bz2, zst, xz or tar."""
     head = buffered.peek(6)[:6]
-    reader: Any = buffered
     if head.startswith(b"\x1f\x8b"):
+        return "gz"
+    if head.startswith(b"BZh"):
+        return "bz2"
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        return "zst"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    return "tar"
+
+
+def open_decompressor(buffered: io.BufferedReader[Any], kind: str) -> IO[bytes]:
+    """A file reading ``buffered`` through the decompressor for ``kind`` (see :func:`sniff`)."""
+    reader: Any = buffered
+    if kind == "gz":
         import gzip
 
         reader = gzip.GzipFile(fileobj=buffered, mode="rb")
-    elif head.startswith(b"BZh"):
+    elif kind == "bz2":
         import bz2
 
         reader = bz2.BZ2File(buffered, "rb")
-    elif head.startswith(b"\x28\xb5\x2f\xfd"):
+    elif kind == "zst":
         reader = _zstd_reader(buffered)
-    elif head.startswith(b"\xfd7zXZ\x00"):
+    elif kind == "xz":
         import lzma
 
         reader = lzma.LZMAFile(buffered, "rb")  # noqa: SIM115 - the caller reads it to the end
     return cast(IO[bytes], reader)
+
+
+def decompressing_reader(raw: io.RawIOBase) -> IO[bytes]:
+    """Wrap ``raw`` in the decompressor its first bytes call for (or none: plain tar)."""
+    buffered = io.BufferedReader(raw, 1 << 16)
+    return open_decompressor(buffered, sniff(buffered))
