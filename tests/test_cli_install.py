@@ -206,7 +206,9 @@ def test_package_index_follows_the_lock_file_the_tree_ends_with(
 
     body = make_tar(files, "bz2")  # the lock file once: the index made alongside is used
     url = server.add("/dl/0.29.5/xbuildenv-0.29.5.tar.bz2", body)
-    meta = serve_index(server, release("0.29.5", url, PY_FULL, sha256=sha256(body)))
+    meta = serve_index(
+        server, release("0.29.5", url, PY_FULL, sha256=sha256(body)), path="/index2.json"
+    )
     assert install(meta, root, env, "0.29.5").code == 0
     index = root / "0.29.5" / "xbuildenv" / "pyodide-root" / "package_index"
     assert sorted(p.name for p in index.iterdir()) == ["attrs", "index.html", "numpy", "remote"]
