@@ -92,9 +92,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--work",
         type=Path,
-        help="folder for the per-run homes, roots and curl's output (default: a folder "
-        "under --out; not /tmp, where these VMs create files 20-50x slower than in "
-        "the rest of the same disk, as no user's cache folder would)",
+        default=Path.home() / ".cache" / "xbuildenv-bench",
+        help="folder for the per-run homes, roots and curl's output (default: "
+        "%(default)s; neither /tmp, where these VMs create files 20-50x slower than "
+        "elsewhere on the same disk, nor inside this repository, whose pyproject.toml "
+        "every command would find and read)",
     )
     p.add_argument(
         "--out",
@@ -293,8 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     tools, pb, notes = setup_tools(args, args.out)
     everyone = tools + ([pb] if pb else [])
-    (args.work or args.out).mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="work-", dir=args.work or args.out))
+    args.work.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="work-", dir=args.work))
     bench = Bench(args, work)
     limit: dict[str, Series] = {}
     limit_python = (pb or tools[0]).python.short

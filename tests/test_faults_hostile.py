@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from fault_support import big_files
+from fault_support import big_files, root_problems
 from support import PY_FULL, make_tar, one_error, release, sha256
 
 pytest_plugins = ["faults_world"]  # the world and case fixtures
@@ -195,3 +195,34 @@ def test_unpacked_size_limit_from_the_environment(case: Case, world: World) -> N
     case.unchanged(before)
     # The same archive is fine under the default limit.
     assert case.install("2.0.0").code == 0
+
+
+@pytest.mark.parametrize("how", ["good", "truncated", "corrupt", "trailing"])
+def test_multi_block_bzip2_without_checksum(case: Case, world: World, how: str) -> None:
+    """bzip2 is cut into blocks and decompressed on several threads (parallel_bz2).
+
+    With no sha256 in the index, only bzip2's own CRCs stand between a damaged block
+    and an installed environment, so they must be checked on that path too.
+    """
+    import bz2
+
+    good = bz2.compress(make_tar(world.files["2.0.0"], ""), 1)  # 100 kB blocks: several
+    middle = len(good) // 2
+    body = {
+        "good": good,
+        "truncated": good[: len(good) * 3 // 4],
+        "corrupt": good[:middle] + bytes([good[middle] ^ 0x10]) + good[middle + 1 :],
+        "trailing": good + b"\0" * 64,  # ignored after the last stream, as bzip2 does
+    }[how]
+    case.serve_index({"2.0.0": case.serve_archive("2.0.0", body, sha=None)})
+    if how in ("good", "trailing"):
+        assert case.install("2.0.0").code == 0
+        assert root_problems(case.root, world.files) == []
+        tree = case.root / "2.0.0"
+        for name, data in world.files["2.0.0"].items():
+            assert (tree / name).read_bytes() == data
+        return
+    before = case.snapshot()
+    line = one_error(case.install("2.0.0"))
+    assert "archive" in line and ("corrupt" in line or "truncated" in line)
+    case.unchanged(before)

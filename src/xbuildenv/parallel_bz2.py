@@ -159,7 +159,9 @@ class ParallelBz2:
     :meth:`close` stops early.
     """
 
-    def __init__(self, source: IO[bytes], workers: int, depth: int = 8) -> None:
+    # Each queued item is a whole block's output (about 1-4 MB), so a short queue is
+    # plenty of slack between the decompressors and the tar reader, and keeps RSS low.
+    def __init__(self, source: IO[bytes], workers: int, depth: int = 3) -> None:
         import threading
 
         self._source = source
