@@ -59,26 +59,11 @@ def _channel(p: argparse.ArgumentParser) -> None:
 
 
 # Commands defined in this module; the others come from modules that import more.
-_CORE_COMMANDS = frozenset(("install", "use", "version", "versions", "uninstall", "search", "root"))
-
-
 def _command_word(argv: Sequence[str]) -> str | None:
     return next((word for word in argv if not word.startswith("-")), None)
 
 
-def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """The full parser; given the command line ``argv``, only what that command needs.
-
-    A core command's parser skips registering the cache and build-tool commands, whose
-    modules cost tens of milliseconds to import (``--help`` still lists everything).
-    """
-    parser = _Parser(
-        prog="xbuildenv",
-        description="Manage Pyodide cross-build environments (compatible with pyodide-build).",
-    )
-    parser.add_argument("--version", action="version", version=f"xbuildenv {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
+def _add_install(sub: Any) -> None:
     p = sub.add_parser("install", help="download, verify and activate an environment")
     p.add_argument("version", nargs="?", metavar="VERSION", help="default: latest compatible")
     p.add_argument("--url", help="install an archive from this URL instead of a release")
@@ -96,34 +81,75 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     _channel(p)
     _common(p)
 
+
+def _add_use(sub: Any) -> None:
     p = sub.add_parser("use", help="make an installed version the active one")
     p.add_argument("version", metavar="VERSION")
     _common(p)
 
-    p = sub.add_parser("version", help="print the active version")
-    _common(p)
 
+def _add_version(sub: Any) -> None:
+    _common(sub.add_parser("version", help="print the active version"))
+
+
+def _add_versions(sub: Any) -> None:
     p = sub.add_parser("versions", help="list installed versions (active one marked '* ')")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _common(p)
 
+
+def _add_uninstall(sub: Any) -> None:
     p = sub.add_parser("uninstall", help="remove a version (default: the active one)")
     p.add_argument("version", nargs="?", metavar="VERSION")
     p.add_argument("--all", action="store_true", help="remove every version in the root")
     _common(p)
 
+
+def _add_search(sub: Any) -> None:
     p = sub.add_parser("search", help="list published environments")
     p.add_argument("-a", "--all", action="store_true", help="include incompatible releases")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _channel(p)
     _common(p)
 
+
+def _add_root(sub: Any) -> None:
     p = sub.add_parser("root", help="print the cache root and why it was chosen")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _common(p)
 
-    if argv is not None and _command_word(argv) in _CORE_COMMANDS:
+
+_CORE_COMMANDS = {
+    "install": _add_install,
+    "use": _add_use,
+    "version": _add_version,
+    "versions": _add_versions,
+    "uninstall": _add_uninstall,
+    "search": _add_search,
+    "root": _add_root,
+}
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser; given the command line ``argv``, only what that command needs.
+
+    A core command named in ``argv`` gets a parser with just that command: setting up
+    argparse for all of them is a tenth of what `xbuildenv versions` takes, and the
+    cache and build-tool modules cost tens of milliseconds to import. ``--help``, an
+    unknown command or none at all get everything.
+    """
+    parser = _Parser(
+        prog="xbuildenv",
+        description="Manage Pyodide cross-build environments (compatible with pyodide-build).",
+    )
+    parser.add_argument("--version", action="version", version=f"xbuildenv {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    word = _command_word(argv) if argv is not None else None
+    if word in _CORE_COMMANDS:
+        _CORE_COMMANDS[word](sub)
         return parser
+    for add in _CORE_COMMANDS.values():
+        add(sub)
     from . import cli_cache
 
     cli_cache.register(sub)

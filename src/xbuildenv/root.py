@@ -14,7 +14,6 @@ A configured root (2, 3) that is not writable is reported and skipped.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -29,7 +28,20 @@ def install_id(target: TargetEnv) -> str:
     """12 hex digits naming one Python environment + one build-tool installation."""
     package_dir = target.pyodide_build_dir or Path(__file__).resolve().parent
     scope = f"{target.prefix}\0{package_dir}"
-    return hashlib.sha256(scope.encode()).hexdigest()[:12]
+    return _sha256_hex(scope.encode())[:12]
+
+
+def _sha256_hex(data: bytes) -> str:
+    # Every command computes the install id; hashlib loads OpenSSL for it (1.5-3 ms of
+    # the ~30 ms `xbuildenv version` takes), where CPython's built-in sha256 is enough.
+    try:
+        from _sha2 import sha256  # type: ignore[import-not-found, unused-ignore]  # 3.12+
+    except ImportError:
+        try:
+            from _sha256 import sha256  # type: ignore[import-not-found, no-redef, unused-ignore]
+        except ImportError:
+            from hashlib import sha256
+    return str(sha256(data).hexdigest())
 
 
 def cache_home() -> Path:
