@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .errors import ArchiveError
+from .layout import remove_tree
 
 CDN_BASE = "https://cdn.jsdelivr.net/pyodide/v{version}/full/"
 INDEX_DIR = "package_index"
@@ -74,9 +75,10 @@ def write_pages(
 ) -> None:
     """Write ``pages`` (from :func:`render_pages`) as a PEP 503 tree under ``index_dir``.
 
-    Two threads share the work: creating a file or folder is kernel time (ext4 inode
-    allocation) that runs on two cores at once, and on a disk whose inode groups have
-    seen much churn it can cost half a millisecond each; the index has ~600 of them.
+    Two threads share the work: creating a file or folder is kernel time (inode
+    allocation) that runs on two cores at once. It is usually ~15 us, but on ext4
+    without a journal, shortly after many deletions, 0.4-0.7 ms (the kernel scans past
+    recently freed inodes); the index has ~600 of them.
     """
     os.makedirs(index_dir, exist_ok=True)
     names = list(pages)
@@ -142,7 +144,6 @@ class IndexBuilder:
         self.version = version
         self._out = os.fspath(staging / ".package-index")
         self._used: bytes | None = None
-        self._count = 0
         self._error: BaseException | None = None
         self._cancel = threading.Event()
         self._done = threading.Event()
@@ -163,46 +164,36 @@ class IndexBuilder:
         try:
             assert self._used is not None
             pages = render_pages(self._used, self.version, "the archive's pyodide-lock.json")
-            self._count = len(pages) - 1
             write_pages(self._out, pages, self._cancel)
         except BaseException as exc:  # reported by finish()
             self._error = exc
         finally:
             self._done.set()
 
-    def finish(self, pyodide_root: Path) -> int:
-        """Wait for the thread and put the index in place; return the package count."""
+    def finish(self, pyodide_root: Path) -> None:
+        """Wait for the thread and put the index in place."""
         self._done.wait()
         lockfile = pyodide_root / "dist" / "pyodide-lock.json"
         try:
             current = lockfile.read_bytes() if lockfile.is_file() else None
         except OSError:
             current = None
-        target = os.fspath(pyodide_root / INDEX_DIR)
+        target = pyodide_root / INDEX_DIR
         if current is not None:
-            _remove(target)  # the archive shipped one: ours replaces it
+            remove_tree(target)  # the archive shipped one: ours replaces it
         if self._used is None or current != self._used:
-            _remove(self._out)
-            return build_package_index(pyodide_root, self.version)
+            remove_tree(Path(self._out))
+            build_package_index(pyodide_root, self.version)
+            return
         if self._error is not None:
             error, self._error = self._error, None
             raise error
         os.rename(self._out, target)
-        return self._count
 
     def close(self) -> None:
         """Stop the thread (on failure) and wait, so the staging folder can be removed."""
         self._cancel.set()
         self._done.wait(timeout=30)
-
-
-def _remove(path: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        import shutil
-
-        shutil.rmtree(path, ignore_errors=True)
-    elif os.path.lexists(path):
-        os.unlink(path)
 
 
 def _write(path: str, text: str) -> None:

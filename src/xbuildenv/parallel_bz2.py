@@ -29,7 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO
 
 from .errors import ArchiveError
-from .streams import Aborted, ChunkPipe
+from .streams import Producer
 
 BLOCK_MAGIC = 0x314159265359
 END_MAGIC = 0x177245385090
@@ -151,19 +151,16 @@ def worker_count() -> int:
     return max(1, min(cores - 1, 4)) if cores > 1 else 0
 
 
-class ParallelBz2:
+class ParallelBz2(Producer):
     """Decompress ``source`` (raw bzip2 bytes) into :attr:`pipe` in threads of its own.
 
-    The interface matches :class:`~xbuildenv.streams.ReadAhead`: :meth:`reader`
-    gives the decompressed bytes, errors reach the reader as it reads, and
-    :meth:`close` stops early.
+    Used like :class:`~xbuildenv.streams.ReadAhead`: :meth:`reader` gives the
+    decompressed bytes, errors reach the reader as it reads, :meth:`close` stops early.
     """
 
     # Each queued item is a whole block's output (about 1-4 MB), so a short queue is
     # plenty of slack between the decompressors and the tar reader, and keeps RSS low.
     def __init__(self, source: IO[bytes], workers: int, depth: int = 3) -> None:
-        import threading
-
         self._source = source
         # One more thread than cores asked for: while one block waits in the queue to
         # the reader, the others keep decompressing.
@@ -172,28 +169,18 @@ class ParallelBz2:
         self._pending: deque[_Block | _End] = deque()
         self._carry: _Block | None = None  # a block that failed: waits for the next piece
         self._combined = 0  # CRC over the blocks delivered in the current stream
-        self.pipe = ChunkPipe(depth)
-        self._thread = threading.Thread(target=self._run, name="xbuildenv-bz2-split", daemon=True)
-        self._thread.start()
+        super().__init__(depth, "xbuildenv-bz2-split")
 
     # --- the splitting thread -------------------------------------------------
-    def _run(self) -> None:
-        error: BaseException | None = None
+    def _produce(self) -> None:
         try:
-            read = getattr(self._source, "read1", self._source.read)
-            self._split(read)
+            self._split(getattr(self._source, "read1", self._source.read))
             while self._pending:
                 self._deliver(self._pending.popleft())
             if self._carry is not None:
                 raise ArchiveError(f"{_CORRUPT} (a block does not decode)")
-        except Aborted:
-            pass
-        except BaseException as exc:  # handed to the reader
-            error = exc
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
-        if not self.pipe.aborted.is_set():
-            self.pipe.finish(error)
 
     def _split(self, read: Callable[[int], bytes]) -> None:
         """Cut the compressed bytes at block and stream boundaries; queue the pieces."""
@@ -300,14 +287,3 @@ class ParallelBz2:
     def _put(self, data: bytes) -> None:
         if data:
             self.pipe.put(data)
-
-    # --- the reading side -----------------------------------------------------
-    def reader(self) -> IO[bytes]:
-        import io
-
-        return io.BufferedReader(self.pipe, 1 << 16)
-
-    def close(self) -> None:
-        """Stop early and wait for the thread (see ``ReadAhead.close``)."""
-        self.pipe.close_reader()
-        self._thread.join()

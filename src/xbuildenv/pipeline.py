@@ -2,11 +2,11 @@
 
 The calling thread reads the network and feeds a sha256 and a bounded pipe; a worker
 thread extracts from the other end of the pipe, with decompression in threads of its
-own between them (:class:`~xbuildenv.streams.ReadAhead`, or for bzip2, the most common
-format, :class:`~xbuildenv.parallel_bz2.ParallelBz2` on every spare core). The stages overlap, so an
-install takes about as long as the slowest of download, decompression and writing
-rather than their sum, and memory stays flat in the archive's size. The hash is
-checked when the last byte has arrived; the caller publishes only after that.
+own between them (:class:`~xbuildenv.streams.ReadAhead`; for bzip2, the most common
+format, :class:`~xbuildenv.parallel_bz2.ParallelBz2` on every spare core). The stages
+overlap, so an install takes about as long as the slowest of download, decompression
+and writing rather than their sum, and memory stays flat in the archive's size. The
+hash is checked when the last byte has arrived; the caller publishes only after that.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .config import DEFAULT_MAX_UNPACKED
 from .errors import ChecksumError
 from .fetch import Download, FetchSettings
 from .parallel_bz2 import ParallelBz2, worker_count
-from .streams import Aborted, ChunkPipe, ReadAhead, open_decompressor, sniff
+from .streams import Aborted, ChunkPipe, Producer, ReadAhead, open_decompressor, sniff
 
 
 @dataclass
@@ -85,7 +85,7 @@ def _download_and_extract(
     finished = threading.Event()
 
     def extract() -> None:
-        ahead: ReadAhead | ParallelBz2 | None = None
+        ahead: Producer | None = None
         try:
             buffered = io.BufferedReader(pipe, 1 << 16)
             kind = sniff(buffered)

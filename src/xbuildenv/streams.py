@@ -103,28 +103,28 @@ class ChunkPipe(io.RawIOBase):
                 return
 
 
-class ReadAhead:
-    """Run ``source.read`` in a thread of its own, a bounded number of chunks ahead.
+class Producer:
+    """A thread that fills a bounded :class:`ChunkPipe`, read from as a file.
 
-    Used for decompression: the decompressors release the GIL, so on two or more
-    cores decompressing overlaps with tar parsing and file writes in the reading
-    thread (as ``bzip2 -d | tar x`` would), instead of adding up with them. Errors
-    from ``source`` reach the reader as it reads, like a plain file's would.
+    Subclasses write :meth:`_produce` (put bytes into ``self.pipe``) and set up their
+    own state before calling ``super().__init__``, which starts the thread. Errors in
+    ``_produce`` reach the reader as it reads, like a plain file's would.
     """
 
-    CHUNK = 256 * 1024
-
-    def __init__(self, source: IO[bytes], depth: int = 16) -> None:
-        self._source = source
+    def __init__(self, depth: int, name: str) -> None:
         self.pipe = ChunkPipe(depth)
-        self._thread = threading.Thread(target=self._run, name="xbuildenv-decompress", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
+
+    def _produce(self) -> None:
+        raise NotImplementedError
 
     def _run(self) -> None:
         error: BaseException | None = None
         try:
-            while block := self._source.read(self.CHUNK):
-                self.pipe.put(block)
+            self._produce()
+        except Aborted:
+            pass  # the reader closed its end: nobody to tell
         except BaseException as exc:  # handed to the reader
             error = exc
         if not self.pipe.aborted.is_set():
@@ -134,13 +134,32 @@ class ReadAhead:
         return io.BufferedReader(self.pipe, 1 << 16)
 
     def close(self) -> None:
-        """Stop reading ahead and wait for the thread, leaving ``source`` unread past it.
+        """Stop producing and wait for the thread, leaving the source unread past it.
 
-        The thread may be waiting for the producer upstream of ``source``: the caller
+        The thread may be waiting for the producer upstream of its source: the caller
         makes sure that one either delivers or is cancelled.
         """
         self.pipe.close_reader()
         self._thread.join()
+
+
+class ReadAhead(Producer):
+    """Run ``source.read`` in a thread of its own, a bounded number of chunks ahead.
+
+    Used for decompression: the decompressors release the GIL, so on two or more
+    cores decompressing overlaps with tar parsing and file writes in the reading
+    thread (as ``bzip2 -d | tar x`` would), instead of adding up with them.
+    """
+
+    CHUNK = 256 * 1024
+
+    def __init__(self, source: IO[bytes], depth: int = 16) -> None:
+        self._source = source
+        super().__init__(depth, "xbuildenv-decompress")
+
+    def _produce(self) -> None:
+        while block := self._source.read(self.CHUNK):
+            self.pipe.put(block)
 
 
 def _zstd_reader(raw: Any) -> Any:
@@ -193,8 +212,3 @@ def open_decompressor(buffered: io.BufferedReader[Any], kind: str) -> IO[bytes]:
         reader = lzma.LZMAFile(buffered, "rb")  # noqa: SIM115 - the caller reads it to the end
     return cast(IO[bytes], reader)
 
-
-def decompressing_reader(raw: io.RawIOBase) -> IO[bytes]:
-    """Wrap ``raw`` in the decompressor its first bytes call for (or none: plain tar)."""
-    buffered = io.BufferedReader(raw, 1 << 16)
-    return open_decompressor(buffered, sniff(buffered))
