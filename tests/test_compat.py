@@ -28,7 +28,8 @@ from support import (
     sha256,
 )
 
-from xbuildenv.compat import (
+from xbuildenv.errors import IncompatibleError
+from xbuildenv.index.compatibility import (
     explain_incompatible,
     is_compatible,
     latest_compatible,
@@ -37,8 +38,7 @@ from xbuildenv.compat import (
     sort_releases,
     version_key,
 )
-from xbuildenv.errors import IncompatibleError
-from xbuildenv.releases import Release, parse_index
+from xbuildenv.index.releases import Release, parse_index
 
 REAL = DATA / "pyodide-cross-build-environments-v2.json"
 LATEST = {

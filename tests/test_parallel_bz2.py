@@ -10,9 +10,9 @@ from typing import IO
 
 import pytest
 
-from xbuildenv import parallel_bz2
+from xbuildenv.install import parallel_bz2
 from xbuildenv.errors import ArchiveError
-from xbuildenv.parallel_bz2 import BLOCK_MAGIC, END_MAGIC, ParallelBz2, find_marker
+from xbuildenv.install.parallel_bz2 import BLOCK_MAGIC, END_MAGIC, ParallelBz2, find_marker
 
 
 def payload(size: int, seed: int = 7) -> bytes:

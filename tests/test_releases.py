@@ -14,7 +14,7 @@ import pytest
 from support import DATA, Server, index, one_error, release, run, serve_env, serve_index
 
 from xbuildenv.errors import MetadataError
-from xbuildenv.releases import (
+from xbuildenv.index.releases import (
     NIGHTLY_DEBUG_URL,
     NIGHTLY_URL,
     STABLE_DEBUG_URL,

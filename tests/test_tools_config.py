@@ -12,9 +12,13 @@ import pytest
 from support import DATA, Server, one_error, run
 from tools_helpers import fixture_files, install_env
 
-from xbuildenv.build_config import UnknownKeyError, load_build_config
-from xbuildenv.makefile_envs import fold_continuations, parse_makefile_envs, parse_makefile_text
-from xbuildenv.shell_env import BuildEnv, render
+from xbuildenv.tools.build_config import UnknownKeyError, load_build_config
+from xbuildenv.tools.makefile_envs import (
+    fold_continuations,
+    parse_makefile_envs,
+    parse_makefile_text,
+)
+from xbuildenv.tools.shell_env import BuildEnv, render
 
 PYTHONS = ["3.13", "3.14"]
 EXPECTED = {
@@ -102,14 +106,14 @@ def test_make_subset() -> None:
 
 
 def test_missing_makefile_is_a_clear_error(tmp_path: Path) -> None:
-    from xbuildenv.makefile_envs import MakefileEnvsError
+    from xbuildenv.tools.makefile_envs import MakefileEnvsError
 
     with pytest.raises(MakefileEnvsError, match=r"Makefile\.envs does not exist"):
         parse_makefile_envs(tmp_path, {})
 
 
 def test_build_config_layers(tmp_path: Path) -> None:
-    from xbuildenv.config import ProjectConfig
+    from xbuildenv.settings.config import ProjectConfig
 
     root = extract("3.13", tmp_path)
     cfg = load_build_config(root, environ={})

@@ -8,7 +8,7 @@ import pytest
 from support import Server, one_error, run
 from tools_helpers import index_hits, install_env, make_wheel, pip_env, serve_index
 
-from xbuildenv.host_packages import installed_distributions, read_pins, same_version
+from xbuildenv.tools.host_packages import installed_distributions, read_pins, same_version
 
 SITE = "packages/.artifacts/lib/python3.13/site-packages"
 
@@ -157,7 +157,7 @@ def test_unknown_name_and_missing_uv(setup: tuple[Path, Path, dict[str, str], st
 
 
 def test_uv_installer(setup: tuple[Path, Path, dict[str, str], str]) -> None:
-    from xbuildenv.host_packages import find_uv
+    from xbuildenv.tools.host_packages import find_uv
 
     if find_uv() is None:
         pytest.skip("uv is not installed")

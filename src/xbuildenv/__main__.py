@@ -1,3 +1,3 @@
-from xbuildenv.cli import main
+from xbuildenv.cli.main import main
 
 raise SystemExit(main())

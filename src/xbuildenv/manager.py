@@ -12,7 +12,25 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from .config import (
+from .cache.layout import InstalledVersion, RootLayout, remove_tree, url_to_version
+from .cache.owners import record_use
+from .errors import (
+    ConfigError,
+    IncompatibleError,
+    NotInstalledError,
+    UsageError,
+    VersionNotFoundError,
+)
+from .index.index_cache import DEFAULT_MAX_AGE, IndexPolicy, load_releases
+from .index.releases import Release, channel_url
+from .install.installer import (
+    InstallOptions,
+    InstallResult,
+    InstallSource,
+    install_version,
+    tidy_root,
+)
+from .settings.config import (
     DEFAULT_MAX_UNPACKED,
     ENV_INDEX_MAX_AGE,
     ENV_LINK_MODE,
@@ -23,24 +41,12 @@ from .config import (
     load_project_config,
     setting,
 )
-from .errors import (
-    ConfigError,
-    IncompatibleError,
-    NotInstalledError,
-    UsageError,
-    VersionNotFoundError,
-)
-from .index_cache import DEFAULT_MAX_AGE, IndexPolicy, load_releases
-from .install import InstallOptions, InstallResult, InstallSource, install_version, tidy_root
-from .layout import InstalledVersion, RootLayout, remove_tree, url_to_version
-from .owners import record_use
-from .releases import Release, channel_url
 
 # Heavier modules (packaging via compat, tarfile via archive, the download pipeline)
 # are imported where they are used, so that installing an installed version and the
 # read commands start fast.
-from .root import ResolvedRoot, resolve_root
-from .target import TargetEnv, resolve_target
+from .settings.root import ResolvedRoot, resolve_root
+from .settings.target import TargetEnv, resolve_target
 
 
 def default_xbuildenv_path(python: str | None = None) -> Path:
@@ -133,12 +139,12 @@ class XBuildEnvManager:
 
     def list_versions(self) -> list[str]:
         """Installed (complete) versions, oldest first."""
-        from .compat import version_key
+        from .index.compatibility import version_key
 
         return sorted((v.name for v in self.layout.list_versions()), key=version_key)
 
     def installed(self) -> list[InstalledVersion]:
-        from .compat import version_key
+        from .index.compatibility import version_key
 
         return sorted(self.layout.list_versions(), key=lambda v: version_key(v.name))
 
@@ -150,7 +156,7 @@ class XBuildEnvManager:
         return load_releases(source, self.index_policy, warn=self.warn)
 
     def is_compatible(self, release: Release) -> bool:
-        from .compat import is_compatible
+        from .index.compatibility import is_compatible
 
         return is_compatible(release, self.python_version, self.pyodide_build_version)
 
@@ -163,7 +169,7 @@ class XBuildEnvManager:
         force: bool = False,
     ) -> Release:
         """The release to install: the named one (checked) or the latest compatible."""
-        from .compat import latest_compatible, nearest_versions, why_not_compatible
+        from .index.compatibility import latest_compatible, nearest_versions, why_not_compatible
 
         releases = self.releases(nightly=nightly, debug=debug)
         if version is None:
@@ -255,7 +261,7 @@ class XBuildEnvManager:
 
     def use_version(self, version: str) -> None:
         """Make an installed version the active one."""
-        from .locking import link_lock
+        from .cache.locks import link_lock
 
         if not self.layout.is_installed(version):
             installed = self.list_versions()
@@ -270,7 +276,7 @@ class XBuildEnvManager:
 
     def uninstall_version(self, version: str | None = None) -> str:
         """Remove a version (default: the active one); removing the active one unlinks it."""
-        from .locking import link_lock, version_lock
+        from .cache.locks import link_lock, version_lock
 
         active = self.current_version()
         if version is None:
@@ -305,7 +311,7 @@ class XBuildEnvManager:
 
     def tidy(self) -> list[Path]:
         """Remove leftovers of killed or failed runs (never a complete version)."""
-        from .store import ArchiveStore
+        from .cache.store import ArchiveStore
 
         ArchiveStore().tidy_temp()
         if not self.env_dir.is_dir():

@@ -1,0 +1,296 @@
+"""The on-disk layout of one cache root, shared with pyodide-build.
+
+::
+
+    ROOT/
+      xbuildenv -> ROOT/<version>     the active version (a symlink)
+      <version>/
+        .installed                    written last: the install is complete
+        .build-python-version         host Python "X.Y" the install was made for
+        xbuildenv/pyodide-root/...    the archive's contents
+      .staging-*/                     installs in progress (ours; pyodide-build ignores
+      .trash-*/                       dot-folders), folders being deleted, and old
+      .replaced-*/                    versions a forced reinstall is replacing
+      .xbuildenv*.lock                lock files (files, not a folder: pyodide-build
+                                      lists every folder of a root as a version)
+
+A version folder only ever appears by one atomic rename of a finished staging folder,
+and disappears by one rename into the trash; so a version that looks installed is.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+from ..checkpoints import checkpoint
+from ..errors import NotInstalledError, RootError, UsageError
+from ..records import Record
+
+LINK_NAME = "xbuildenv"
+INSTALLED_MARKER = ".installed"
+PYTHON_MARKER = ".build-python-version"
+STAGING_PREFIX = ".staging-"
+TRASH_PREFIX = ".trash-"
+REPLACED_PREFIX = ".replaced-"  # an old version moved aside by a forced reinstall
+
+
+def _token() -> str:
+    """A short random name part (``uuid`` would cost an import on every command)."""
+    return os.urandom(4).hex()
+
+
+def url_to_version(url: str) -> str:
+    """The folder name pyodide-build uses for an archive installed from a URL."""
+    return url.replace("://", "_").replace(".", "_").replace("/", "_").replace(":", "_")
+
+
+def check_version_name(version: str) -> str:
+    """Refuse names that would escape the root or collide with our own folders."""
+    if (
+        not version
+        or version.startswith(".")
+        or "/" in version
+        or "\\" in version
+        or version == LINK_NAME
+        or "\0" in version
+    ):
+        raise UsageError(f"{version!r} is not a valid version name")
+    return version
+
+
+class InstalledVersion(Record):
+    __slots__ = ("active", "name", "path", "python")
+
+    def __init__(self, name: str, path: Path, python: str | None, active: bool) -> None:
+        self.name = name
+        self.path = path
+        self.python = python  # content of .build-python-version, if any
+        self.active = active
+
+
+class RootLayout(Record):
+    __slots__ = ("root",)
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def link(self) -> Path:
+        return self.root / LINK_NAME
+
+    def version_dir(self, version: str) -> Path:
+        return self.root / check_version_name(version)
+
+    def pyodide_root(self, version: str) -> Path:
+        return self.version_dir(version) / "xbuildenv" / "pyodide-root"
+
+    # --- reading -------------------------------------------------------------
+    def is_installed(self, version: str) -> bool:
+        return (self.version_dir(version) / INSTALLED_MARKER).is_file()
+
+    def python_marker(self, version: str) -> str | None:
+        try:
+            return (self.version_dir(version) / PYTHON_MARKER).read_text().strip() or None
+        except OSError:
+            return None
+
+    def current_version(self) -> str | None:
+        """The active version: the link's target, if it is a complete install in this root."""
+        try:
+            target = os.readlink(self.link)
+        except OSError:
+            return None
+        name = Path(target).name
+        if Path(target).is_absolute() and Path(target).parent != self.root:
+            # pyodide-build writes absolute links; accept them when they name this
+            # root (possibly through another spelling of its path).
+            try:
+                if Path(target).resolve().parent != self.root.resolve():
+                    return None
+            except OSError:
+                return None
+        if name.startswith(".") or not self.is_installed(name):
+            return None
+        return name
+
+    def list_versions(self) -> list[InstalledVersion]:
+        """Complete installs only; half-made folders are not versions."""
+        try:
+            entries = list(os.scandir(self.root))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise RootError(f"cannot read {self.root}: {exc.strerror or exc}") from None
+        active = self.current_version()
+        found = []
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name == LINK_NAME:
+                continue
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            if not os.path.isfile(os.path.join(entry.path, INSTALLED_MARKER)):
+                continue
+            marker = self.python_marker(entry.name)
+            is_active = entry.name == active
+            found.append(InstalledVersion(entry.name, Path(entry.path), marker, is_active))
+        return found
+
+    # --- writing (callers hold the relevant lock) ----------------------------
+    def ensure_root(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise RootError(f"{self.root} exists and is not a folder", "remove it or pass --path")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RootError(
+                f"cannot create {self.root}: {exc.strerror or exc}",
+                "pass --path or set PYODIDE_XBUILDENV_PATH to a writable folder",
+            ) from None
+
+    def new_staging(self, version: str) -> Path:
+        """A fresh private folder on the root's filesystem, so publishing is one rename."""
+        path = self.root / f"{STAGING_PREFIX}{_token()}-{os.getpid()}-{version}"
+        path.mkdir()
+        return path
+
+    def write_python_marker(self, folder: Path, python: str) -> None:
+        (folder / PYTHON_MARKER).write_text(python)
+
+    def publish(self, staging: Path, version: str) -> None:
+        """Move a finished staging folder into place, replacing an old one if present."""
+        target = self.version_dir(version)
+        old = None
+        if (target.exists() or target.is_symlink()) and _exchange(staging, target):
+            # One atomic swap: the link never dangles, not even for an instant; the
+            # staging name now holds the old tree (a killed run leaves a plain leftover).
+            checkpoint("publish.exchanged")
+            remove_tree(staging)
+            return
+        if target.exists() or target.is_symlink():
+            old = self.root / f"{REPLACED_PREFIX}{_token()}-{version}"
+            os.rename(target, old)
+            checkpoint("publish.aside")
+        os.rename(staging, target)
+        if old is not None:
+            remove_tree(old)
+
+    def activate(self, version: str) -> None:
+        """Point the link at ``version`` atomically: a new link renamed over the old one."""
+        if not self.is_installed(version):
+            raise NotInstalledError(
+                f"version {version} is not installed in {self.root}",
+                f"run 'xbuildenv install {version}' first",
+            )
+        link = self.link
+        if link.exists() and not link.is_symlink():
+            # A real folder or file where the link belongs: move it aside, never delete.
+            aside = self.root / f"{TRASH_PREFIX}{_token()}-{LINK_NAME}"
+            os.rename(link, aside)
+        tmp = self.root / f".link-{_token()}"
+        # Absolute target, as pyodide-build writes it.
+        try:
+            os.symlink(self.version_dir(version), tmp, target_is_directory=True)
+            checkpoint("activate.new-link")
+            os.replace(tmp, link)
+        except BaseException:  # an error, or Ctrl-C/SIGTERM: leave no stray link
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def deactivate(self) -> None:
+        if self.link.is_symlink():
+            self.link.unlink()
+
+    def remove_version(self, version: str) -> None:
+        """Rename away (atomic: the version is gone at once), then delete at leisure."""
+        remove_tree(self.retire_version(version))
+
+    def retire_version(self, version: str) -> Path:
+        """Rename a version into the trash (the quick, atomic half of removing it)."""
+        trash = self.root / f"{TRASH_PREFIX}{_token()}-{version}"
+        os.rename(self.version_dir(version), trash)
+        return trash
+
+    def leftovers(self) -> list[Path]:
+        """Staging and trash folders and stray temporary links."""
+        try:
+            names = os.listdir(self.root)
+        except OSError:
+            return []
+        return [
+            self.root / n
+            for n in names
+            if n.startswith((STAGING_PREFIX, TRASH_PREFIX, REPLACED_PREFIX, ".link-"))
+        ]
+
+
+_LEFTOVER = re.compile(
+    rf"^({re.escape(STAGING_PREFIX)}[0-9a-f]{{8}}-\d+|"
+    rf"{re.escape(REPLACED_PREFIX)}[0-9a-f]{{8}}|{re.escape(TRASH_PREFIX)}[0-9a-f]{{8}})-(.+)$"
+)
+
+
+def leftover_version(name: str) -> tuple[str, str] | None:
+    """``(prefix, version)`` for a staging/replaced/trash folder name, else None."""
+    match = _LEFTOVER.match(name)
+    if match is None:
+        return None
+    head = match.group(1)
+    prefix = next(p for p in (STAGING_PREFIX, REPLACED_PREFIX, TRASH_PREFIX) if head.startswith(p))
+    return prefix, match.group(2)
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a folder we own, including read-only files inside it."""
+    import shutil
+
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+        return
+
+    def onerror(func: object, p: str, exc: BaseException) -> None:
+        try:
+            os.chmod(os.path.dirname(p), 0o755)
+            os.chmod(p, 0o755)
+        except OSError:
+            pass
+        if os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=onerror)
+    else:
+        shutil.rmtree(path, onerror=lambda f, p, e: onerror(f, p, e[1]))
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``).
+
+    False when the platform or filesystem cannot, so the caller falls back to two
+    renames (safe too: a killed run is repaired by the next one, see install.py).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import errno
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False  # libc older than glibc 2.28
+    path_t, int_t = ctypes.c_char_p, ctypes.c_int
+    renameat2.argtypes = [int_t, path_t, int_t, path_t, ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EPERM):
+        return False
+    raise OSError(code, os.strerror(code), str(b))

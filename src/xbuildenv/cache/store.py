@@ -1,0 +1,160 @@
+"""The machine-wide archive store: verified archives kept once, by content.
+
+Layout, under ``<pyodide-build cache>/xbuildenv-store/`` (or ``XBUILDENV_CACHE_DIR``)::
+
+    archives/<sha256>           a verified archive, named by its own hash
+    urls/<sha256 of URL>.json   {"url", "sha256", "etag", "last_modified"}: for
+                                archives installed by URL, whose hash no index gives
+    index/                      cached release indexes (see index_cache.py)
+    tmp/                        downloads in progress
+    .locks/
+
+Every root on the machine reads from it, so a second virtual environment installs
+without downloading. Entries appear by atomic rename of a fully written, verified
+file; a damaged entry is noticed when it is next streamed (the hash is always
+checked) and is then dropped and fetched again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from ..settings.config import env_str
+
+ENV_CACHE_DIR = "XBUILDENV_CACHE_DIR"
+STORE_NAME = "xbuildenv-store"
+
+
+def store_dir() -> Path:
+    """Where the store lives; inside pyodide-build's cache folder unless overridden."""
+    override = env_str(ENV_CACHE_DIR)
+    if override:
+        return Path(override).expanduser().absolute()
+    from ..settings.root import cache_home
+
+    return cache_home() / STORE_NAME
+
+
+def url_key(url: str) -> str:
+    return hashlib.sha256(url.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class UrlRecord:
+    url: str
+    sha256: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+class ArchiveStore:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or store_dir()
+
+    @property
+    def archives(self) -> Path:
+        return self.path / "archives"
+
+    def archive_path(self, sha256: str) -> Path:
+        return self.archives / sha256.lower()
+
+    def find(self, sha256: str | None) -> Path | None:
+        if not sha256:
+            return None
+        path = self.archive_path(sha256)
+        return path if path.is_file() else None
+
+    def discard(self, sha256: str) -> None:
+        """Drop a damaged entry (its bytes did not match its name)."""
+        self.archive_path(sha256).unlink(missing_ok=True)
+
+    # --- writing --------------------------------------------------------------
+    def open_temp(self) -> tuple[Path, IO[bytes]]:
+        """A private temporary file to tee a download into."""
+        tmp = self.path / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        path = tmp / f"{os.urandom(16).hex()}-{os.getpid()}.part"
+        return path, path.open("wb")
+
+    def commit(self, temp: Path, sha256: str) -> Path:
+        """Move a verified download into place (atomic; a concurrent writer is harmless)."""
+        self.archives.mkdir(parents=True, exist_ok=True)
+        final = self.archive_path(sha256)
+        os.replace(temp, final)
+        return final
+
+    # --- URL references -------------------------------------------------------
+    def url_record(self, url: str) -> UrlRecord | None:
+        try:
+            data: dict[str, Any] = json.loads(
+                (self.path / "urls" / f"{url_key(url)}.json").read_text()
+            )
+            return UrlRecord(
+                data["url"], data["sha256"], data.get("etag"), data.get("last_modified")
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def remember_url(self, record: UrlRecord) -> None:
+        folder = self.path / "urls"
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(folder / f"{url_key(record.url)}.json", json.dumps(record.__dict__).encode())
+
+    def tidy_temp(self, older_than: float = 24 * 3600) -> None:
+        """Remove partial downloads and half-written records left by killed processes.
+
+        Every temporary name carries its writer's pid: a file whose process is gone
+        (or that is older than a day, in case the pid was reused) is debris.
+        """
+        import time
+
+        now = time.time()
+        for folder in (self.path / "tmp", self.path / "index", self.path / "urls"):
+            try:
+                entries = [e for e in os.scandir(folder) if e.name.endswith((".part", ".tmp"))]
+            except OSError:
+                continue
+            for entry in entries:
+                alive = _writer_alive(entry.name)
+                try:
+                    if not alive or now - entry.stat().st_mtime > older_than:
+                        Path(entry.path).unlink(missing_ok=True)
+                except OSError:
+                    pass
+
+
+def _writer_alive(name: str) -> bool:
+    """Whether the process named in a temporary file's name still runs.
+
+    Downloads are ``<random hex>-<pid>.part``; records are ``.<name>.<pid>.<hex>.tmp``.
+    """
+    try:
+        if name.endswith(".part"):
+            pid = int(name[: -len(".part")].rsplit("-", 1)[-1])
+        else:
+            pid = int(name.rsplit(".", 3)[-3])
+    except (ValueError, IndexError):
+        return False
+    return pid > 0 and _pid_alive(pid)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a small file so readers see the old or the new content, never a mix."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

@@ -1,0 +1,265 @@
+"""The build-tool commands: ``config``, ``install-packages``, ``install-emscripten``,
+``env`` and ``run``. Parsing and printing only; the modules they call do the work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+
+
+def register(sub: Any) -> None:
+    """Add the commands to the ``xbuildenv`` subparsers object ``sub``."""
+    from ..tools.shell_env import SHELLS
+    from .main import _common
+
+    p = sub.add_parser("config", help="show the build variables of the active environment")
+    config_parser = p  # bound now: "p" is reused for the next commands below
+    p.set_defaults(handler=lambda args: _help(config_parser), verbose=False)
+    csub = p.add_subparsers(dest="config_command", metavar="SUBCOMMAND", parser_class=type(p))
+    q = csub.add_parser("list", help='every key with its value (key="value")')
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    _common(q)
+    q.set_defaults(handler=cmd_config_list)
+    q = csub.add_parser("get", help="the value of one key")
+    q.add_argument("key", metavar="KEY")
+    _common(q)
+    q.set_defaults(handler=cmd_config_get)
+
+    p = sub.add_parser(
+        "install-packages",
+        help="install the pinned cross-build packages into the host site-packages",
+    )
+    p.add_argument(
+        "names", nargs="*", metavar="NAME", help="packages to install (default: every pin)"
+    )
+    p.add_argument("--installer", choices=("pip", "uv"), help="default: pip ($XBUILDENV_INSTALLER)")
+    p.add_argument("--index-url", metavar="URL", help="package index to install from")
+    p.add_argument(
+        "--find-links",
+        metavar="URL_OR_DIR",
+        action="append",
+        default=[],
+        help="extra place to look for wheels (repeatable)",
+    )
+    p.add_argument(
+        "--installer-args",
+        metavar="ARGS",
+        default="",
+        help="more options for pip/uv, as one shell-quoted string",
+    )
+    p.add_argument(
+        "-f", "--force", action="store_true", help="reinstall even if at the pinned version"
+    )
+    _common(p)
+    p.set_defaults(handler=cmd_install_packages)
+
+    p = sub.add_parser(
+        "install-emscripten", help="install the Emscripten SDK the environment needs"
+    )
+    p.add_argument(
+        "--version", metavar="V", help="Emscripten version (default: from Makefile.envs)"
+    )
+    p.add_argument("-f", "--force", action="store_true", help="reinstall even if installed")
+    p.add_argument(
+        "--emsdk-url",
+        metavar="URL",
+        help="git URL of emsdk (default: $XBUILDENV_EMSDK_URL, "
+        "[tool.xbuildenv] emsdk_url, or upstream)",
+    )
+    _common(p)
+    p.set_defaults(handler=cmd_install_emscripten)
+
+    p = sub.add_parser("env", help="print shell commands that set the build variables")
+    p.add_argument("--shell", choices=SHELLS, help="default: from $SHELL")
+    _common(p)
+    p.set_defaults(handler=cmd_env)
+
+    p = sub.add_parser("run", help="run a command with the build variables set")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG ...]")
+    _common(p)
+    p.set_defaults(handler=cmd_run)
+
+
+def _help(p: argparse.ArgumentParser) -> int:
+    p.print_help()
+    return 2
+
+
+# --- helpers ------------------------------------------------------------------
+def _build_config(args: argparse.Namespace) -> Any:
+    from ..tools.build_config import load_build_config
+    from .main import _manager
+
+    manager = _manager(args)
+    root = manager.pyodide_root
+    config = load_build_config(
+        root, project=manager.project, pyodide_build_dir=manager.target.pyodide_build_dir
+    )
+    if config.unresolved and args.verbose:
+        from .output import warn
+
+        warn("not evaluated (they would run commands): " + ", ".join(sorted(config.unresolved)))
+    return manager, config
+
+
+def _target_python(args: argparse.Namespace, manager: Any) -> str:
+    """The interpreter host packages are for: the target environment's."""
+    if args.python:
+        return str(args.python)
+    if manager.target.source == "running interpreter":
+        return sys.executable
+    prefix = Path(manager.target.prefix)
+    return str(prefix / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
+
+
+def _show_tail(lines: list[str]) -> None:
+    for line in lines:
+        sys.stderr.write(f"  | {line}\n")
+
+
+def _printer(enabled: bool) -> Callable[[str], None] | None:
+    """Pass a tool's output through to stderr as it comes, or (None) keep it quiet."""
+    if not enabled:
+        return None
+
+    def show(line: str) -> None:
+        # Indented like a failure's tail: a tool's own "error:" lines must not read as ours.
+        sys.stderr.write(f"  | {line}\n")
+        sys.stderr.flush()
+
+    return show
+
+
+# --- commands -----------------------------------------------------------------
+def cmd_config_list(args: argparse.Namespace) -> int:
+    _, config = _build_config(args)
+    values = config.as_dict()
+    if args.json:
+        from .output import print_json
+
+        print_json(values)
+        return 0
+    for key, value in values.items():
+        print(f'{key}="{value}"')  # pyodide config list's format, for scripts that parse it
+    return 0
+
+
+def cmd_config_get(args: argparse.Namespace) -> int:
+    _, config = _build_config(args)
+    print(config.get(args.key))
+    return 0
+
+
+def cmd_install_packages(args: argparse.Namespace) -> int:
+    from ..settings.config import setting
+    from ..tools.host_packages import install_host_packages
+    from ..tools.tool_process import ToolError
+    from .output import info
+
+    manager, config = _build_config(args)
+    installer = (
+        args.installer or setting(manager.project, "XBUILDENV_INSTALLER", "installer") or "pip"
+    )
+    if installer not in ("pip", "uv"):
+        raise UsageError(
+            f"installer {installer!r} is not one of: pip, uv", "fix XBUILDENV_INSTALLER"
+        )
+    extra: list[str] = []
+    if args.index_url:
+        extra += ["--index-url", args.index_url]
+    for link in args.find_links:
+        extra += ["--find-links", link]
+    try:
+        extra += shlex.split(args.installer_args)
+    except ValueError as exc:
+        raise UsageError(f"--installer-args is not valid shell quoting: {exc}") from None
+    try:
+        result = install_host_packages(
+            config.pyodide_root,
+            config.host_site_packages,
+            args.names,
+            python=_target_python(args, manager),
+            installer=installer,
+            installer_args=extra,
+            force=args.force,
+            on_line=_printer(args.verbose),
+        )
+    except ToolError as exc:
+        if not args.verbose:
+            _show_tail(exc.output)
+        raise
+    for name, version in result.installed:
+        info(f"installed {name} {version}", args.quiet)
+    for name, old, new in result.replaced:
+        info(f"replaced {name} {old} with {new}", args.quiet)
+    for name, version in result.skipped:
+        info(f"{name} {version} is already installed", args.quiet)
+    if result.extras_copied:
+        info(
+            f"copied {result.extras_copied} cross-build files from site-packages-extras", args.quiet
+        )
+    info(f"cross-build packages are in {result.site_packages}", args.quiet)
+    return 0
+
+
+def cmd_install_emscripten(args: argparse.Namespace) -> int:
+    from ..tools.emsdk import activation_hint, emsdk_url, install_emscripten
+    from ..tools.shell_env import default_shell
+    from ..tools.tool_process import ToolError
+    from .output import info
+
+    manager, config = _build_config(args)
+    wanted = args.version or config.emscripten_version
+    streaming = not args.quiet
+    try:
+        result = install_emscripten(
+            config.pyodide_root,
+            wanted,
+            url=emsdk_url(manager.project, args.emsdk_url),
+            force=args.force,
+            on_line=_printer(streaming),
+            expected_version=config.emscripten_version or None,
+        )
+    except ToolError as exc:
+        if not streaming:
+            _show_tail(exc.output)
+        raise
+    if result.action == "already installed":
+        info(f"Emscripten {result.version} is already installed in {result.emsdk_dir}", args.quiet)
+    else:
+        info(f"Emscripten {result.version} installed in {result.emsdk_dir}", args.quiet)
+    shell = default_shell()
+    # The activation line goes to stdout so that it can be copied or eval'd.
+    print(f"To use it in this shell: {activation_hint(result.emsdk_dir, shell)}")
+    print(
+        'Or set every build variable at once: eval "$(xbuildenv env)"'
+        if shell != "powershell"
+        else "Or: xbuildenv env --shell powershell | Invoke-Expression"
+    )
+    return 0
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from ..tools.shell_env import build_env, default_shell, render
+
+    _, config = _build_config(args)
+    sys.stdout.write(render(build_env(config), args.shell or default_shell()))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ..tools.shell_env import build_env, run_in
+
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    _, config = _build_config(args)
+    return run_in(build_env(config), cmd)

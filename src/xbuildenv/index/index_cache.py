@@ -1,0 +1,120 @@
+"""Release indexes, fetched at most once a day (by default) and revalidated cheaply.
+
+A cached index is reused while it is younger than the maximum age
+(``XBUILDENV_INDEX_MAX_AGE`` seconds or ``index_max_age`` in ``[tool.xbuildenv]``,
+default 24 h). After that it is revalidated with ``If-None-Match`` /
+``If-Modified-Since``; a 304 costs no body. ``--refresh`` forces a fetch;
+``--offline`` never touches the network. When the network fails and a stale copy
+exists, the copy is used and a one-line warning says so.
+
+Local paths are never cached: reading them is as cheap as reading the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..cache.store import store_dir, url_key, write_atomic
+from ..errors import DownloadError, MetadataError
+from ..net.fetch import fetch_bytes, local_path, resolve_relative
+from .releases import Release, parse_index
+
+DEFAULT_MAX_AGE = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class IndexPolicy:
+    max_age: float = DEFAULT_MAX_AGE
+    refresh: bool = False
+    offline: bool = False
+
+
+def _paths(folder: Path, url: str) -> tuple[Path, Path]:
+    key = url_key(url)[:32]
+    return folder / f"{key}.json", folder / f"{key}.meta.json"
+
+
+def load_releases(
+    source: str,
+    policy: IndexPolicy | None = None,
+    *,
+    folder: Path | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> dict[str, Release]:
+    """The releases of ``source`` (URL or path); release URLs resolved against it."""
+    policy = policy or IndexPolicy()
+    body = _index_bytes(source, policy, folder or store_dir() / "index", warn)
+    releases = parse_index(body, f"release index {source}")
+    return {k: replace(r, url=resolve_relative(source, r.url)) for k, r in releases.items()}
+
+
+def _index_bytes(
+    source: str, policy: IndexPolicy, folder: Path, warn: Callable[[str], None] | None
+) -> bytes:
+    if local_path(source) is not None:
+        return fetch_bytes(source).body
+    body_path, meta_path = _paths(folder, source)
+    cached: bytes | None = None
+    meta: dict[str, object] = {}
+    try:
+        cached = body_path.read_bytes()
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError):
+        cached = None
+    if policy.offline:
+        if cached is None:
+            raise MetadataError(
+                f"--offline: no cached copy of the release index {source}",
+                "run once without --offline to cache it",
+            )
+        return cached
+    fetched_at = meta.get("fetched_at")
+    age = time.time() - fetched_at if isinstance(fetched_at, (int, float)) else None
+    if cached is not None and not policy.refresh and age is not None and 0 <= age < policy.max_age:
+        return cached
+
+    headers: dict[str, str] = {}
+    if cached is not None and not policy.refresh:
+        if isinstance(meta.get("etag"), str):
+            headers["If-None-Match"] = str(meta["etag"])
+        if isinstance(meta.get("last_modified"), str):
+            headers["If-Modified-Since"] = str(meta["last_modified"])
+    try:
+        response = fetch_bytes(source, headers=headers)
+    except DownloadError as exc:
+        if cached is None:
+            raise
+        if warn is not None:
+            warn(f"could not refresh the release index ({exc.message}); using the cached copy")
+        return cached
+    if response.status == 304 and cached is not None:
+        _save(body_path, meta_path, None, {**meta, "fetched_at": time.time()})
+        return cached
+    parse_index(response.body, f"release index {source}")  # never cache a broken index
+    _save(
+        body_path,
+        meta_path,
+        response.body,
+        {
+            "url": source,
+            "etag": response.headers.get("etag"),
+            "last_modified": response.headers.get("last-modified"),
+            "fetched_at": time.time(),
+        },
+    )
+    return response.body
+
+
+def _save(body_path: Path, meta_path: Path, body: bytes | None, meta: dict[str, object]) -> None:
+    """Best effort: a cache we cannot write is a slower run, not a failure."""
+    try:
+        body_path.parent.mkdir(parents=True, exist_ok=True)
+        if body is not None:
+            write_atomic(body_path, body)
+        write_atomic(meta_path, json.dumps(meta).encode())
+    except OSError:
+        pass

@@ -1,0 +1,261 @@
+"""Installing one environment into a root, all or nothing.
+
+The sequence, under the version's lock:
+
+1. tidy what earlier, killed runs left for this version (staging folders, a
+   version moved aside by an interrupted forced reinstall, which is put back);
+2. if the version is installed: done, or (Python marker mismatch) drop the host
+   packages and rewrite the marker;
+3. otherwise stream download + sha256 + extraction into a private staging folder,
+   build the package index, write the markers, ``.installed`` last;
+4. publish by one rename; then, under the link lock, make it active.
+
+Any failure before 4 removes only the staging folder, so a version installed before
+the call is never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cache.layout import (
+    INSTALLED_MARKER,
+    REPLACED_PREFIX,
+    RootLayout,
+    leftover_version,
+    remove_tree,
+)
+from ..cache.locks import (
+    ROOT_LOCK_PREFIX,
+    FileLock,
+    link_lock,
+    lock_dir,
+    sweep_stale_locks,
+    version_lock,
+)
+from ..cache.store import ArchiveStore, url_key
+from ..checkpoints import checkpoint
+from ..errors import LockTimeout, RootError, UsageError
+from ..net.fetch import FetchSettings
+from ..settings.config import DEFAULT_MAX_UNPACKED
+from ..settings.root import cache_home
+
+
+@dataclass(frozen=True)
+class InstallSource:
+    """Where a version comes from: a release of an index, or a bare URL."""
+
+    version: str
+    url: str
+    sha256: str | None = None
+    release_version: str | None = None  # set for index releases: names the CDN in the index
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    version: str
+    path: Path
+    action: str  # "installed" | "reinstalled" | "already installed" | "refreshed"
+    downloaded_bytes: int = 0
+    sha256: str | None = None
+    route: str | None = None  # how the tree arrived: "network", "store" or "linked"
+
+
+def host_site_packages_dirs(pyodide_root: Path) -> list[Path]:
+    """Host packages installed by builds (``packages/.artifacts/lib/python*/site-packages``)."""
+    lib = pyodide_root / "packages" / ".artifacts" / "lib"
+    return sorted(lib.glob("python*/site-packages")) if lib.is_dir() else []
+
+
+def tidy_version(layout: RootLayout, version: str) -> None:
+    """Clean up after killed runs for ``version``; the caller holds its lock."""
+    target = layout.version_dir(version)
+    for path in layout.leftovers():
+        found = leftover_version(path.name)
+        if found is None or found[1] != version:
+            continue
+        restorable = (path / INSTALLED_MARKER).is_file() and not target.exists()
+        if found[0] == REPLACED_PREFIX and restorable:
+            os.rename(path, target)  # a forced reinstall died mid-swap: restore
+            continue
+        remove_tree(path)
+
+
+def _os_error(exc: OSError, where: Path) -> RootError:
+    if exc.errno == errno.ENOSPC:
+        return RootError(
+            f"no space left on the device holding {where}",
+            "free some space and run the command again; nothing was installed",
+        )
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return RootError(
+            f"cannot write to {where}: {exc.strerror}",
+            "pass --path or set PYODIDE_XBUILDENV_PATH to a writable folder",
+        )
+    return RootError(f"cannot write to {where}: {exc.strerror or exc}")
+
+
+@dataclass(frozen=True)
+class InstallOptions:
+    """How to install; the defaults are what the CLI does."""
+
+    force: bool = False  # reinstall even when installed
+    activate: bool = True
+    max_unpacked: int = DEFAULT_MAX_UNPACKED
+    link_mode: str = "hardlink"  # how to share a tree another root already unpacked
+    use_store: bool = True  # the machine-wide archive store and tree sharing
+    settings: FetchSettings | None = None
+
+
+def install_version(
+    layout: RootLayout,
+    source: InstallSource,
+    python: str,
+    options: InstallOptions | None = None,
+    *,
+    on_progress: Callable[[int, int | None], None] | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> InstallResult:
+    """Install ``source`` into ``layout`` for host Python ``python`` ("X.Y")."""
+    options = options or InstallOptions()
+    layout.ensure_root()
+    version = source.version
+    with version_lock(layout.root, version, on_wait=on_wait):
+        checkpoint("install.locked")
+        tidy_version(layout, version)
+        result = _install_locked(layout, source, python, options, on_progress, on_wait)
+        if options.activate:
+            # Still under the version lock (order: version, then link, as uninstall
+            # takes them), so an uninstall cannot remove the version between the
+            # check in activate() and the new link: no dangling link.
+            with link_lock(layout.root, on_wait=on_wait):
+                checkpoint("install.activate")
+                layout.activate(version)
+                checkpoint("install.activated")
+    return result
+
+
+def _install_locked(
+    layout: RootLayout,
+    source: InstallSource,
+    python: str,
+    options: InstallOptions,
+    on_progress: Callable[[int, int | None], None] | None,
+    on_wait: Callable[[str], None] | None,
+) -> InstallResult:
+    version = source.version
+    target = layout.version_dir(version)
+    was_installed = layout.is_installed(version)
+    if was_installed and not options.force:
+        if layout.python_marker(version) == python:
+            return InstallResult(version, target, "already installed")
+        # Host packages built for another Python are unusable: drop them, keep the rest.
+        for site in host_site_packages_dirs(layout.pyodide_root(version)):
+            remove_tree(site)
+        layout.write_python_marker(target, python)
+        return InstallResult(version, target, "refreshed")
+
+    from .materialize import obtain_tree  # the download pipeline: only when unpacking
+    from .package_index import IndexBuilder
+
+    store = ArchiveStore() if options.use_store else None
+    staging = None
+    index = None
+    try:
+        staging = layout.new_staging(version)
+        checkpoint("install.staging")
+        if source.release_version is not None:
+            index = IndexBuilder(staging, source.release_version)
+        with _store_lock(store, source, on_wait):
+            got = obtain_tree(
+                source.url,
+                source.sha256,
+                staging,
+                root=layout.root,
+                cache_home=cache_home() if options.use_store else None,
+                store=store,
+                link_mode=options.link_mode,
+                max_unpacked=options.max_unpacked,
+                settings=options.settings,
+                on_progress=on_progress,
+                on_file=index.saw if index is not None else None,
+            )
+        checkpoint("install.obtained")
+        if index is not None:
+            index.finish(staging / "xbuildenv" / "pyodide-root")
+            checkpoint("install.index")
+        layout.write_python_marker(staging, python)
+        checkpoint("install.python-marker")
+        (staging / INSTALLED_MARKER).touch()
+        checkpoint("install.installed-marker")
+        layout.publish(staging, version)
+        staging = None
+        checkpoint("install.published")
+    except OSError as exc:
+        raise _os_error(exc, layout.root) from None
+    finally:
+        if index is not None:
+            index.close()  # its thread writes into the staging folder
+        if staging is not None:
+            remove_tree(staging)
+    action = "reinstalled" if was_installed else "installed"
+    return InstallResult(version, target, action, got.downloaded, got.sha256, got.route)
+
+
+def _store_lock(
+    store: ArchiveStore | None, source: InstallSource, on_wait: Callable[[str], None] | None
+) -> contextlib.AbstractContextManager[object]:
+    """Serialise roots fetching the same archive, so the second one links instead."""
+    if store is None:
+        return contextlib.nullcontext()
+    try:
+        folder = lock_dir(store.path)  # refuses a planted symlink in place of the folder
+    except (OSError, RootError):
+        return contextlib.nullcontext()  # an unusable store costs speed, not the install
+    key = source.sha256 or url_key(source.url)
+    return FileLock(folder / f"{key}.lock", on_wait=on_wait)
+
+
+def tidy_root(layout: RootLayout) -> list[Path]:
+    """Remove every leftover whose owner is gone; return what was removed.
+
+    A leftover belongs to a version; if that version's lock is free, no live process
+    is working on it, so its leftovers are safe to clean.
+    """
+    before = set(layout.leftovers())
+    versions = {found[1] for p in before if (found := leftover_version(p.name))}
+    for version in sorted(versions):
+        try:
+            with version_lock(layout.root, version, timeout=0):
+                tidy_version(layout, version)
+        except (LockTimeout, UsageError):
+            continue  # busy (or a name we would not make): leave it for a later run
+    try:
+        with link_lock(layout.root, timeout=0.5):
+            for path in layout.leftovers():
+                if path.name.startswith(".link-"):
+                    path.unlink(missing_ok=True)
+    except LockTimeout:
+        pass
+    # Lock files of killed processes (a live holder's lock is never touched) and the
+    # store's partial downloads whose process is gone.
+    sweep_stale_locks(layout.root, ROOT_LOCK_PREFIX)
+    _tidy_store()
+    return sorted(before - set(layout.leftovers()))
+
+
+def _tidy_store() -> None:
+    store = ArchiveStore()
+    try:
+        # Only a real folder: a planted symlink must not make us delete elsewhere.
+        if stat.S_ISDIR(os.lstat(store.path / "tmp").st_mode):
+            store.tidy_temp()
+    except OSError:
+        pass
+    sweep_stale_locks(store.path / ".locks")

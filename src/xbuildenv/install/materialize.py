@@ -1,0 +1,169 @@
+"""Putting an archive's tree into a staging folder by the cheapest sound route.
+
+1. **linked**: another root on this machine already unpacked the same archive
+   (same sha256): share its files (see :mod:`xbuildenv.treelink`). No download, no
+   decompression.
+2. **store**: the verified archive is in the machine-wide store: unpack it from
+   disk (the hash is checked again on the way; a damaged entry is dropped and we
+   fall through to 3).
+3. **network**: stream it, teeing the bytes into the store so that no other root
+   on this machine downloads it again.
+
+Archives installed by URL have no published hash: they are found again through the
+store's URL record when the server's ETag/Last-Modified (or the local file's size
+and mtime) still match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cache.layout import INSTALLED_MARKER, remove_tree
+from ..cache.store import ArchiveStore, UrlRecord
+from ..cache.treelink import ARCHIVE_MARKER, find_tree, link_tree
+from ..errors import ArchiveError, ChecksumError
+from ..net.fetch import FetchSettings, local_path, validator_of
+from ..settings.config import DEFAULT_MAX_UNPACKED
+from .package_index import LOCK_MEMBER
+from .pipeline import download_and_extract
+
+
+@dataclass(frozen=True)
+class Obtained:
+    route: str  # "linked" | "store" | "network"
+    sha256: str
+    downloaded: int = 0
+
+
+def _known_sha(url: str, sha256: str | None, store: ArchiveStore | None) -> str | None:
+    if sha256 or store is None:
+        return sha256
+    record = store.url_record(url)
+    if record is None or not record.etag:
+        return None
+    try:
+        current = validator_of(url)
+    except Exception:
+        return None  # cannot confirm: download again rather than trust a stale record
+    return record.sha256 if current == record.etag else None
+
+
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _reset(staging: Path) -> None:
+    remove_tree(staging)
+    staging.mkdir()
+
+
+def obtain_tree(
+    url: str,
+    sha256: str | None,
+    staging: Path,
+    *,
+    root: Path,
+    cache_home: Path | None,
+    store: ArchiveStore | None,
+    link_mode: str = "hardlink",
+    max_unpacked: int = DEFAULT_MAX_UNPACKED,
+    settings: FetchSettings | None = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
+    on_file: Callable[[str, Path], None] | None = None,
+) -> Obtained:
+    """Fill ``staging`` with the archive's ``xbuildenv/`` tree and record its hash.
+
+    ``on_file(name, path)`` hears of the archive's files as they arrive (on the linked
+    route, of the lock file before linking starts: see
+    :class:`~xbuildenv.package_index.IndexBuilder`).
+    """
+    known = _known_sha(url, sha256, store)
+    result = None
+    if known and cache_home is not None:
+        other = find_tree(cache_home, known, exclude=root)
+        if other is not None:
+            try:
+                if on_file is not None:
+                    on_file(LOCK_MEMBER, other / LOCK_MEMBER)
+                link_tree(other, staging, link_mode)
+                # The other root may have been uninstalled while we walked it.
+                if (other / INSTALLED_MARKER).is_file():
+                    result = Obtained("linked", known)
+                else:
+                    _reset(staging)
+            except OSError:
+                _reset(staging)  # the other root changed under us: unpack instead
+    if result is None and known and store is not None and (cached := store.find(known)):
+        try:
+            download_and_extract(
+                str(cached),
+                staging,
+                expected_sha256=known,
+                max_unpacked=max_unpacked,
+                on_file=on_file,
+            )
+            result = Obtained("store", known)
+        except (ChecksumError, ArchiveError):
+            if _file_sha256(cached) == known:
+                raise  # the archive itself is bad, not our copy of it
+            store.discard(known)
+            _reset(staging)
+    if result is None:
+        result = _from_network(
+            url, sha256, staging, store, max_unpacked, settings, on_progress, on_file
+        )
+    (staging / ARCHIVE_MARKER).write_text(result.sha256)
+    return result
+
+
+def _from_network(
+    url: str,
+    sha256: str | None,
+    staging: Path,
+    store: ArchiveStore | None,
+    max_unpacked: int,
+    settings: FetchSettings | None,
+    on_progress: Callable[[int, int | None], None] | None,
+    on_file: Callable[[str, Path], None] | None,
+) -> Obtained:
+    temp = None
+    fh = None
+    if store is not None and local_path(url) is None:
+        try:
+            temp, fh = store.open_temp()
+        except OSError:
+            temp = fh = None  # a store we cannot write to only costs speed
+    try:
+        streamed = download_and_extract(
+            url,
+            staging,
+            expected_sha256=sha256,
+            max_unpacked=max_unpacked,
+            settings=settings,
+            on_progress=on_progress,
+            sink=fh.write if fh is not None else None,
+            on_file=on_file,
+        )
+        if fh is not None and temp is not None and store is not None:
+            fh.close()
+            try:
+                store.commit(temp, streamed.sha256)
+                temp = None
+                if sha256 is None and streamed.validator:
+                    store.remember_url(UrlRecord(url, streamed.sha256, streamed.validator))
+            except OSError:
+                pass
+        return Obtained("network", streamed.sha256, streamed.size)
+    finally:
+        if fh is not None:
+            fh.close()
+        if temp is not None:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass

@@ -1,0 +1,334 @@
+"""Getting bytes from a URL or a local path, robustly.
+
+* ``http(s)://`` goes through :mod:`urllib.request`, so proxies from the environment
+  (``https_proxy``, ``no_proxy``, ...) and the system's certificate store apply.
+* 5xx, 429, resets and timeouts are retried with exponential backoff, bounded in count
+  and total time; a body cut off part-way resumes with a ``Range`` request, and when the
+  server ignores ``Range`` the bytes already seen are skipped (only if the validator
+  says the content is unchanged).
+* Anything else (404, DNS, refused) becomes one :class:`DownloadError` line.
+
+Plain paths and ``file://`` URLs are read from disk, so an index and its archives can
+be used offline.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urljoin, urlparse
+
+from .. import __version__
+from ..checkpoints import checkpoint
+from ..errors import DownloadError
+from ..settings.config import ENV_RETRIES, ENV_TIMEOUT, env_number
+
+CHUNK = 256 * 1024
+USER_AGENT = f"xbuildenv/{__version__}"
+# Our own knobs for the retry policy (documented in the README with the others).
+ENV_BACKOFF = "XBUILDENV_BACKOFF"  # first wait in seconds; doubles on each retry
+ENV_RETRY_DEADLINE = "XBUILDENV_RETRY_DEADLINE"  # total seconds spent retrying a request
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """Retry and timeout policy; defaults overridable by environment variables."""
+
+    retries: int = 5
+    timeout: float = 30.0  # seconds, for connecting and for each read
+    backoff: float = 0.5  # first wait; doubles each retry
+    max_backoff: float = 10.0
+    deadline: float = 300.0  # total seconds spent retrying one request
+
+    @classmethod
+    def from_env(cls) -> FetchSettings:
+        return cls(
+            retries=int(env_number(ENV_RETRIES, cls.retries)),
+            timeout=env_number(ENV_TIMEOUT, cls.timeout, minimum=0.1),
+            backoff=env_number(ENV_BACKOFF, cls.backoff),
+            deadline=env_number(ENV_RETRY_DEADLINE, cls.deadline),
+        )
+
+
+@dataclass
+class Response:
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int = 200
+
+
+def is_url(source: str) -> bool:
+    return urlparse(source).scheme in ("http", "https", "file")
+
+
+def local_path(source: str) -> Path | None:
+    """The filesystem path for a plain path or ``file://`` URL, else None."""
+    parsed = urlparse(source)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    if parsed.scheme in ("http", "https"):
+        return None
+    return Path(source).expanduser()
+
+
+def resolve_relative(base: str, ref: str) -> str:
+    """Resolve a release URL that may be relative to the index it came from."""
+    if urlparse(ref).scheme or Path(ref).is_absolute():
+        return ref
+    base_path = local_path(base)
+    if base_path is not None:
+        return str(base_path.absolute().parent / ref)
+    return urljoin(base, ref)
+
+
+class _Retryable(Exception):
+    """Internal: a failure worth another attempt."""
+
+
+def _describe(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    if reason is not None and not isinstance(reason, str):
+        exc = reason
+    if isinstance(exc, TimeoutError) or type(exc).__name__ in ("timeout", "TimeoutError"):
+        return "timed out"
+    name = type(exc).__name__
+    if name == "gaierror":
+        return "the host name could not be resolved"
+    if isinstance(exc, ConnectionRefusedError):
+        return "the connection was refused"
+    if isinstance(exc, ConnectionResetError):
+        return "the connection was reset"
+    return str(exc) or name
+
+
+def _open(url: str, settings: FetchSettings, headers: dict[str, str]) -> Any:
+    """Open ``url``; translate failures into _Retryable or DownloadError."""
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **headers})
+    try:
+        return urllib.request.urlopen(request, timeout=settings.timeout)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        if exc.code >= 500 or exc.code == 429:
+            raise _Retryable(f"HTTP {exc.code}") from None
+        hint = "check the version or URL" if exc.code == 404 else "check the URL and access"
+        raise DownloadError(f"GET {url} failed: HTTP {exc.code} {exc.reason}", hint) from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        import ssl
+
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            # Not transient: retrying cannot make an untrusted certificate trusted.
+            raise DownloadError(
+                f"cannot verify the TLS certificate of {url}: {reason.verify_message}",
+                "install the CA into the system certificate store or set SSL_CERT_FILE",
+            ) from None
+        text = _describe(exc)
+        if "resolved" in text:
+            raise DownloadError(
+                f"cannot reach {url}: {text}",
+                "check your network connection and proxy settings (https_proxy)",
+            ) from None
+        raise _Retryable(text) from None
+
+
+class _Budget:
+    """Retries left for one request or download, with exponential backoff.
+
+    One budget covers a whole download, reopening after cuts included, so a server
+    that keeps accepting and then stalling cannot make us retry forever. Bytes
+    actually received restore it: a long download with a few cuts still finishes.
+    """
+
+    def __init__(self, settings: FetchSettings) -> None:
+        self.settings = settings
+        self.progress()
+
+    def progress(self) -> None:
+        self.tries = 0
+        self.wait = self.settings.backoff
+        self.started = time.monotonic()
+
+    def spend(self, url: str, exc: _Retryable) -> None:
+        """Sleep before the next attempt, or raise when the budget is spent."""
+        self.tries += 1
+        spent = time.monotonic() - self.started
+        if self.tries > self.settings.retries or spent + self.wait > self.settings.deadline:
+            raise DownloadError(
+                f"GET {url} failed after {self.tries} attempt(s): {exc}",
+                "check your network connection, or try again later",
+            ) from None
+        time.sleep(self.wait * (0.75 + random.random() / 2))
+        self.wait = min(self.wait * 2, self.settings.max_backoff)
+
+
+def _with_retries(
+    url: str, settings: FetchSettings, attempt: Any, budget: _Budget | None = None
+) -> Any:
+    """Run ``attempt()`` until it stops raising _Retryable or the budget is spent."""
+    budget = budget or _Budget(settings)
+    while True:
+        try:
+            return attempt()
+        except _Retryable as exc:
+            budget.spend(url, exc)
+
+
+def fetch_bytes(
+    source: str, settings: FetchSettings | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    """Read a whole (small) document: an index. 304 comes back with an empty body."""
+    path = local_path(source)
+    if path is not None:
+        try:
+            return Response(path.read_bytes())
+        except OSError as exc:
+            raise DownloadError(
+                f"cannot read {path}: {exc.strerror or exc}", "check the path"
+            ) from None
+    settings = settings or FetchSettings.from_env()
+    checkpoint("metadata.fetch")
+
+    def attempt() -> Response:
+        import urllib.error
+
+        try:
+            resp = _open(source, settings, headers or {})
+        except DownloadError as exc:
+            if "HTTP 304" in exc.message:
+                return Response(b"", {}, 304)
+            raise
+        with resp:
+            try:
+                body = resp.read()
+            except OSError as exc:
+                raise _Retryable(_describe(exc)) from None
+            except urllib.error.URLError as exc:  # pragma: no cover - defensive
+                raise _Retryable(_describe(exc)) from None
+            return Response(body, {k.lower(): v for k, v in resp.headers.items()}, resp.status)
+
+    result: Response = _with_retries(source, settings, attempt)
+    checkpoint("metadata.fetched")
+    return result
+
+
+@dataclass
+class Download:
+    """A streaming download: iterate :meth:`chunks`; ``size`` is known after opening."""
+
+    url: str
+    settings: FetchSettings = field(default_factory=FetchSettings.from_env)
+    size: int | None = None
+    received: int = 0
+    validator: str | None = None
+
+    def chunks(self) -> Iterator[bytes]:
+        import http.client  # lazily, like _open: read-only commands never need it
+
+        path = local_path(self.url)
+        if path is not None:
+            yield from self._file_chunks(path)
+            return
+        budget = _Budget(self.settings)
+        resp = _with_retries(
+            self.url, self.settings, lambda: _open(self.url, self.settings, {}), budget
+        )
+        self._learn(resp)
+        checkpoint("download.open")
+        while True:
+            try:
+                with resp:
+                    while True:
+                        try:
+                            read = resp.read1 if hasattr(resp, "read1") else resp.read
+                            chunk = read(CHUNK)
+                        except (OSError, http.client.HTTPException) as exc:
+                            # reset, timeout, IncompleteRead; never Ctrl-C/SIGTERM
+                            raise _Retryable(_describe(exc)) from None
+                        if not chunk:
+                            break
+                        self.received += len(chunk)
+                        budget.progress()
+                        checkpoint("download.chunk")
+                        yield chunk
+                if self.size is not None and self.received < self.size:
+                    raise _Retryable(f"connection closed after {self.received} bytes")
+                return
+            except _Retryable as exc:
+                budget.spend(self.url, exc)
+                resp = _with_retries(self.url, self.settings, self._resume, budget)
+
+    def _file_chunks(self, path: Path) -> Iterator[bytes]:
+        try:
+            fh = path.open("rb")
+        except OSError as exc:
+            raise DownloadError(
+                f"cannot read {path}: {exc.strerror or exc}", "check the path or URL"
+            ) from None
+        with fh:
+            self.size = os.fstat(fh.fileno()).st_size
+            while chunk := fh.read(CHUNK):
+                self.received += len(chunk)
+                yield chunk
+
+    def _learn(self, resp: Any) -> None:
+        length = resp.headers.get("Content-Length")
+        if length and length.isdigit() and resp.status == 200:
+            self.size = int(length)
+        self.validator = resp.headers.get("ETag") or resp.headers.get("Last-Modified")
+
+    def _resume(self) -> Any:
+        """Reopen after a cut: ask for the rest, or skip what we have if Range is ignored."""
+        headers = {"Range": f"bytes={self.received}-"}
+        if self.validator:
+            headers["If-Range"] = self.validator
+        resp = _open(self.url, self.settings, headers)
+        if resp.status == 206:
+            return resp
+        new_validator = resp.headers.get("ETag") or resp.headers.get("Last-Modified")
+        # Without Range support we read the whole body again and drop what we already
+        # have; that is only sound if it is the same body (the sha256 check at the end
+        # still guards the no-validator case).
+        if new_validator != self.validator:
+            resp.close()
+            raise DownloadError(
+                f"{self.url} changed on the server while it was being downloaded",
+                "run the command again",
+            )
+        skip = self.received
+        try:
+            while skip:
+                got = resp.read(min(skip, CHUNK))
+                if not got:
+                    raise _Retryable("connection closed while skipping")
+                skip -= len(got)
+        except OSError as exc:
+            resp.close()
+            raise _Retryable(_describe(exc)) from None
+        return resp
+
+
+def validator_of(url: str, settings: FetchSettings | None = None) -> str | None:
+    """The ETag (else Last-Modified) of ``url`` from a HEAD request, without the body.
+
+    For a local file, its size and modification time play the same role.
+    """
+    path = local_path(url)
+    if path is not None:
+        info = path.stat()
+        return f"{info.st_size}-{info.st_mtime_ns}"
+    import urllib.request
+
+    settings = settings or FetchSettings.from_env()
+    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": USER_AGENT})
+    with urllib.request.urlopen(request, timeout=settings.timeout) as resp:
+        value = resp.headers.get("ETag") or resp.headers.get("Last-Modified")
+        return str(value) if value else None

@@ -1,0 +1,144 @@
+"""The environment a build runs in: printed for a shell (``env``) or applied (``run``).
+
+It holds the build variables of :mod:`build_config` (``PYODIDE_ROOT`` first: with it
+set, pyodide-build uses this environment as it is, without looking for one), and, when
+the environment's Emscripten SDK is installed, what ``emsdk_env`` would set: ``EMSDK``,
+``EM_CONFIG``, ``EMSDK_NODE`` and the SDK's folders in front of ``PATH``.
+Empty values are left out, so printing and sourcing them never overrides a user's
+setting with nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UsageError, XBuildEnvError
+from .build_config import BuildConfig, build_environment, emsdk_dir_for
+from .emsdk import installed_emscripten
+
+SHELLS = ("bash", "zsh", "fish", "powershell")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class CommandNotFound(XBuildEnvError):
+    """``run`` was given a program that does not exist."""
+
+    exit_code = 127  # what shells return for an unknown command
+
+
+@dataclass(frozen=True)
+class BuildEnv:
+    variables: dict[str, str]
+    path_prepend: list[str] = field(default_factory=list)
+
+
+def build_env(config: BuildConfig) -> BuildEnv:
+    """What a build of the environment described by ``config`` needs set."""
+    found = {k: v for k, v in build_environment(config).items() if v != "" and _NAME.match(k)}
+    ordered = {"PYODIDE_ROOT": str(config.pyodide_root)}
+    ordered.update(sorted(found.items()))
+    prepend: list[str] = []
+    if installed_emscripten(config.pyodide_root) is not None:
+        emsdk = emsdk_dir_for(config.pyodide_root)
+        ordered["EMSDK"] = str(emsdk)
+        if (emsdk / ".emscripten").is_file():
+            ordered["EM_CONFIG"] = str(emsdk / ".emscripten")
+        prepend = [str(emsdk), str(emsdk / "upstream" / "emscripten")]
+        node = sorted((emsdk / "node").glob("*/bin/node"))
+        if node:
+            ordered["EMSDK_NODE"] = str(node[-1])
+            prepend.append(str(node[-1].parent))
+    return BuildEnv(ordered, prepend)
+
+
+def default_shell(environ: Mapping[str, str] | None = None) -> str:
+    """The user's shell, from $SHELL (PowerShell on Windows; bash when unknown)."""
+    env = os.environ if environ is None else environ
+    if os.name == "nt":
+        return "powershell"
+    name = Path(env.get("SHELL", "")).name
+    return name if name in SHELLS else "bash"
+
+
+def _posix_quote(value: str) -> str:
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def _fish_quote(value: str) -> str:
+    # Inside fish single quotes only backslash and the quote itself are special.
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _ps_quote(value: str) -> str:
+    # PowerShell also takes the typographic single quotes as quote characters.
+    for q in ("'", "\u2018", "\u2019", "\u201a", "\u201b"):
+        value = value.replace(q, q + q)
+    return "'" + value + "'"
+
+
+def render(env: BuildEnv, shell: str) -> str:
+    """Commands that set ``env`` in ``shell``, one per line."""
+    lines: list[str] = []
+    if shell in ("bash", "zsh"):
+        lines = [f"export {k}={_posix_quote(v)}" for k, v in env.variables.items()]
+        if env.path_prepend:
+            lines.append(
+                f'export PATH={_posix_quote(os.pathsep.join(env.path_prepend))}"${{PATH:+:$PATH}}"'
+            )
+    elif shell == "fish":
+        lines = [f"set -gx {k} {_fish_quote(v)}" for k, v in env.variables.items()]
+        if env.path_prepend:
+            lines.append(
+                "set -gx PATH " + " ".join(_fish_quote(p) for p in env.path_prepend) + " $PATH"
+            )
+    elif shell == "powershell":
+        lines = [f"$env:{k} = {_ps_quote(v)}" for k, v in env.variables.items()]
+        if env.path_prepend:
+            joined = " + [IO.Path]::PathSeparator + ".join(_ps_quote(p) for p in env.path_prepend)
+            lines.append(f"$env:PATH = {joined} + [IO.Path]::PathSeparator + $env:PATH")
+    else:
+        raise UsageError(f"unknown shell {shell!r}; choose one of: {', '.join(SHELLS)}")
+    return "\n".join(lines) + "\n"
+
+
+def applied(env: BuildEnv, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default: our environment) with ``env`` set on top."""
+    out = dict(os.environ if base is None else base)
+    out.update(env.variables)
+    if env.path_prepend:
+        rest = out.get("PATH", "")
+        out["PATH"] = os.pathsep.join([*env.path_prepend, *([rest] if rest else [])])
+    return out
+
+
+def run_in(env: BuildEnv, cmd: Sequence[str]) -> int:
+    """Run ``cmd`` with ``env`` set and return its exit code.
+
+    On POSIX the command replaces this process (``exec``), so its exit status,
+    signals and terminal handling are exactly its own; elsewhere it runs as a child.
+    """
+    if not cmd:
+        raise UsageError("no command given", "usage: xbuildenv run -- COMMAND [ARG ...]")
+    full = applied(env)
+    program = cmd[0]
+    if os.sep not in program and shutil.which(program, path=full.get("PATH")) is None:
+        raise CommandNotFound(f"command not found: {program}")
+    if os.name == "posix":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            os.execvpe(program, list(cmd), full)
+        except OSError as exc:  # vanished, not executable, bad interpreter line...
+            raise CommandNotFound(f"cannot run {program}: {exc.strerror or exc}") from None
+    try:
+        code = subprocess.run(list(cmd), env=full).returncode
+    except OSError as exc:
+        raise CommandNotFound(f"cannot run {program}: {exc.strerror or exc}") from None
+    return 128 - code if code < 0 else code
