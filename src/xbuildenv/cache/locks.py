@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from ..errors import LockTimeout, RootError
+from ..errors import LockTimeoutError, RootError
 
 LOCK_DIR = ".locks"
 
@@ -68,7 +68,7 @@ class FileLock:
             try:
                 lock.acquire()
             except filelock.Timeout:
-                raise LockTimeout(f"timed out waiting for {self.path}") from None
+                raise LockTimeoutError(f"timed out waiting for {self.path}") from None
             self._fallback = lock
             return
         import fcntl
@@ -82,7 +82,7 @@ class FileLock:
             except BlockingIOError:
                 os.close(fd)
                 if self.timeout is not None and time.monotonic() - started > self.timeout:
-                    raise LockTimeout(
+                    raise LockTimeoutError(
                         f"another process holds {self.path}",
                         "wait for it to finish, or check for a stuck xbuildenv process",
                     ) from None

@@ -41,7 +41,7 @@ from ..cache.locks import (
 )
 from ..cache.store import ArchiveStore, url_key
 from ..checkpoints import checkpoint
-from ..errors import LockTimeout, RootError, UsageError
+from ..errors import LockTimeoutError, RootError, UsageError
 from ..net.fetch import FetchSettings
 from ..settings.config import DEFAULT_MAX_UNPACKED
 from ..settings.root import cache_home
@@ -234,14 +234,14 @@ def tidy_root(layout: RootLayout) -> list[Path]:
         try:
             with version_lock(layout.root, version, timeout=0):
                 tidy_version(layout, version)
-        except (LockTimeout, UsageError):
+        except (LockTimeoutError, UsageError):
             continue  # busy (or a name we would not make): leave it for a later run
     try:
         with link_lock(layout.root, timeout=0.5):
             for path in layout.leftovers():
                 if path.name.startswith(".link-"):
                     path.unlink(missing_ok=True)
-    except LockTimeout:
+    except LockTimeoutError:
         pass
     # Lock files of killed processes (a live holder's lock is never touched) and the
     # store's partial downloads whose process is gone.

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urljoin, urlparse
 
 from .. import __version__
 from ..checkpoints import checkpoint
-from ..errors import DownloadError
+from ..errors import DownloadError, RetryableError
 from ..settings.config import ENV_RETRIES, ENV_TIMEOUT, env_number
 
 CHUNK = 256 * 1024
@@ -86,10 +86,6 @@ def resolve_relative(base: str, ref: str) -> str:
     return urljoin(base, ref)
 
 
-class _Retryable(Exception):
-    """Internal: a failure worth another attempt."""
-
-
 def _describe(exc: BaseException) -> str:
     reason = getattr(exc, "reason", None)
     if reason is not None and not isinstance(reason, str):
@@ -107,7 +103,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _open(url: str, settings: FetchSettings, headers: dict[str, str]) -> Any:
-    """Open ``url``; translate failures into _Retryable or DownloadError."""
+    """Open ``url``; translate failures into RetryableError or DownloadError."""
     import http.client
     import urllib.error
     import urllib.request
@@ -118,7 +114,7 @@ def _open(url: str, settings: FetchSettings, headers: dict[str, str]) -> Any:
     except urllib.error.HTTPError as exc:
         exc.close()
         if exc.code >= 500 or exc.code == 429:
-            raise _Retryable(f"HTTP {exc.code}") from None
+            raise RetryableError(f"HTTP {exc.code}") from None
         hint = "check the version or URL" if exc.code == 404 else "check the URL and access"
         raise DownloadError(f"GET {url} failed: HTTP {exc.code} {exc.reason}", hint) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
@@ -137,7 +133,7 @@ def _open(url: str, settings: FetchSettings, headers: dict[str, str]) -> Any:
                 f"cannot reach {url}: {text}",
                 "check your network connection and proxy settings (https_proxy)",
             ) from None
-        raise _Retryable(text) from None
+        raise RetryableError(text) from None
 
 
 class _Budget:
@@ -157,7 +153,7 @@ class _Budget:
         self.wait = self.settings.backoff
         self.started = time.monotonic()
 
-    def spend(self, url: str, exc: _Retryable) -> None:
+    def spend(self, url: str, exc: RetryableError) -> None:
         """Sleep before the next attempt, or raise when the budget is spent."""
         self.tries += 1
         spent = time.monotonic() - self.started
@@ -173,12 +169,12 @@ class _Budget:
 def _with_retries(
     url: str, settings: FetchSettings, attempt: Any, budget: _Budget | None = None
 ) -> Any:
-    """Run ``attempt()`` until it stops raising _Retryable or the budget is spent."""
+    """Run ``attempt()`` until it stops raising RetryableError or the budget is spent."""
     budget = budget or _Budget(settings)
     while True:
         try:
             return attempt()
-        except _Retryable as exc:
+        except RetryableError as exc:
             budget.spend(url, exc)
 
 
@@ -210,9 +206,9 @@ def fetch_bytes(
             try:
                 body = resp.read()
             except OSError as exc:
-                raise _Retryable(_describe(exc)) from None
+                raise RetryableError(_describe(exc)) from None
             except urllib.error.URLError as exc:  # pragma: no cover - defensive
-                raise _Retryable(_describe(exc)) from None
+                raise RetryableError(_describe(exc)) from None
             return Response(body, {k.lower(): v for k, v in resp.headers.items()}, resp.status)
 
     result: Response = _with_retries(source, settings, attempt)
@@ -252,7 +248,7 @@ class Download:
                             chunk = read(CHUNK)
                         except (OSError, http.client.HTTPException) as exc:
                             # reset, timeout, IncompleteRead; never Ctrl-C/SIGTERM
-                            raise _Retryable(_describe(exc)) from None
+                            raise RetryableError(_describe(exc)) from None
                         if not chunk:
                             break
                         self.received += len(chunk)
@@ -260,9 +256,9 @@ class Download:
                         checkpoint("download.chunk")
                         yield chunk
                 if self.size is not None and self.received < self.size:
-                    raise _Retryable(f"connection closed after {self.received} bytes")
+                    raise RetryableError(f"connection closed after {self.received} bytes")
                 return
-            except _Retryable as exc:
+            except RetryableError as exc:
                 budget.spend(self.url, exc)
                 resp = _with_retries(self.url, self.settings, self._resume, budget)
 
@@ -308,11 +304,11 @@ class Download:
             while skip:
                 got = resp.read(min(skip, CHUNK))
                 if not got:
-                    raise _Retryable("connection closed while skipping")
+                    raise RetryableError("connection closed while skipping")
                 skip -= len(got)
         except OSError as exc:
             resp.close()
-            raise _Retryable(_describe(exc)) from None
+            raise RetryableError(_describe(exc)) from None
         return resp
 
 

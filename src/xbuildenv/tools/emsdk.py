@@ -30,10 +30,10 @@ from pathlib import Path
 
 from ..cache.layout import remove_tree
 from ..cache.locks import FileLock
-from ..errors import UsageError
+from ..errors import EmsdkError, PatchError, ToolError, UsageError
 from ..settings.config import ProjectConfig, setting
 from .build_config import emsdk_dir_for
-from .tool_process import ToolError, run_tool
+from .tool_process import run_tool
 
 DEFAULT_EMSDK_URL = "https://github.com/emscripten-core/emsdk.git"
 ENV_EMSDK_URL = "XBUILDENV_EMSDK_URL"
@@ -41,14 +41,6 @@ KEY_EMSDK_URL = "emsdk_url"  # in [tool.xbuildenv]
 MARKER = ".emscripten-version"
 _STAGING = ".emsdk-staging-"
 _TRASH = ".emsdk-trash-"
-
-
-class EmsdkError(ToolError):
-    """The Emscripten SDK could not be installed (git, emsdk or a patch failed)."""
-
-
-class PatchError(EmsdkError):
-    """One of the environment's Emscripten patches does not apply."""
 
 
 @dataclass(frozen=True)

@@ -36,15 +36,11 @@ from packaging.version import InvalidVersion, Version
 
 from ..cache.layout import remove_tree
 from ..cache.locks import FileLock
-from ..errors import UsageError, XBuildEnvError
-from .tool_process import ToolError, run_tool
+from ..errors import HostPackagesError, ToolError, UsageError
+from .tool_process import run_tool
 
 STAGING_PREFIX = ".xbuildenv-staging-"
 INSTALLERS = ("pip", "uv")
-
-
-class HostPackagesError(XBuildEnvError):
-    """The environment has no usable requirements.txt, or a name is not pinned there."""
 
 
 @dataclass(frozen=True)
