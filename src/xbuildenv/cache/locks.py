@@ -20,8 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ..errors import LockTimeoutError, RootError
-
-LOCK_DIR = ".locks"
+from .layout import ROOT_LOCK_PREFIX, STORE_LOCKS
 
 
 def _make_dir(path: Path) -> None:
@@ -36,7 +35,7 @@ def _make_dir(path: Path) -> None:
 
 def lock_dir(root: Path) -> Path:
     """A lock folder (the store's), created on demand; refuses a symlink in its place."""
-    path = root / LOCK_DIR
+    path = root / STORE_LOCKS
     _make_dir(path)
     info = os.lstat(path)
     if not stat.S_ISDIR(info.st_mode):
@@ -163,7 +162,6 @@ class FileLock:
 
 # A root's lock files sit in the root itself, as dot-files: pyodide-build lists every
 # *folder* of a root as a version, so a lock folder there would show up as one.
-ROOT_LOCK_PREFIX = ".xbuildenv"
 
 
 def _root_lock(root: Path, name: str, kwargs: dict[str, object]) -> FileLock:

@@ -161,8 +161,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 # --- helpers ------------------------------------------------------------------
 def _resolved(args: argparse.Namespace) -> Any:
+    from ..cache.root import resolve_root
     from ..settings.config import load_project_config
-    from ..settings.root import resolve_root
     from ..settings.target import resolve_target
     from .output import error
 
@@ -219,18 +219,11 @@ def cmd_version(args: argparse.Namespace) -> int:
     return 0
 
 
-def _natural(name: str) -> tuple[Any, ...]:
-    """PEP 440 order (so 0.28.0a1 lists before 0.28.0); URL-named folders after, by text."""
-    from ..cache.ordering import installed_version_key
-
-    return installed_version_key(name)
-
-
 def cmd_versions(args: argparse.Namespace) -> int:
     from ..cache.layout import RootLayout
 
     root = _resolved(args).path
-    found = sorted(RootLayout(root).list_versions(), key=lambda v: _natural(v.name))
+    found = RootLayout(root).list_versions()  # in version order
     if args.json:
         from .output import print_json
 

@@ -11,6 +11,8 @@ import os
 import sys
 import time
 
+from .units import format_bytes
+
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
 if TYPE_CHECKING:
     from typing import TextIO
@@ -27,14 +29,6 @@ def use_colour(stream: TextIO | None = None) -> bool:
     if os.environ.get("FORCE_COLOR"):
         return True
     return (stream or sys.stderr).isatty()
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1000
-    return f"{n:.1f} GB"  # pragma: no cover
 
 
 class ProgressBar:
@@ -59,9 +53,10 @@ class ProgressBar:
             width = 30
             filled = int(width * min(done / total, 1.0))
             bar = "#" * filled + "-" * (width - filled)
-            text = f"{self.label} [{bar}] {_human(done)}/{_human(total)} {_human(rate)}/s"
+            sizes = f"{format_bytes(done)}/{format_bytes(total)}"
+            text = f"{self.label} [{bar}] {sizes} {format_bytes(rate)}/s"
         else:
-            text = f"{self.label} {_human(done)} {_human(rate)}/s"
+            text = f"{self.label} {format_bytes(done)} {format_bytes(rate)}/s"
         self.stream.write("\r" + text[:120] + "\x1b[K")
         self.stream.flush()
 

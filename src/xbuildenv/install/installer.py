@@ -19,20 +19,21 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
+from ..cache.fs import remove_tree
 from ..cache.layout import (
     INSTALLED_MARKER,
+    LINK_TMP_PREFIX,
     REPLACED_PREFIX,
+    ROOT_LOCK_PREFIX,
     RootLayout,
     leftover_version,
-    remove_tree,
 )
 from ..cache.locks import (
-    ROOT_LOCK_PREFIX,
     FileLock,
     link_lock,
     lock_dir,
@@ -44,7 +45,16 @@ from ..checkpoints import checkpoint
 from ..errors import LockTimeoutError, RootError, UsageError
 from ..net.fetch import FetchSettings
 from ..settings.config import DEFAULT_MAX_UNPACKED
-from ..settings.root import cache_home
+from ..settings.dirs import cache_home
+
+if TYPE_CHECKING:  # at run time, materialize loads only when a tree is unpacked
+    from ..cache.treelink import LinkMode
+    from .materialize import Route
+
+
+# What an install did: a new version, a forced reinstall, nothing (already there), or
+# the markers rewritten for another host Python.
+InstallAction = Literal["installed", "reinstalled", "already installed", "refreshed"]
 
 
 @dataclass(frozen=True)
@@ -61,10 +71,10 @@ class InstallSource:
 class InstallResult:
     version: str
     path: Path
-    action: str  # "installed" | "reinstalled" | "already installed" | "refreshed"
+    action: InstallAction
     downloaded_bytes: int = 0
     sha256: str | None = None
-    route: str | None = None  # how the tree arrived: "network", "store" or "linked"
+    route: Route | None = None  # how the tree arrived; None when nothing was fetched
 
 
 def host_site_packages_dirs(pyodide_root: Path) -> list[Path]:
@@ -108,7 +118,7 @@ class InstallOptions:
     force: bool = False  # reinstall even when installed
     activate: bool = True
     max_unpacked: int = DEFAULT_MAX_UNPACKED
-    link_mode: str = "hardlink"  # how to share a tree another root already unpacked
+    link_mode: LinkMode = "hardlink"  # how to share a tree another root already unpacked
     use_store: bool = True  # the machine-wide archive store and tree sharing
     settings: FetchSettings | None = None
 
@@ -204,7 +214,7 @@ def _install_locked(
             index.close()  # its thread writes into the staging folder
         if staging is not None:
             remove_tree(staging)
-    action = "reinstalled" if was_installed else "installed"
+    action: InstallAction = "reinstalled" if was_installed else "installed"
     return InstallResult(version, target, action, got.downloaded, got.sha256, got.route)
 
 
@@ -239,23 +249,12 @@ def tidy_root(layout: RootLayout) -> list[Path]:
     try:
         with link_lock(layout.root, timeout=0.5):
             for path in layout.leftovers():
-                if path.name.startswith(".link-"):
+                if path.name.startswith(LINK_TMP_PREFIX):
                     path.unlink(missing_ok=True)
     except LockTimeoutError:
         pass
     # Lock files of killed processes (a live holder's lock is never touched) and the
     # store's partial downloads whose process is gone.
     sweep_stale_locks(layout.root, ROOT_LOCK_PREFIX)
-    _tidy_store()
+    ArchiveStore().tidy()
     return sorted(before - set(layout.leftovers()))
-
-
-def _tidy_store() -> None:
-    store = ArchiveStore()
-    try:
-        # Only a real folder: a planted symlink must not make us delete elsewhere.
-        if stat.S_ISDIR(os.lstat(store.path / "tmp").st_mode):
-            store.tidy_temp()
-    except OSError:
-        pass
-    sweep_stale_locks(store.path / ".locks")

@@ -62,10 +62,6 @@ class Response:
     status: int = 200
 
 
-def is_url(source: str) -> bool:
-    return urlparse(source).scheme in ("http", "https", "file")
-
-
 def local_path(source: str) -> Path | None:
     """The filesystem path for a plain path or ``file://`` URL, else None."""
     parsed = urlparse(source)
