@@ -27,7 +27,8 @@ LAYERS: list[set[str]] = [
     {"index"},
     {"install"},
     {"tools"},
-    {"manager", "compat"},
+    # the facade, pyodide-build's names, and the 0.1 import paths kept for one release
+    {"manager", "compat", "build_config", "host_packages", "emsdk", "shell_env", "makefile_envs"},
     {"cli"},
     {"__init__", "__main__"},
 ]
@@ -110,3 +111,15 @@ def test_each_module_imports_alone(module: str) -> None:
         [sys.executable, "-c", f"import {module}"], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_public_names_and_old_paths_are_the_same_objects() -> None:
+    from xbuildenv import build_config, emsdk, host_packages, makefile_envs, shell_env
+
+    assert build_config.load_build_config is xbuildenv.load_build_config
+    assert emsdk.install_emscripten is xbuildenv.install_emscripten
+    assert host_packages.install_host_packages is xbuildenv.install_host_packages
+    assert makefile_envs.parse_makefile_envs is xbuildenv.parse_makefile_envs
+    assert shell_env.render is xbuildenv.render
+    for name in xbuildenv.__all__:
+        assert getattr(xbuildenv, name) is not None

@@ -29,6 +29,8 @@ from ..errors import UnknownKeyError
 from ..settings.config import ProjectConfig
 from .makefile_envs import parse_makefile_envs
 
+__all__ = ["BuildConfig", "build_environment", "emsdk_dir_for", "load_build_config"]
+
 # Build variables, grouped by where their value comes from. Names are the ones
 # pyodide-build uses, so its build steps and ours see the same environment.
 _FROM_MAKEFILE = [

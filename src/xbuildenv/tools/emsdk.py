@@ -37,6 +37,14 @@ from ..settings.config import ProjectConfig, setting
 from .build_config import emsdk_dir_for
 from .tool_process import run_tool
 
+__all__ = [
+    "EmsdkResult",
+    "activation_hint",
+    "emsdk_url",
+    "install_emscripten",
+    "installed_emscripten",
+]
+
 DEFAULT_EMSDK_URL = "https://github.com/emscripten-core/emsdk.git"
 ENV_EMSDK_URL = "XBUILDENV_EMSDK_URL"
 KEY_EMSDK_URL = "emsdk_url"  # in [tool.xbuildenv]

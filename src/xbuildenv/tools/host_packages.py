@@ -40,6 +40,8 @@ from ..cache.locks import FileLock
 from ..errors import HostPackagesError, ToolError, UsageError
 from .tool_process import run_tool
 
+__all__ = ["INSTALLERS", "HostPackagesResult", "install_host_packages", "read_pins"]
+
 INSTALLERS = ("pip", "uv")
 
 

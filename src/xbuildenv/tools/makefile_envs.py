@@ -27,6 +27,8 @@ from pathlib import Path
 from ..errors import MakefileEnvsError
 from .make_vars import MakeVars, split_args
 
+__all__ = ["parse_makefile_envs", "parse_makefile_text"]
+
 _ASSIGN = re.compile(r"^(?P<name>[^\s:#=?+!]+)\s*(?P<op>\?=|:::=|::=|:=|\+=|!=|=)(?P<value>.*)$")
 
 

@@ -23,6 +23,8 @@ from ..errors import CommandNotFoundError, UsageError
 from .build_config import BuildConfig, build_environment, emsdk_dir_for
 from .emsdk import installed_emscripten
 
+__all__ = ["SHELLS", "BuildEnv", "build_env", "default_shell", "render", "run_in"]
+
 SHELLS = ("bash", "zsh", "fish", "powershell")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
