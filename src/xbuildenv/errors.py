@@ -10,7 +10,9 @@ a caller.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = [
     "ArchiveError",

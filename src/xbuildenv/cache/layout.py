@@ -40,7 +40,6 @@ from ..checkpoints import checkpoint
 from ..errors import NotInstalledError, RootError, UsageError
 from ..records import Record
 from .fs import exchange, remove_tree
-from .ordering import installed_version_key
 
 LINK_NAME = "xbuildenv"
 INSTALLED_MARKER = ".installed"
@@ -175,6 +174,8 @@ class RootLayout(Record):
             marker = self.python_marker(entry.name)
             is_active = entry.name == active
             found.append(InstalledVersion(entry.name, Path(entry.path), marker, is_active))
+        from .ordering import installed_version_key  # a regex compile: not for `version`
+
         return sorted(found, key=lambda v: installed_version_key(v.name))
 
     # --- writing (callers hold the relevant lock) ----------------------------
