@@ -9,7 +9,9 @@ disk work to :mod:`xbuildenv.install` and :mod:`xbuildenv.layout`.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from .cache.layout import InstalledVersion, RootLayout, remove_tree, url_to_version
@@ -232,6 +234,7 @@ class XBuildEnvManager:
             )
             self._record_use()
             return result
+        started = time.monotonic()
         if url is not None:
             source = InstallSource(url_to_version(url), url)
         else:
@@ -239,6 +242,7 @@ class XBuildEnvManager:
                 version, nightly=nightly, debug=debug, force=force_install
             )
             source = InstallSource(release.version, release.url, release.sha256, release.version)
+        resolved = time.monotonic() - started
         options = InstallOptions(
             force=force_install,
             activate=activate,
@@ -254,6 +258,8 @@ class XBuildEnvManager:
             on_wait=on_wait,
         )
         self._record_use()
+        if result.phases:
+            result = replace(result, phases=(("resolve", resolved), *result.phases))
         return result
 
     def _record_use(self) -> None:

@@ -12,10 +12,17 @@ if TYPE_CHECKING:
     from typing import Any, TextIO
 
 
-def print_json(data: Any, stream: TextIO | None = None) -> None:
+# The version of the JSON shapes in docs/json.md: raised when a shape changes in a way
+# that can break a reader (a key removed or its meaning changed), not when keys are added.
+JSON_SCHEMA = 1
+
+
+def print_json(data: dict[str, Any], stream: TextIO | None = None) -> None:
+    """One JSON object, tagged with the schema version (first key)."""
     import json  # only the --json outputs pay for it
 
-    (stream or sys.stdout).write(json.dumps(data, indent=2) + "\n")
+    tagged = {"schema": JSON_SCHEMA, **data}
+    (stream or sys.stdout).write(json.dumps(tagged, indent=2) + "\n")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -21,6 +21,10 @@ from ..records import Record
 from .config import ENV_XBUILDENV_PATH, KEY_XBUILDENV_PATH, ProjectConfig, env_str
 from .target import TargetEnv
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
+if TYPE_CHECKING:
+    from typing import Any
+
 ROOT_PREFIX = ".pyodide-xbuildenv-"
 
 
@@ -83,6 +87,9 @@ class ResolvedRoot(Record):
         self.rule = rule  # human-readable name of the rule that chose it
         self.install_id = install_id
         self.warnings = warnings
+
+    def to_json(self) -> dict[str, Any]:
+        return {"root": str(self.path), "rule": self.rule, "install_id": self.install_id}
 
 
 def resolve_root(
