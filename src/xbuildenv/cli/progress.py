@@ -1,8 +1,10 @@
 """Progress and status lines on stderr, only where a person is watching.
 
-A bar is drawn when stderr is a terminal, ``CI`` is unset and ``--quiet`` is off;
-otherwise nothing is drawn at all, so logs stay clean. Colour follows the usual
-conventions (``NO_COLOR`` disables it, ``FORCE_COLOR`` forces it).
+A bar (bytes, speed and time left) is drawn when stderr is a terminal, ``CI`` is unset
+and ``--quiet`` is off. Otherwise nothing is drawn while the download runs, so logs stay
+clean, and when it is done one line says what was fetched: URL, bytes, seconds, MB/s
+and route. Colour follows the usual conventions (``NO_COLOR`` disables it,
+``FORCE_COLOR`` forces it: see :mod:`.output`). Only ``install`` imports this module.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
 if TYPE_CHECKING:
-    from typing import TextIO
+    from typing import Any, TextIO
 
 
 def interactive(stream: TextIO | None = None) -> bool:
@@ -21,20 +23,19 @@ def interactive(stream: TextIO | None = None) -> bool:
     return stream.isatty() and not os.environ.get("CI")
 
 
-def use_colour(stream: TextIO | None = None) -> bool:
-    if os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    return (stream or sys.stderr).isatty()
-
-
-def _human(n: float) -> str:
+def human_bytes(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1000 or unit == "GB":
             return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
         n /= 1000
     return f"{n:.1f} GB"  # pragma: no cover
+
+
+def human_seconds(s: float) -> str:
+    s = max(int(s + 0.5), 0)
+    return (
+        f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )
 
 
 class ProgressBar:
@@ -59,9 +60,13 @@ class ProgressBar:
             width = 30
             filled = int(width * min(done / total, 1.0))
             bar = "#" * filled + "-" * (width - filled)
-            text = f"{self.label} [{bar}] {_human(done)}/{_human(total)} {_human(rate)}/s"
+            left = human_seconds((total - done) / rate) if rate > 0 else "-:--"
+            text = (
+                f"{self.label} [{bar}] {human_bytes(done)}/{human_bytes(total)} "
+                f"{human_bytes(rate)}/s ETA {left}"
+            )
         else:
-            text = f"{self.label} {_human(done)} {_human(rate)}/s"
+            text = f"{self.label} {human_bytes(done)} {human_bytes(rate)}/s"
         self.stream.write("\r" + text[:120] + "\x1b[K")
         self.stream.flush()
 
@@ -69,3 +74,17 @@ class ProgressBar:
         if self.enabled:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
+
+
+def fetched_line(result: Any) -> str | None:
+    """``fetched URL: N bytes in S s (R MB/s) via ROUTE`` for an install that read an
+    archive (``None`` when nothing was fetched): the one line a CI log gets."""
+    if result.route is None or result.url is None:
+        return None
+    seconds = dict(result.phases).get("fetch", 0.0)
+    size = result.archive_bytes or 0
+    rate = size / seconds / 1e6 if seconds > 0 else 0.0
+    return (
+        f"fetched {result.url}: {size} bytes in {seconds:.2f} s ({rate:.1f} MB/s) "
+        f"via {result.route}"
+    )
