@@ -51,7 +51,6 @@ from .settings.config import (
 from .settings.root import ResolvedRoot, resolve_root
 from .settings.target import TargetEnv, resolve_target
 
-
 _SERIES = re.compile(r"^\d+\.\d+$")  # "0.27": a release series
 _TAGGED = re.compile(r"^[vV]\d")  # "v0.27.7": a git tag's spelling of 0.27.7
 
