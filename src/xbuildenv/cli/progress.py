@@ -78,8 +78,9 @@ class ProgressBar:
 
 def fetched_line(result: Any) -> str | None:
     """``fetched URL: N bytes in S s (R MB/s) via ROUTE`` for an install that read an
-    archive (``None`` when nothing was fetched): the one line a CI log gets."""
-    if result.route is None or result.url is None:
+    archive (``None`` when nothing was: installed already, or files shared with another
+    root): the one line a CI log gets."""
+    if result.route in (None, "linked") or result.url is None:
         return None
     seconds = dict(result.phases).get("fetch", 0.0)
     size = result.archive_bytes or 0
