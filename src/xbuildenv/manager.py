@@ -9,7 +9,10 @@ leaves the disk work to :mod:`xbuildenv.install` and :mod:`xbuildenv.cache`.
 from __future__ import annotations
 
 import os
+import re
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,6 +56,8 @@ if TYPE_CHECKING:
     from .cache.treelink import LinkMode
 
 __all__ = ["XBuildEnvManager", "default_xbuildenv_path"]
+_SERIES = re.compile(r"^\d+\.\d+$")  # "0.27": a release series
+_TAGGED = re.compile(r"^[vV]\d")  # "v0.27.7": a git tag's spelling of 0.27.7
 
 
 def default_xbuildenv_path(python: str | None = None) -> Path:
@@ -179,6 +184,21 @@ class XBuildEnvManager:
                 by_published=nightly,
             )
         release = releases.get(version)
+        if release is None and _SERIES.match(version):
+            # "0.27" as uv's "3.12": the newest compatible 0.27.x (or, with --force, the
+            # newest 0.27.x at all).
+            series = [r for r in releases.values() if r.version.startswith(version + ".")]
+            if series:
+                if force:
+                    from .index.compatibility import sort_releases
+
+                    return sort_releases(series, by_published=nightly)[0]
+                return latest_compatible(
+                    series,
+                    self.python_version,
+                    self.pyodide_build_version,
+                    by_published=nightly,
+                )
         if release is None:
             near = nearest_versions(releases, version)
             hint = f"nearest available: {', '.join(near)}" if near else "the index is empty"
@@ -214,6 +234,8 @@ class XBuildEnvManager:
         """
         if url and version:
             raise UsageError("give a VERSION or --url, not both")
+        if version is not None and _TAGGED.match(version):
+            version = version[1:]  # "v0.27.7", as the release tags are spelled
         if url is None and version is None:
             url = self.project.get_str(KEY_DEFAULT_URL)
         # Fast path: an installed version needs no index and no network.
@@ -231,6 +253,7 @@ class XBuildEnvManager:
             )
             self._record_use()
             return result
+        started = time.monotonic()
         if url is not None:
             source = InstallSource(url_to_version(url), url)
         else:
@@ -238,6 +261,7 @@ class XBuildEnvManager:
                 version, nightly=nightly, debug=debug, force=force_install
             )
             source = InstallSource(release.version, release.url, release.sha256, release.version)
+        resolved = time.monotonic() - started
         options = InstallOptions(
             force=force_install,
             activate=activate,
@@ -253,6 +277,8 @@ class XBuildEnvManager:
             on_wait=on_wait,
         )
         self._record_use()
+        if result.phases:
+            result = replace(result, phases=(("resolve", resolved), *result.phases))
         return result
 
     def _record_use(self) -> None:
@@ -263,15 +289,26 @@ class XBuildEnvManager:
         from .cache.locks import link_lock
 
         if not self.layout.is_installed(version):
-            installed = self.list_versions()
-            hint = f"installed: {', '.join(installed)}" if installed else "nothing is installed yet"
             raise NotInstalledError(
                 f"version {version} is not installed in {self.env_dir}",
-                f"{hint}; run 'xbuildenv install {version}'",
+                f"{self._installed_hint(version)}; run 'xbuildenv install {version}'",
             )
         with link_lock(self.env_dir):
             self.layout.activate(version)
         self._record_use()
+
+    def _installed_hint(self, version: str) -> str:
+        """For an error about ``version`` not being installed: the nearest installed
+        version (a typo, or ``0.29`` for ``0.29.4``), else what is installed."""
+        installed = self.list_versions()
+        if not installed:
+            return "nothing is installed yet"
+        import difflib  # only on this error path
+
+        near = difflib.get_close_matches(version, installed, n=1, cutoff=0.6)
+        if near:
+            return f"did you mean {near[0]}? (installed: {', '.join(installed)})"
+        return f"installed: {', '.join(installed)}"
 
     def uninstall_version(self, version: str | None = None) -> str:
         """Remove a version (default: the active one); removing the active one unlinks it."""
@@ -289,7 +326,7 @@ class XBuildEnvManager:
         if not target.exists():
             raise NotInstalledError(
                 f"version {version} is not installed in {self.env_dir}",
-                "see 'xbuildenv versions'",
+                self._installed_hint(version),
             )
         with version_lock(self.env_dir, version):
             # Unlink and rename under the link lock: a concurrent 'use' checks that the

@@ -31,3 +31,13 @@ class Record:
     def __repr__(self) -> str:
         args = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
         return f"{type(self).__name__}({args})"
+
+
+def iso_utc(seconds: float | None) -> str | None:
+    """A POSIX time as ISO 8601 UTC (``2026-01-02T03:04:05Z``), the one form of time in
+    every JSON output; ``None`` (or 0: never) stays ``None``."""
+    if not seconds:
+        return None
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))

@@ -41,6 +41,10 @@ from ..errors import NotInstalledError, RootError, UsageError
 from ..records import Record
 from .fs import exchange, remove_tree
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
+if TYPE_CHECKING:
+    from typing import Any
+
 LINK_NAME = "xbuildenv"
 INSTALLED_MARKER = ".installed"
 PYTHON_MARKER = ".build-python-version"
@@ -106,6 +110,14 @@ class InstalledVersion(Record):
         self.path = path
         self.python = python  # content of .build-python-version, if any
         self.active = active
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.name,
+            "active": self.active,
+            "python": self.python,
+            "path": str(self.path),
+        }
 
 
 class RootLayout(Record):

@@ -23,6 +23,10 @@ from ..settings.dirs import cache_home, is_writable
 from ..settings.target import TargetEnv
 from .layout import ROOT_PREFIX
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["ResolvedRoot", "install_id", "resolve_root"]
 
 
@@ -56,6 +60,9 @@ class ResolvedRoot(Record):
         self.rule = rule  # human-readable name of the rule that chose it
         self.install_id = install_id
         self.warnings = warnings
+
+    def to_json(self) -> dict[str, Any]:
+        return {"root": str(self.path), "rule": self.rule, "install_id": self.install_id}
 
 
 def resolve_root(

@@ -12,7 +12,9 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from ..records import iso_utc
 from .fs import remove_tree
 from .layout import ARCHIVE_MARKER, ROOT_PREFIX, STORE_INDEX, RootLayout
 from .owners import Owner, last_used, read_owner
@@ -36,12 +38,35 @@ class RootInfo:
             return "unknown"
         return "present" if self.owner.exists else "gone"
 
+    @property
+    def gc_reason(self) -> str:
+        """Why ``gc`` would remove this root, in words."""
+        return {"gone": "owner is gone", "unknown": "no owner record"}.get(
+            self.owner_state, "unused"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "install_id": self.install_id,
+            "owner": self.owner.prefix if self.owner else None,
+            "owner_exists": self.owner.exists if self.owner else None,
+            "owner_state": self.owner_state,
+            "versions": self.versions,
+            "active": self.active,
+            "size_bytes": self.size,
+            "last_used": iso_utc(self.last_used),
+        }
+
 
 @dataclass
 class ArchiveInfo:
     path: Path
     sha256: str
     size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "size_bytes": self.size}
 
 
 @dataclass
@@ -51,15 +76,34 @@ class Scan:
     archives: list[ArchiveInfo]
     index_bytes: int
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cache_dir": str(self.cache_home),
+            "roots": [r.to_json() for r in self.roots],
+            "archives": [a.to_json() for a in self.archives],
+            "index_bytes": self.index_bytes,
+        }
+
 
 @dataclass
 class GcPlan:
     roots: list[RootInfo] = field(default_factory=list)
     archives: list[ArchiveInfo] = field(default_factory=list)
+    index_bytes: int = 0  # the index cache, which ``cache clean`` removes too
 
     @property
     def bytes(self) -> int:
-        return sum(r.size for r in self.roots) + sum(a.size for a in self.archives)
+        roots = sum(r.size for r in self.roots)
+        return roots + sum(a.size for a in self.archives) + self.index_bytes
+
+    def to_json(self, *, dry_run: bool) -> dict[str, Any]:
+        return {
+            "dry_run": dry_run,
+            "roots": [{**r.to_json(), "reason": r.gc_reason} for r in self.roots],
+            "archives": [a.to_json() for a in self.archives],
+            "index_bytes": self.index_bytes,
+            "freed_bytes": self.bytes,  # with dry_run: what would be freed
+        }
 
 
 def _tree_size(path: Path, seen: set[tuple[int, int]]) -> int:

@@ -11,24 +11,57 @@ import time
 from typing import Any
 
 from ..errors import UsageError
+from . import options as o
 from .units import format_bytes
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("cache", help="see and clean the machine-wide cache")
+    p = o.add(
+        sub,
+        "cache",
+        "see and clean the machine-wide cache",
+        "xbuildenv cache list",
+        "xbuildenv cache clean --json",
+    )
     csub = p.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
-    q = csub.add_parser("dir", help="print the cache folder (roots, archive store, indexes)")
+    q = o.add(
+        csub,
+        "dir",
+        "print the cache folder (roots, archive store, indexes)",
+        "xbuildenv cache dir",
+        'du -sh "$(xbuildenv cache dir)"',
+    )
     q.set_defaults(handler=cmd_cache_dir)
-    q = csub.add_parser("list", help="list every root: owner, versions, size, last use")
-    q.add_argument("--json", action="store_true", help="machine-readable output")
+    q = o.add(
+        csub,
+        "list",
+        "list every root: owner, versions, size, last use",
+        "xbuildenv cache list",
+        "xbuildenv cache list --json",
+    )
+    o.json_flag(q)
     q.set_defaults(handler=cmd_cache_list)
-    q = csub.add_parser("clean", help="remove cached indexes and archives (--all: and every root)")
+    q = o.add(
+        csub,
+        "clean",
+        "remove cached indexes and archives (--all: and every root)",
+        "xbuildenv cache clean",
+        "xbuildenv cache clean --all --json",
+    )
     q.add_argument("--all", action="store_true", help="also remove every root in the cache folder")
+    o.json_flag(q)
     q.set_defaults(handler=cmd_cache_clean)
     for q in list(csub.choices.values()):
-        _output_flags(q)
+        o.flags(q)
 
-    p = sub.add_parser("gc", help="remove roots of deleted environments and unused archives")
+    p = o.add(
+        sub,
+        "gc",
+        "remove roots of deleted environments and unused archives",
+        "xbuildenv gc --dry-run",
+        "xbuildenv gc --older-than 30d",
+        "xbuildenv gc --include-unknown --json",
+    )
     p.add_argument("--dry-run", action="store_true", help="only show what would be removed")
     p.add_argument(
         "--include-unknown", action="store_true", help="also remove roots without an owner record"
@@ -38,13 +71,9 @@ def register(sub: Any) -> None:
         metavar="AGE",
         help="also remove roots unused for longer than AGE (e.g. 30d, 12h, 3600s)",
     )
-    _output_flags(p)
+    o.json_flag(p)
+    o.flags(p)
     p.set_defaults(handler=cmd_gc)
-
-
-def _output_flags(p: Any) -> None:
-    p.add_argument("-q", "--quiet", action="store_true", help="print only results and errors")
-    p.add_argument("-v", "--verbose", action="store_true", help="show details and tracebacks")
 
 
 def parse_age(text: str) -> float:
@@ -74,26 +103,7 @@ def cmd_cache_list(args: argparse.Namespace) -> int:
     home, store = _paths()
     report = scan(home, store)
     if args.json:
-        print_json(
-            {
-                "cache_dir": str(home),
-                "roots": [
-                    {
-                        "path": str(r.path),
-                        "install_id": r.install_id,
-                        "owner": r.owner.prefix if r.owner else None,
-                        "owner_exists": r.owner.exists if r.owner else None,
-                        "versions": r.versions,
-                        "active": r.active,
-                        "size_bytes": r.size,
-                        "last_used": r.last_used,
-                    }
-                    for r in report.roots
-                ],
-                "archives": [{"sha256": a.sha256, "size_bytes": a.size} for a in report.archives],
-                "index_bytes": report.index_bytes,
-            }
-        )
+        print_json(report.to_json())
         return 0
     rows = []
     for r in report.roots:
@@ -120,14 +130,23 @@ def cmd_cache_clean(args: argparse.Namespace) -> int:
 
     home, store = _paths()
     report = scan(home, store)
-    plan = GcPlan(roots=report.roots if args.all else [], archives=report.archives)
+    plan = GcPlan(
+        roots=report.roots if args.all else [],
+        archives=report.archives,
+        index_bytes=report.index_bytes,
+    )
     apply(plan)
     for folder in ("index", "urls", "tmp"):
         remove_tree(store.path / folder) if (store.path / folder).exists() else None
+    if args.json:
+        from .output import print_json
+
+        print_json(plan.to_json(dry_run=False))
+        return 0
     info(
         f"removed {len(plan.archives)} archive(s), the index cache"
         + (f" and {len(plan.roots)} root(s)" if args.all else "")
-        + f"; freed {format_bytes(plan.bytes + report.index_bytes)}",
+        + f"; freed {format_bytes(plan.bytes)}",
         args.quiet,
     )
     return 0
@@ -140,10 +159,16 @@ def cmd_gc(args: argparse.Namespace) -> int:
     older = parse_age(args.older_than) if args.older_than else None
     home, store = _paths()
     plan = plan_gc(scan(home, store), include_unknown=args.include_unknown, older_than=older)
+    if args.json:
+        from .output import print_json
+
+        if not args.dry_run:
+            apply(plan)
+        print_json(plan.to_json(dry_run=args.dry_run))
+        return 0
     verb = "would remove" if args.dry_run else "removing"
     for r in plan.roots:
-        why = {"gone": "owner is gone", "unknown": "no owner record"}.get(r.owner_state, "unused")
-        print(f"{verb} root {r.path} ({why}; {format_bytes(r.size)})")
+        print(f"{verb} root {r.path} ({r.gc_reason}; {format_bytes(r.size)})")
     for a in plan.archives:
         print(f"{verb} archive {a.sha256[:12]} ({format_bytes(a.size)}; no root uses it)")
     if not args.dry_run:

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
-
-from .progress import use_colour
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
 if TYPE_CHECKING:
     from typing import Any, TextIO
 
 
-def print_json(data: Any, stream: TextIO | None = None) -> None:
+# The version of the JSON shapes in docs/json.md: raised when a shape changes in a way
+# that can break a reader (a key removed or its meaning changed), not when keys are added.
+JSON_SCHEMA = 1
+
+
+def print_json(data: dict[str, Any], stream: TextIO | None = None) -> None:
+    """One JSON object, tagged with the schema version (first key)."""
     import json  # only the --json outputs pay for it
 
-    (stream or sys.stdout).write(json.dumps(data, indent=2) + "\n")
+    tagged = {"schema": JSON_SCHEMA, **data}
+    (stream or sys.stdout).write(json.dumps(tagged, indent=2) + "\n")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -28,6 +34,14 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     for row in rows:
         lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     return "\n".join(lines)
+
+
+def use_colour(stream: TextIO | None = None) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return (stream or sys.stderr).isatty()
 
 
 def _paint(text: str, code: str, stream: TextIO) -> str:

@@ -1,8 +1,10 @@
 """Progress and status lines on stderr, only where a person is watching.
 
-A bar is drawn when stderr is a terminal, ``CI`` is unset and ``--quiet`` is off;
-otherwise nothing is drawn at all, so logs stay clean. Colour follows the usual
-conventions (``NO_COLOR`` disables it, ``FORCE_COLOR`` forces it).
+A bar (bytes, speed and time left) is drawn when stderr is a terminal, ``CI`` is unset
+and ``--quiet`` is off. Otherwise nothing is drawn while the download runs, so logs stay
+clean, and when it is done one line says what was fetched: URL, bytes, seconds, MB/s
+and route. Colour follows the usual conventions (``NO_COLOR`` disables it,
+``FORCE_COLOR`` forces it: see :mod:`.output`). Only ``install`` imports this module.
 """
 
 from __future__ import annotations
@@ -11,24 +13,16 @@ import os
 import sys
 import time
 
-from .units import format_bytes
+from .units import format_bytes, format_seconds
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
 if TYPE_CHECKING:
-    from typing import TextIO
+    from typing import Any, TextIO
 
 
 def interactive(stream: TextIO | None = None) -> bool:
     stream = stream or sys.stderr
     return stream.isatty() and not os.environ.get("CI")
-
-
-def use_colour(stream: TextIO | None = None) -> bool:
-    if os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    return (stream or sys.stderr).isatty()
 
 
 class ProgressBar:
@@ -53,8 +47,11 @@ class ProgressBar:
             width = 30
             filled = int(width * min(done / total, 1.0))
             bar = "#" * filled + "-" * (width - filled)
-            sizes = f"{format_bytes(done)}/{format_bytes(total)}"
-            text = f"{self.label} [{bar}] {sizes} {format_bytes(rate)}/s"
+            left = format_seconds((total - done) / rate) if rate > 0 else "-:--"
+            text = (
+                f"{self.label} [{bar}] {format_bytes(done)}/{format_bytes(total)} "
+                f"{format_bytes(rate)}/s ETA {left}"
+            )
         else:
             text = f"{self.label} {format_bytes(done)} {format_bytes(rate)}/s"
         self.stream.write("\r" + text[:120] + "\x1b[K")
@@ -64,3 +61,18 @@ class ProgressBar:
         if self.enabled:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
+
+
+def fetched_line(result: Any) -> str | None:
+    """``fetched URL: N bytes in S s (R MB/s) via ROUTE`` for an install that read an
+    archive (``None`` when nothing was: installed already, or files shared with another
+    root): the one line a CI log gets."""
+    if result.route in (None, "linked") or result.url is None:
+        return None
+    seconds = dict(result.phases).get("fetch", 0.0)
+    size = result.archive_bytes or 0
+    rate = size / seconds / 1e6 if seconds > 0 else 0.0
+    return (
+        f"fetched {result.url}: {size} bytes in {seconds:.2f} s ({rate:.1f} MB/s) "
+        f"via {result.route}"
+    )

@@ -24,23 +24,7 @@ def pyodide_build_range(release: Release) -> str:
 
 def as_json(rows: Sequence[tuple[Release, bool]], source: str | None) -> dict[str, Any]:
     """``{"environments": [...]}``; each entry gets ``source`` when a channel was chosen."""
-    envs = []
-    for r, ok in rows:
-        item: dict[str, Any] = {
-            "version": r.version,
-            "python": r.python_version,
-            "emscripten": r.emscripten_version,
-            "pyodide_build": {
-                "min": r.min_pyodide_build_version,
-                "max": r.max_pyodide_build_version,
-            },
-            "published_at": r.published_at,
-            "compatible": ok,
-        }
-        if source is not None:
-            item["source"] = source
-        envs.append(item)
-    return {"environments": envs}
+    return {"environments": [r.to_json(ok, source) for r, ok in rows]}
 
 
 def as_table(rows: Sequence[tuple[Release, bool]], source: str | None) -> str:

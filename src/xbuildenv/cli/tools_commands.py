@@ -13,34 +13,61 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from . import options as o
 
 
 def register(sub: Any) -> None:
     """Add the commands to the ``xbuildenv`` subparsers object ``sub``."""
     from ..tools.shell_env import SHELLS
-    from .main import _common
 
-    p = sub.add_parser("config", help="show the build variables of the active environment")
+    p = o.add(
+        sub,
+        "config",
+        "show the build variables of the active environment",
+        "xbuildenv config list",
+        "xbuildenv config get emscripten_version",
+        "xbuildenv config list --json",
+    )
     config_parser = p  # bound now: "p" is reused for the next commands below
-    p.set_defaults(handler=lambda args: _help(config_parser), verbose=False)
+    p.set_defaults(handler=lambda args: _help(config_parser))
     csub = p.add_subparsers(dest="config_command", metavar="SUBCOMMAND", parser_class=type(p))
-    q = csub.add_parser("list", help='every key with its value (key="value")')
-    q.add_argument("--json", action="store_true", help="machine-readable output")
-    _common(q)
+    q = o.add(
+        csub,
+        "list",
+        'every key with its value (key="value")',
+        "xbuildenv config list",
+        "xbuildenv config list --json",
+    )
+    o.json_flag(q)
+    o.common(q)
     q.set_defaults(handler=cmd_config_list)
-    q = csub.add_parser("get", help="the value of one key")
+    q = o.add(
+        csub,
+        "get",
+        "the value of one key",
+        "xbuildenv config get pyodide_root",
+        "xbuildenv config get cflags_base",
+    )
     q.add_argument("key", metavar="KEY")
-    _common(q)
+    o.common(q)
     q.set_defaults(handler=cmd_config_get)
 
-    p = sub.add_parser(
+    p = o.add(
+        sub,
         "install-packages",
-        help="install the pinned cross-build packages into the host site-packages",
+        "install the pinned cross-build packages into the host site-packages",
+        "xbuildenv install-packages",
+        "xbuildenv install-packages numpy --installer uv",
+        "xbuildenv install-packages --find-links ./wheels --installer-args '--no-deps'",
     )
     p.add_argument(
         "names", nargs="*", metavar="NAME", help="packages to install (default: every pin)"
     )
-    p.add_argument("--installer", choices=("pip", "uv"), help="default: pip ($XBUILDENV_INSTALLER)")
+    p.add_argument(
+        "--installer",
+        choices=("pip", "uv"),
+        help="default: $XBUILDENV_INSTALLER, installer in [tool.xbuildenv], else pip",
+    )
     p.add_argument("--index-url", metavar="URL", help="package index to install from")
     p.add_argument(
         "--find-links",
@@ -58,11 +85,15 @@ def register(sub: Any) -> None:
     p.add_argument(
         "-f", "--force", action="store_true", help="reinstall even if at the pinned version"
     )
-    _common(p)
+    o.common(p)
     p.set_defaults(handler=cmd_install_packages)
 
-    p = sub.add_parser(
-        "install-emscripten", help="install the Emscripten SDK the environment needs"
+    p = o.add(
+        sub,
+        "install-emscripten",
+        "install the Emscripten SDK the environment needs",
+        "xbuildenv install-emscripten",
+        "xbuildenv install-emscripten --version 4.0.9 --force",
     )
     p.add_argument(
         "--version", metavar="V", help="Emscripten version (default: from Makefile.envs)"
@@ -72,19 +103,31 @@ def register(sub: Any) -> None:
         "--emsdk-url",
         metavar="URL",
         help="git URL of emsdk (default: $XBUILDENV_EMSDK_URL, "
-        "[tool.xbuildenv] emsdk_url, or upstream)",
+        "emsdk_url in [tool.xbuildenv], or upstream)",
     )
-    _common(p)
+    o.common(p)
     p.set_defaults(handler=cmd_install_emscripten)
 
-    p = sub.add_parser("env", help="print shell commands that set the build variables")
+    p = o.add(
+        sub,
+        "env",
+        "print shell commands that set the build variables",
+        'eval "$(xbuildenv env)"',
+        "xbuildenv env --shell fish | source",
+    )
     p.add_argument("--shell", choices=SHELLS, help="default: from $SHELL")
-    _common(p)
+    o.common(p)
     p.set_defaults(handler=cmd_env)
 
-    p = sub.add_parser("run", help="run a command with the build variables set")
+    p = o.add(
+        sub,
+        "run",
+        "run a command with the build variables set",
+        "xbuildenv run -- make",
+        "xbuildenv run -- sh -c 'echo $PYODIDE_ROOT'",
+    )
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG ...]")
-    _common(p)
+    o.common(p)
     p.set_defaults(handler=cmd_run)
 
 
@@ -96,9 +139,8 @@ def _help(p: argparse.ArgumentParser) -> int:
 # --- helpers ------------------------------------------------------------------
 def _build_config(args: argparse.Namespace) -> Any:
     from ..tools.build_config import load_build_config
-    from .main import _manager
 
-    manager = _manager(args)
+    manager = o.manager(args)
     root = manager.pyodide_root
     config = load_build_config(
         root, project=manager.project, pyodide_build_dir=manager.target.pyodide_build_dir
@@ -145,7 +187,7 @@ def cmd_config_list(args: argparse.Namespace) -> int:
     if args.json:
         from .output import print_json
 
-        print_json(values)
+        print_json(values)  # the keys are config's own: see docs/json.md
         return 0
     for key, value in values.items():
         print(f'{key}="{value}"')  # pyodide config list's format, for scripts that parse it
@@ -236,6 +278,8 @@ def cmd_install_emscripten(args: argparse.Namespace) -> int:
         info(f"Emscripten {result.version} is already installed in {result.emsdk_dir}", args.quiet)
     else:
         info(f"Emscripten {result.version} installed in {result.emsdk_dir}", args.quiet)
+    if args.quiet:
+        return 0
     shell = default_shell()
     # The activation line goes to stdout so that it can be copied or eval'd.
     print(f"To use it in this shell: {activation_hint(result.emsdk_dir, shell)}")

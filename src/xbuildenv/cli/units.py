@@ -1,8 +1,8 @@
-"""Quantities as people read them: one formatter for sizes, used by every command."""
+"""Quantities as people read them: one formatter for sizes and one for durations."""
 
 from __future__ import annotations
 
-__all__ = ["format_bytes"]
+__all__ = ["format_bytes", "format_seconds"]
 
 
 def format_bytes(n: float) -> str:
@@ -12,3 +12,11 @@ def format_bytes(n: float) -> str:
             return f"{int(n)} B" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     raise AssertionError("unreachable: GB ends the loop")  # pragma: no cover
+
+
+def format_seconds(s: float) -> str:
+    """A duration as a clock shows it: ``0:07``, ``12:30``, ``1:02:03``."""
+    s = max(int(s + 0.5), 0)
+    if s >= 3600:
+        return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+    return f"{s // 60}:{s % 60:02d}"

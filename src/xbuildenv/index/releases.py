@@ -52,6 +52,23 @@ class Release:
         match = re.match(r"^\s*(\d+)\.(\d+)", self.python_version)
         return f"{match.group(1)}.{match.group(2)}" if match else self.python_version
 
+    def to_json(self, compatible: bool, source: str | None = None) -> dict[str, Any]:
+        """One entry of ``search --json``; ``source`` (the channel) only when chosen."""
+        item: dict[str, Any] = {
+            "version": self.version,
+            "python": self.python_version,
+            "emscripten": self.emscripten_version,
+            "pyodide_build": {
+                "min": self.min_pyodide_build_version,
+                "max": self.max_pyodide_build_version,
+            },
+            "published_at": self.published_at,
+            "compatible": compatible,
+        }
+        if source is not None:
+            item["source"] = source
+        return item
+
 
 def channel_name(nightly: bool, debug: bool) -> str:
     return ("nightly" if nightly else "stable") + ("-debug" if debug else "")

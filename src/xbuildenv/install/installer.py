@@ -19,10 +19,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..cache.fs import remove_tree
 from ..cache.layout import (
@@ -75,6 +76,24 @@ class InstallResult:
     downloaded_bytes: int = 0
     sha256: str | None = None
     route: Route | None = None  # how the tree arrived; None when nothing was fetched
+    url: str | None = None  # where the archive came from (None: nothing was fetched)
+    archive_bytes: int | None = None  # size of the archive read (None: linked or none)
+    # Seconds per phase, in order: "resolve" (the release index), "fetch" (download or
+    # store, verify, unpack; or link), "index" (the package index), "publish".
+    phases: tuple[tuple[str, float], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "path": str(self.path),
+            "action": self.action,
+            "route": self.route,
+            "url": self.url,
+            "sha256": self.sha256,
+            "downloaded_bytes": self.downloaded_bytes,
+            "archive_bytes": self.archive_bytes,
+            "seconds": {name: round(sec, 3) for name, sec in self.phases},
+        }
 
 
 def host_site_packages_dirs(pyodide_root: Path) -> list[Path]:
@@ -182,6 +201,7 @@ def _install_locked(
         checkpoint("install.staging")
         if source.release_version is not None:
             index = IndexBuilder(staging, source.release_version)
+        started = time.monotonic()
         with _store_lock(store, source, on_wait):
             got = obtain_tree(
                 source.url,
@@ -197,9 +217,11 @@ def _install_locked(
                 on_file=index.saw if index is not None else None,
             )
         checkpoint("install.obtained")
+        obtained = time.monotonic()
         if index is not None:
             index.finish(staging / "xbuildenv" / "pyodide-root")
             checkpoint("install.index")
+        indexed = time.monotonic()
         layout.write_python_marker(staging, python)
         checkpoint("install.python-marker")
         (staging / INSTALLED_MARKER).touch()
@@ -215,7 +237,22 @@ def _install_locked(
         if staging is not None:
             remove_tree(staging)
     action: InstallAction = "reinstalled" if was_installed else "installed"
-    return InstallResult(version, target, action, got.downloaded, got.sha256, got.route)
+    phases = (
+        ("fetch", obtained - started),
+        ("index", indexed - obtained),
+        ("publish", time.monotonic() - indexed),
+    )
+    return InstallResult(
+        version,
+        target,
+        action,
+        got.downloaded,
+        got.sha256,
+        got.route,
+        url=source.url,
+        archive_bytes=got.size,
+        phases=phases,
+    )
 
 
 def _store_lock(

@@ -43,6 +43,7 @@ class Obtained:
     route: Route
     sha256: str
     downloaded: int = 0
+    size: int | None = None  # the archive's bytes, when it was read (not when linked)
 
 
 def _known_sha(url: str, sha256: str | None, store: ArchiveStore | None) -> str | None:
@@ -113,7 +114,7 @@ def obtain_tree(
                 max_unpacked=max_unpacked,
                 on_file=on_file,
             )
-            result = Obtained("store", known)
+            result = Obtained("store", known, 0, cached.stat().st_size)
         except (ChecksumError, ArchiveError):
             if _file_sha256(cached) == known:
                 raise  # the archive itself is bad, not our copy of it
@@ -164,7 +165,7 @@ def _from_network(
                     store.remember_url(UrlRecord(url, streamed.sha256, streamed.validator))
             except OSError:
                 pass
-        return Obtained("network", streamed.sha256, streamed.size)
+        return Obtained("network", streamed.sha256, streamed.size, streamed.size)
     finally:
         if fh is not None:
             fh.close()
