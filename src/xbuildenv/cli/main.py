@@ -106,7 +106,18 @@ def _add_uninstall(sub: Any) -> None:
 
 
 def _add_search(sub: Any) -> None:
-    p = sub.add_parser("search", help="list published environments")
+    p = sub.add_parser(
+        "search",
+        help="list published environments",
+        description=(
+            "List published environments, the compatible ones first. A release is "
+            "compatible when its Python major.minor is the target's and, when a "
+            "pyodide-build version is known (installed in the target environment, or "
+            "given with --pyodide-build-version), that version lies in the release's "
+            "pyodide-build range. Without one no range is checked; the line under the "
+            "table and the 'compatibility' object of --json say which was checked."
+        ),
+    )
     p.add_argument("-a", "--all", action="store_true", help="include incompatible releases")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _channel(p)
@@ -160,13 +171,14 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 
 # --- helpers ------------------------------------------------------------------
-def _resolved(args: argparse.Namespace) -> Any:
+def _resolved(args: argparse.Namespace, project: Any = None) -> Any:
     from ..settings.config import load_project_config
     from ..settings.root import resolve_root
     from ..settings.target import resolve_target
     from .output import error
 
-    resolved = resolve_root(resolve_target(args.python), load_project_config(), args.path)
+    project = project if project is not None else load_project_config()
+    resolved = resolve_root(resolve_target(args.python), project, args.path)
     for line in resolved.warnings:  # the SPEC reports these as errors, then falls through
         error(line)
     return resolved
@@ -208,8 +220,17 @@ def cmd_root(args: argparse.Namespace) -> int:
 
 def cmd_version(args: argparse.Namespace) -> int:
     from ..cache.layout import RootLayout
+    from ..settings.config import load_project_config
 
-    version = RootLayout(_resolved(args).path).current_version()
+    project = load_project_config()
+    if not args.path:  # as pyodide-build: PYODIDE_ROOT or a source tree pins the version
+        from ..settings.pyodide_root import pinned_pyodide_root
+
+        pinned = pinned_pyodide_root(project)
+        if pinned is not None:
+            print(_pinned_version(pinned.path, pinned.source))
+            return 0
+    version = RootLayout(_resolved(args, project).path).current_version()
     if version is None:
         raise XBuildEnvError(
             "no cross-build environment is active",
@@ -217,6 +238,25 @@ def cmd_version(args: argparse.Namespace) -> int:
         )
     print(version)
     return 0
+
+
+def _pinned_version(pyodide_root: Any, source: str) -> str:
+    """The version folder of a pinned pyodide-root, else its ``PYODIDE_VERSION``."""
+    from ..settings.pyodide_root import version_of
+
+    version = version_of(pyodide_root)
+    if version is not None:
+        return version
+    from ..tools.makefile_envs import parse_makefile_envs
+
+    made = parse_makefile_envs(pyodide_root, dict(os.environ)).exported()
+    version = made.get("PYODIDE_VERSION", "").strip()
+    if not version:
+        raise XBuildEnvError(
+            f"the pyodide-root {pyodide_root} (from {source}) names no PYODIDE_VERSION",
+            "check its Makefile.envs",
+        )
+    return version
 
 
 def _natural(name: str) -> tuple[Any, ...]:
@@ -319,7 +359,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from ..index.compatibility import sort_releases
     from ..index.releases import channel_name
     from .output import print_json
-    from .search_view import as_json, as_table
+    from .search_view import Checked, as_json, as_table, checked_line
 
     manager = _manager(args)
     releases = manager.releases(nightly=args.nightly, debug=args.debug)
@@ -328,8 +368,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not args.all:
         rows = [(r, ok) for r, ok in rows if ok]
     source = channel_name(args.nightly, args.debug) if args.nightly or args.debug else None
+    checked = Checked(
+        manager.python_version, manager.pyodide_build_version, manager.pyodide_build_source
+    )
     if args.json:
-        print_json(as_json(rows, source))
+        print_json(as_json(rows, source, checked))
         return 0
     if not rows:
         raise XBuildEnvError(
@@ -337,6 +380,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             "run 'xbuildenv search --all' to see every release",
         )
     print(as_table(rows, source))
+    print(checked_line(checked))
     return 0
 
 

@@ -7,7 +7,7 @@ prints and the formats are easy to test and keep stable.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..index.releases import Release
 from .output import table
@@ -22,8 +22,38 @@ def pyodide_build_range(release: Release) -> str:
     return f"<={high}" if high else ""
 
 
-def as_json(rows: Sequence[tuple[Release, bool]], source: str | None) -> dict[str, Any]:
-    """``{"environments": [...]}``; each entry gets ``source`` when a channel was chosen."""
+class Checked(NamedTuple):
+    """What ``compatible`` was decided against."""
+
+    python: str  # the target's "major.minor"
+    pyodide_build: str | None  # the pyodide-build version whose range was checked, if any
+    pyodide_build_source: str | None  # "target environment" or "--pyodide-build-version"
+
+
+def checked_line(checked: Checked) -> str:
+    """The line under the table that says what decided "Compatible"."""
+    if checked.pyodide_build is None:
+        return (
+            f"Compatible: Python {checked.python}; no pyodide-build range checked "
+            "(pyodide-build is not installed in the target environment; "
+            "pass --pyodide-build-version V to check one)"
+        )
+    return (
+        f"Compatible: Python {checked.python} and pyodide-build {checked.pyodide_build} "
+        f"(from the {checked.pyodide_build_source})"
+    )
+
+
+def as_json(
+    rows: Sequence[tuple[Release, bool]], source: str | None, checked: Checked | None = None
+) -> dict[str, Any]:
+    """``{"environments": [...], "compatibility": {...}}``.
+
+    Each entry gets ``source`` when a channel was chosen. ``published_at`` is ``""``
+    when the index has none, as pyodide-build prints it. ``compatibility`` names what
+    ``compatible`` was decided against (``pyodide_build`` is null when no range was
+    checked).
+    """
     envs = []
     for r, ok in rows:
         item: dict[str, Any] = {
@@ -34,13 +64,20 @@ def as_json(rows: Sequence[tuple[Release, bool]], source: str | None) -> dict[st
                 "min": r.min_pyodide_build_version,
                 "max": r.max_pyodide_build_version,
             },
-            "published_at": r.published_at,
+            "published_at": r.published_at or "",
             "compatible": ok,
         }
         if source is not None:
             item["source"] = source
         envs.append(item)
-    return {"environments": envs}
+    out: dict[str, Any] = {"environments": envs}
+    if checked is not None:
+        out["compatibility"] = {
+            "python": checked.python,
+            "pyodide_build": checked.pyodide_build,
+            "pyodide_build_source": checked.pyodide_build_source,
+        }
+    return out
 
 
 def as_table(rows: Sequence[tuple[Release, bool]], source: str | None) -> str:
