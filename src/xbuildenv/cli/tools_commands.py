@@ -134,7 +134,7 @@ def _marker_mismatch(pyodide_root: Path, manager: Any) -> str | None:
     if marker is None or marker == target:
         return None
     fix = f"xbuildenv install {shlex.quote(version)}"
-    if root != manager.env_dir:
+    if root != manager.env_dir or manager.resolved.rule == "--path":
         fix += f" --path {shlex.quote(str(root))}"
     return (
         f"the environment {version} was installed for Python {marker}, not for the target "
