@@ -146,6 +146,12 @@ def ok(proc: subprocess.CompletedProcess[str]) -> str:
     return proc.stdout
 
 
+def xbuildenv(venv: Path, env: dict[str, str], cwd: Path, *args: str) -> str:
+    """The venv's ``xbuildenv``; its stdout, after checking it succeeded."""
+    command = [str(venv / "bin" / "xbuildenv"), *args]
+    return ok(subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True))
+
+
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_cibuildwheel_pyodide_flow(
     variant: str, server: Server, tmp_path: Path, emsdk_repo: str
@@ -171,8 +177,7 @@ def test_cibuildwheel_pyodide_flow(
     (tmp_path / "cibw-cache").mkdir()  # cibuildwheel makes it before this step
     # The venv's default root has another version active: nothing may come from it.
     other = "0.29.3" if version != "0.29.3" else "0.29.2"
-    ok(subprocess.run([str(venv / "bin" / "xbuildenv"), "install", other, "--force"], env=env,
-                      cwd=tmp_path, capture_output=True, text=True))  # fmt: skip
+    xbuildenv(venv, env, tmp_path, "install", other, "--force")
 
     proc = subprocess.run(
         [str(venv / "bin" / "python"), "-c", DRIVER, version, "0.39.2", mm],
@@ -192,15 +197,15 @@ def test_cibuildwheel_pyodide_flow(
     assert result["pyodide_root"] == str(version_dir / "xbuildenv" / "pyodide-root")
     assert (version_dir / ".installed").is_file()
     assert result["emscripten_dir"] == str(version_dir / "emsdk" / "upstream" / "emscripten")
-    assert Path(result["emscripten_dir"], "emscripten-version.txt").read_text().strip() == (
-        result["info"]["emscripten"]
+    assert (
+        Path(result["emscripten_dir"], "emscripten-version.txt").read_text().strip()
+        == (result["info"]["emscripten"])
     )
     log = (tmp_path / "emsdk.log").read_text().splitlines()
     assert [line.split()[0] for line in log] == ["install", "activate"]
 
     # What decided "compatible" is said, and with pyodide-build it is its range.
-    listed = json.loads(ok(subprocess.run([str(venv / "bin" / "xbuildenv"), "search", "--json"],
-                                          env=env, cwd=tmp_path, capture_output=True, text=True)))  # fmt: skip
+    listed = json.loads(xbuildenv(venv, env, tmp_path, "search", "--json"))
     if variant == "plain":
         assert listed["compatibility"]["pyodide_build"] is None
     else:
@@ -236,7 +241,9 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     dist = f"{NAME}-{VERSION}.dist-info"
     files = {
         f"{NAME}/__init__.py": open(os.path.join(NAME, "__init__.py"), "rb").read(),
-        f"{dist}/METADATA": f"Metadata-Version: 2.1\\nName: {NAME}\\nVersion: {VERSION}\\n".encode(),
+        f"{dist}/METADATA": (
+            f"Metadata-Version: 2.1\\nName: {NAME}\\nVersion: {VERSION}\\n".encode()
+        ),
         f"{dist}/WHEEL": f"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: {TAG}\\n".encode(),
     }
     record = "".join(f"{p},{_digest(d)},{len(d)}\\n" for p, d in files.items())
@@ -260,13 +267,9 @@ def test_pyodide_build_builds_against_our_install(server: Server, tmp_path: Path
     saw = tmp_path / "backend-saw.json"
     env = venv_env(venv, tmp_path, BACKEND_SAW=str(saw))
     env["PATH"] = os.pathsep.join([str(tools), env["PATH"]])
-    xbuildenv = str(venv / "bin" / "xbuildenv")
-    ok(subprocess.run([xbuildenv, "install", version, "--metadata", meta], env=env, cwd=tmp_path,
-                      capture_output=True, text=True))  # fmt: skip
-    root = Path(ok(subprocess.run([xbuildenv, "root"], env=env, cwd=tmp_path,
-                                  capture_output=True, text=True)).strip())  # fmt: skip
-    emscripten = ok(subprocess.run([xbuildenv, "config", "get", "emscripten_version"], env=env,
-                                   cwd=tmp_path, capture_output=True, text=True)).strip()  # fmt: skip
+    xbuildenv(venv, env, tmp_path, "install", version, "--metadata", meta)
+    root = Path(xbuildenv(venv, env, tmp_path, "root").strip())
+    emscripten = xbuildenv(venv, env, tmp_path, "config", "get", "emscripten_version").strip()
     (tools / "emcc").write_text(
         "#!/bin/sh\n"
         f'echo "emcc (Emscripten gcc/clang-like replacement + linker) {emscripten} (0)" >&2\n'

@@ -20,7 +20,7 @@ from xbuildenv.compat import CrossBuildEnvManager
 from xbuildenv.errors import IncompatibleError, NotInstalledError, RootError, UsageError
 
 # Written against pyodide_build.xbuildenv.CrossBuildEnvManager; ``Manager`` is either.
-SCRIPT = '''
+SCRIPT = """
 def drive(Manager, root, meta, good, bad):
     seen = []
     m = Manager(root, metadata_url=meta)
@@ -56,7 +56,7 @@ def drive(Manager, root, meta, good, bad):
         else:
             raise AssertionError("no ValueError")
     return seen
-'''
+"""
 
 
 def drive(*args: object) -> list[str]:
@@ -79,9 +79,7 @@ def private_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
 
 
 def test_pyodide_build_style_code_runs_unchanged(server: Server, tmp_path: Path) -> None:
-    meta = serve_index(
-        server, serve_env(server, "1.0"), serve_env(server, "9.0", python=OTHER_PY)
-    )
+    meta = serve_index(server, serve_env(server, "1.0"), serve_env(server, "9.0", python=OTHER_PY))
     seen = drive(CrossBuildEnvManager, tmp_path / "root", meta, "1.0", "9.0")
     # Each is also one of ours, with a one-line message.
     assert seen == [

@@ -136,7 +136,7 @@ def test_pyodide_source_tree_is_the_pyodide_root(
     # A Pyodide checkout: [tool._pyodide] in its pyproject.toml, Makefile.envs at its top.
     tree = tmp_path / "pyodide"
     (tree / "packages" / "sub").mkdir(parents=True)
-    (tree / "pyproject.toml").write_text('[tool._pyodide]\nx = 1\n[tool.pyodide.build]\n')
+    (tree / "pyproject.toml").write_text("[tool._pyodide]\nx = 1\n[tool.pyodide.build]\n")
     (tree / "Makefile.envs").write_bytes(
         fixture_files("3.13")["xbuildenv/pyodide-root/Makefile.envs"]
     )
@@ -264,4 +264,3 @@ def test_readme_lists_every_overridable_key() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     for key, variable in OVERRIDABLE.items():
         assert f"| `{key}` | `{variable}` |" in readme, key
-
