@@ -1,9 +1,10 @@
 """The Python API: :class:`XBuildEnvManager` and :func:`default_xbuildenv_path`.
 
-Names and shapes follow pyodide-build's ``CrossBuildEnvManager`` so a caller can swap
-one for the other. The manager makes the decisions the CLI needs (which release,
-whether it fits) with the plain functions in :mod:`xbuildenv.compat`, and leaves the
-disk work to :mod:`xbuildenv.install` and :mod:`xbuildenv.layout`.
+Names and shapes follow pyodide-build's ``CrossBuildEnvManager``; for an exact drop-in
+(``current_version`` a property, ``install()`` returning the path) use
+:mod:`xbuildenv.compat`. The manager makes the decisions the CLI needs (which release,
+whether it fits) with the plain functions in :mod:`xbuildenv.index.compatibility`, and
+leaves the disk work to :mod:`xbuildenv.install` and :mod:`xbuildenv.cache.layout`.
 """
 
 from __future__ import annotations
