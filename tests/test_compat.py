@@ -302,7 +302,10 @@ def test_cli_table_shows_range_and_compatibility(
         "2026-02-03",
         "yes",
     ]
-    assert len(lines) == 3  # the incompatible one is hidden without --all
+    assert len(lines) == 4  # the incompatible one is hidden without --all
+    # The line under the table says what decided "Compatible" (no pyodide-build here).
+    assert lines[3].startswith(f"Compatible: Python {PY_MM}; no pyodide-build range checked")
+    assert "--pyodide-build-version" in lines[3]
     r = run("search", "--all", "--metadata", meta, "--path", str(tmp_path), env=env)
-    rows = [line.split() for line in r.out.splitlines()[2:]]
+    rows = [line.split() for line in r.out.splitlines()[2:-1]]
     assert rows[0][0] == "9.0" and rows[0][-1] == "no"

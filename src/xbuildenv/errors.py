@@ -56,8 +56,10 @@ class XBuildEnvError(Exception):
         return self.message
 
 
-class UsageError(XBuildEnvError):
-    """The command line itself was wrong (conflicting or missing options)."""
+class UsageError(XBuildEnvError, ValueError):
+    """The command line itself was wrong (conflicting or missing options), or an API
+    call got arguments that cannot go together (a version and a URL). Also a
+    ``ValueError``, as pyodide-build's ``CrossBuildEnvManager`` raised it."""
 
     exit_code = 2
 
@@ -70,12 +72,14 @@ class MetadataError(XBuildEnvError):
     """The release index could not be read or is malformed."""
 
 
-class VersionNotFoundError(XBuildEnvError):
-    """A version was asked for that the index or the root does not have."""
+class VersionNotFoundError(XBuildEnvError, ValueError):
+    """A version was asked for that the index or the root does not have. Also a
+    ``ValueError``, as pyodide-build raised it."""
 
 
-class IncompatibleError(XBuildEnvError):
-    """No release (or not the requested one) fits the target Python / pyodide-build."""
+class IncompatibleError(XBuildEnvError, ValueError):
+    """No release (or not the requested one) fits the target Python / pyodide-build.
+    Also a ``ValueError``, as pyodide-build raised it."""
 
 
 class DownloadError(XBuildEnvError):
@@ -90,12 +94,14 @@ class ArchiveError(XBuildEnvError):
     """The archive is corrupt, truncated, unsafe or not a cross-build environment."""
 
 
-class NotInstalledError(XBuildEnvError):
-    """An operation needs an installed (or active) environment and there is none."""
+class NotInstalledError(XBuildEnvError, ValueError):
+    """An operation needs an installed (or active) environment and there is none.
+    Also a ``ValueError``, as pyodide-build raised it."""
 
 
-class RootError(XBuildEnvError):
-    """The cache root cannot be used (not writable, a file in the way, ...)."""
+class RootError(XBuildEnvError, ValueError):
+    """The cache root cannot be used (not writable, a file in the way, ...). Also a
+    ``ValueError``, as pyodide-build raised it when it could not create the root."""
 
 
 class LockTimeoutError(XBuildEnvError):

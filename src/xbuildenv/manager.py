@@ -1,7 +1,8 @@
 """The Python API: :class:`XBuildEnvManager` and :func:`default_xbuildenv_path`.
 
-Names and shapes follow pyodide-build's ``CrossBuildEnvManager`` so a caller can swap
-one for the other. The manager makes the decisions the CLI needs (which release,
+Names and shapes follow pyodide-build's ``CrossBuildEnvManager``; for an exact drop-in
+(``current_version`` a property, ``install()`` returning the path) use
+:mod:`xbuildenv.compat`. The manager makes the decisions the CLI needs (which release,
 whether it fits) with the plain functions in :mod:`xbuildenv.index.compatibility`, and
 leaves the disk work to :mod:`xbuildenv.install` and :mod:`xbuildenv.cache`.
 """
@@ -26,12 +27,13 @@ from .cache.root import ResolvedRoot, resolve_root
 from .errors import (
     ConfigError,
     IncompatibleError,
+    MetadataError,
     NotInstalledError,
     UsageError,
     VersionNotFoundError,
 )
 from .index.index_cache import DEFAULT_MAX_AGE, IndexPolicy, load_releases
-from .index.releases import Release, channel_url
+from .index.releases import Release, Releases, channel_url
 from .install.installer import (
     InstallOptions,
     InstallResult,
@@ -39,6 +41,7 @@ from .install.installer import (
     install_version,
     tidy_root,
 )
+from .settings.build_settings import build_setting
 from .settings.config import (
     DEFAULT_MAX_UNPACKED,
     ENV_INDEX_MAX_AGE,
@@ -50,6 +53,7 @@ from .settings.config import (
     load_project_config,
     setting,
 )
+from .settings.pyodide_root import PinnedRoot, pinned_pyodide_root
 from .settings.target import TargetEnv, resolve_target
 
 if TYPE_CHECKING:
@@ -90,9 +94,12 @@ class XBuildEnvManager:
         self.target = target or resolve_target()
         self.project = project if project is not None else load_project_config()
         self.resolved: ResolvedRoot = resolve_root(self.target, self.project, env_dir)
+        # A root named by the caller beats PYODIDE_ROOT; a default one does not.
+        self._explicit_root = env_dir is not None
         self.layout = RootLayout(self.resolved.path)
         self.metadata_url = metadata_url
         self._pyodide_build_version = pyodide_build_version
+        self._warned_indexes: set[str] = set()
         self.warn = warn
         self.index_policy = IndexPolicy(self._max_age(), refresh=refresh, offline=offline)
         from .cache.treelink import LINK_MODES
@@ -128,8 +135,23 @@ class XBuildEnvManager:
         return self.layout.link
 
     @property
+    def pinned_root(self) -> PinnedRoot | None:
+        """The pyodide-root ``PYODIDE_ROOT`` or a Pyodide source tree pins, if any.
+
+        None when the manager was given a root (``env_dir``): that root's active
+        version is what the caller asked for.
+        """
+        if self._explicit_root:
+            return None
+        return pinned_pyodide_root(self.project)
+
+    @property
     def pyodide_root(self) -> Path:
-        """``<active version>/xbuildenv/pyodide-root``; raises when nothing is active."""
+        """The pyodide-root to read: pinned (see :attr:`pinned_root`), else
+        ``<active version>/xbuildenv/pyodide-root``; raises when nothing is active."""
+        pinned = self.pinned_root
+        if pinned is not None:
+            return pinned.path
         version = self.current_version()
         if version is None:
             raise NotInstalledError(
@@ -146,6 +168,13 @@ class XBuildEnvManager:
     def pyodide_build_version(self) -> str | None:
         return self._pyodide_build_version or self.target.pyodide_build_version
 
+    @property
+    def pyodide_build_source(self) -> str | None:
+        """Where :attr:`pyodide_build_version` came from (None: nowhere, no range applies)."""
+        if self._pyodide_build_version:
+            return "--pyodide-build-version"
+        return "target environment" if self.target.pyodide_build_version else None
+
     def current_version(self) -> str | None:
         return self.layout.current_version()
 
@@ -153,11 +182,19 @@ class XBuildEnvManager:
         """Installed (complete) versions, oldest first (the order of ``versions``)."""
         return [v.name for v in self.layout.list_versions()]
 
-    def releases(self, *, nightly: bool = False, debug: bool = False) -> dict[str, Release]:
+    # --- releases ------------------------------------------------------------
+    def releases(self, *, nightly: bool = False, debug: bool = False) -> Releases:
+        """The usable releases of the index; malformed ones are left out with a warning
+        (once per index and manager) and listed in ``Releases.broken``."""
         if self.metadata_url and (nightly or debug):
             raise UsageError("--metadata cannot be combined with --nightly or --debug")
         source = self.metadata_url or channel_url(nightly, debug)
-        return load_releases(source, self.index_policy, warn=self.warn)
+        releases = load_releases(source, self.index_policy, warn=self.warn)
+        note = releases.describe_broken(f"release index {source}")
+        if note is not None and self.warn is not None and source not in self._warned_indexes:
+            self._warned_indexes.add(source)
+            self.warn(note)
+        return releases
 
     def is_compatible(self, release: Release) -> bool:
         from .index.compatibility import is_compatible
@@ -184,6 +221,12 @@ class XBuildEnvManager:
                 by_published=nightly,
             )
         release = releases.get(version)
+        if release is None and version in releases.broken:
+            raise MetadataError(
+                f"release {version!r}: {releases.broken[version]}",
+                "the release index has this release wrong; pick another version "
+                "(see 'xbuildenv search') or use --url",
+            )
         if release is None and _SERIES.match(version):
             # "0.27" as uv's "3.12": the newest compatible 0.27.x (or, with --force, the
             # newest 0.27.x at all).
@@ -228,8 +271,9 @@ class XBuildEnvManager:
     ) -> InstallResult:
         """Install (or verify) a version and make it active.
 
-        With neither ``version`` nor ``url``, ``default_cross_build_env_url`` from
-        pyproject.toml is used if set, else the latest compatible release.
+        With neither ``version`` nor ``url``, ``DEFAULT_CROSS_BUILD_ENV_URL`` or else
+        ``default_cross_build_env_url`` from pyproject.toml is used if set, else the
+        latest compatible release.
         ``force_install`` skips the compatibility check and reinstalls.
         """
         if url and version:
@@ -237,7 +281,8 @@ class XBuildEnvManager:
         if version is not None and _TAGGED.match(version):
             version = version[1:]  # "v0.27.7", as the release tags are spelled
         if url is None and version is None:
-            url = self.project.get_str(KEY_DEFAULT_URL)
+            # DEFAULT_CROSS_BUILD_ENV_URL, else the pyproject key (pyodide-build's order)
+            url = build_setting(self.project, KEY_DEFAULT_URL).value or None
         # Fast path: an installed version needs no index and no network.
         if (
             url is None

@@ -229,9 +229,15 @@ class RootLayout(Record):
         if old is not None:
             remove_tree(old)
 
-    def activate(self, version: str) -> None:
-        """Point the link at ``version`` atomically: a new link renamed over the old one."""
-        if not self.is_installed(version):
+    def activate(self, version: str, *, complete_only: bool = True) -> None:
+        """Point the link at ``version`` atomically: a new link renamed over the old one.
+
+        ``complete_only=False`` links any existing version folder, as pyodide-build's
+        ``use_version`` does (for :mod:`xbuildenv.compat` only).
+        """
+        if not (
+            self.is_installed(version) or (not complete_only and self.version_dir(version).is_dir())
+        ):
             raise NotInstalledError(
                 f"version {version} is not installed in {self.root}",
                 f"run 'xbuildenv install {version}' first",

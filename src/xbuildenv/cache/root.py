@@ -78,12 +78,16 @@ def resolve_root(
 
     warnings: list[str] = []
     configured: list[tuple[Path, str]] = []
-    env_value = env_str(ENV_XBUILDENV_PATH)
-    if env_value:
-        configured.append((Path(env_value).expanduser(), ENV_XBUILDENV_PATH))
-    project_value = project.get_path(KEY_XBUILDENV_PATH)
-    if project_value is not None:
-        configured.append((project_value, f"{KEY_XBUILDENV_PATH} in {project.path}"))
+    if ENV_XBUILDENV_PATH in os.environ:
+        # Set, even to "", the variable hides the pyproject key: pyodide-build merges
+        # the environment over the file and then treats an empty path as unset.
+        env_value = env_str(ENV_XBUILDENV_PATH)
+        if env_value:
+            configured.append((Path(env_value).expanduser(), ENV_XBUILDENV_PATH))
+    else:
+        project_value = project.get_path(KEY_XBUILDENV_PATH)
+        if project_value is not None:
+            configured.append((project_value, f"{KEY_XBUILDENV_PATH} in {project.path}"))
     if configured:
         # Only the first configured source counts: the environment variable overrides
         # the file, it does not merely come before it.

@@ -118,6 +118,14 @@ def add_search(sub: Any) -> None:
         "xbuildenv search",
         "xbuildenv search --all --nightly",
         "xbuildenv search --json --metadata ./index.json",
+        description=(
+            "List published environments, the compatible ones first. A release is "
+            "compatible when its Python major.minor is the target's and, when a "
+            "pyodide-build version is known (installed in the target environment, or "
+            "given with --pyodide-build-version), that version lies in the release's "
+            "pyodide-build range. Without one no range is checked; the line under the "
+            "table and the 'compatibility' object of --json say which was checked."
+        ),
     )
     p.add_argument("-a", "--all", action="store_true", help="include incompatible releases")
     o.json_flag(p)
@@ -172,7 +180,23 @@ def _active(root: Any) -> Any:
 def cmd_version(args: argparse.Namespace) -> int:
     from ..cache.layout import RootLayout
 
-    root = o.resolved(args).path
+    project = o.project_config()
+    if not args.path:  # as pyodide-build: PYODIDE_ROOT or a source tree pins the version
+        from ..settings.pyodide_root import pinned_pyodide_root
+
+        pinned = pinned_pyodide_root(project)
+        if pinned is not None:
+            pinned_version = _pinned_version(pinned.path, pinned.source)
+            if args.json:
+                from .output import print_json
+
+                print_json(
+                    {"schema": 1, "version": pinned_version, "pyodide_root": str(pinned.path)}
+                )
+            else:
+                print(pinned_version)
+            return 0
+    root = o.resolved(args, project).path
     version = RootLayout(root).current_version()
     if version is None:
         raise XBuildEnvError(
@@ -188,12 +212,32 @@ def cmd_version(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pinned_version(pyodide_root: Any, source: str) -> str:
+    """The version folder of a pinned pyodide-root, else its ``PYODIDE_VERSION``."""
+    from ..settings.pyodide_root import version_of
+
+    version = version_of(pyodide_root)
+    if version is not None:
+        return version
+    import os
+
+    from ..tools.makefile_envs import parse_makefile_envs
+
+    made = parse_makefile_envs(pyodide_root, dict(os.environ)).exported()
+    version = made.get("PYODIDE_VERSION", "").strip()
+    if not version:
+        raise XBuildEnvError(
+            f"the pyodide-root {pyodide_root} (from {source}) names no PYODIDE_VERSION",
+            "check its Makefile.envs",
+        )
+    return version
+
+
 def cmd_versions(args: argparse.Namespace) -> int:
     from ..cache.layout import RootLayout
-    from ..cache.ordering import installed_version_key
 
     root = o.resolved(args).path
-    found = sorted(RootLayout(root).list_versions(), key=lambda v: installed_version_key(v.name))
+    found = RootLayout(root).list_versions()  # in version order
     if args.json:
         from .output import print_json
 
@@ -268,7 +312,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from ..index.compatibility import sort_releases
     from ..index.releases import channel_name
     from .output import print_json
-    from .search_view import as_json, as_table
+    from .search_view import Checked, as_json, as_table, checked_line
 
     manager = o.manager(args)
     releases = manager.releases(nightly=args.nightly, debug=args.debug)
@@ -277,8 +321,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not args.all:
         rows = [(r, ok) for r, ok in rows if ok]
     source = channel_name(args.nightly, args.debug) if args.nightly or args.debug else None
+    checked = Checked(
+        manager.python_version, manager.pyodide_build_version, manager.pyodide_build_source
+    )
     if args.json:
-        print_json(as_json(rows, source))
+        print_json(as_json(rows, source, checked))
         return 0
     if not rows:
         raise XBuildEnvError(
@@ -286,4 +333,5 @@ def cmd_search(args: argparse.Namespace) -> int:
             "run 'xbuildenv search --all' to see every release",
         )
     print(as_table(rows, source))
+    print(checked_line(checked))
     return 0

@@ -111,10 +111,15 @@ def examples(*lines: str) -> str:
     return "examples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
-def add(sub: Any, name: str, help: str, *example: str) -> argparse.ArgumentParser:
+def add(
+    sub: Any, name: str, help: str, *example: str, description: str | None = None
+) -> argparse.ArgumentParser:
     """A subcommand parser with its examples as the epilog."""
     parser: argparse.ArgumentParser = sub.add_parser(
-        name, help=help, description=help[:1].upper() + help[1:] + ".", epilog=examples(*example)
+        name,
+        help=help,
+        description=description or help[:1].upper() + help[1:] + ".",
+        epilog=examples(*example),
     )
     return parser
 
@@ -134,12 +139,13 @@ def project_config() -> Any:
     return project
 
 
-def resolved(args: argparse.Namespace) -> Any:
+def resolved(args: argparse.Namespace, project: Any = None) -> Any:
     from ..cache.root import resolve_root
     from ..settings.target import resolve_target
     from .output import error
 
-    result = resolve_root(resolve_target(args.python), project_config(), args.path)
+    project = project if project is not None else project_config()
+    result = resolve_root(resolve_target(args.python), project, args.path)
     for line in result.warnings:  # the SPEC reports these as errors, then falls through
         error(line)
     return result

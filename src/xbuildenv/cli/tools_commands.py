@@ -139,6 +139,7 @@ def _help(p: argparse.ArgumentParser) -> int:
 # --- helpers ------------------------------------------------------------------
 def _build_config(args: argparse.Namespace) -> Any:
     from ..tools.build_config import load_build_config
+    from .output import warn
 
     manager = o.manager(args)
     root = manager.pyodide_root
@@ -146,10 +147,41 @@ def _build_config(args: argparse.Namespace) -> Any:
         root, project=manager.project, pyodide_build_dir=manager.target.pyodide_build_dir
     )
     if config.unresolved and args.verbose:
-        from .output import warn
-
         warn("not evaluated (they would run commands): " + ", ".join(sorted(config.unresolved)))
+    stale = _marker_mismatch(root, manager)
+    if stale is not None:
+        warn(stale)
     return manager, config
+
+
+def _marker_mismatch(pyodide_root: Path, manager: Any) -> str | None:
+    """A warning when the environment was installed for another host Python, else None.
+
+    Its host packages then belong to that Python, and ``pyodide build`` refuses the
+    environment; ``xbuildenv install VERSION`` refreshes it in place.
+    """
+    from ..cache.layout import PYTHON_MARKER
+    from ..settings.pyodide_root import version_of
+
+    version = version_of(pyodide_root)
+    if version is None:  # a source tree or a hand-made folder: no marker to check
+        return None
+    version_dir = pyodide_root.parent.parent
+    root = version_dir.parent
+    try:
+        marker = (version_dir / PYTHON_MARKER).read_text().strip() or None
+    except OSError:
+        marker = None
+    target = manager.python_version
+    if marker is None or marker == target:
+        return None
+    fix = f"xbuildenv install {shlex.quote(version)}"
+    if root != manager.env_dir or manager.resolved.rule == "--path":
+        fix += f" --path {shlex.quote(str(root))}"
+    return (
+        f"the environment {version} was installed for Python {marker}, not for the target "
+        f"Python {target}; run '{fix}' to refresh it"
+    )
 
 
 def _target_python(args: argparse.Namespace, manager: Any) -> str:

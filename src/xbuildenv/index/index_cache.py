@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..cache.fs import write_atomic
@@ -23,7 +23,7 @@ from ..cache.layout import STORE_INDEX
 from ..cache.store import store_dir, url_key
 from ..errors import DownloadError, MetadataError
 from ..net.fetch import fetch_bytes, local_path, resolve_relative
-from .releases import Release, parse_index
+from .releases import Releases, parse_index
 
 DEFAULT_MAX_AGE = 24 * 3600.0
 
@@ -46,12 +46,15 @@ def load_releases(
     *,
     folder: Path | None = None,
     warn: Callable[[str], None] | None = None,
-) -> dict[str, Release]:
-    """The releases of ``source`` (URL or path); release URLs resolved against it."""
+) -> Releases:
+    """The releases of ``source`` (URL or path); release URLs resolved against it.
+
+    A malformed release is left out (see ``Releases.broken``), not fatal.
+    """
     policy = policy or IndexPolicy()
     body = _index_bytes(source, policy, folder or store_dir() / STORE_INDEX, warn)
-    releases = parse_index(body, f"release index {source}")
-    return {k: replace(r, url=resolve_relative(source, r.url)) for k, r in releases.items()}
+    releases = parse_index(body, f"release index {source}", tolerant=True)
+    return releases.with_urls(lambda url: resolve_relative(source, url))
 
 
 def _index_bytes(
@@ -96,7 +99,8 @@ def _index_bytes(
     if response.status == 304 and cached is not None:
         _save(body_path, meta_path, None, {**meta, "fetched_at": time.time()})
         return cached
-    parse_index(response.body, f"release index {source}")  # never cache a broken index
+    # Never cache a document that is not an index (single bad releases are left out later).
+    parse_index(response.body, f"release index {source}", tolerant=True)
     _save(
         body_path,
         meta_path,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +62,7 @@ class Release:
                 "min": self.min_pyodide_build_version,
                 "max": self.max_pyodide_build_version,
             },
-            "published_at": self.published_at,
+            "published_at": self.published_at or "",  # as pyodide-build prints a missing one
             "compatible": compatible,
         }
         if source is not None:
@@ -123,8 +123,45 @@ def _release_from(key: str, raw: Any) -> Release:
     )
 
 
-def parse_index(data: bytes | str, source: str = "release index") -> dict[str, Release]:
-    """Parse and validate an index document; raise :class:`MetadataError` when bad."""
+class Releases(dict[str, Release]):
+    """The usable releases of an index, by version.
+
+    ``broken`` maps each release left out of a tolerant parse to why (one line naming
+    the field), so that asking for it by name can say what is wrong with it.
+    """
+
+    def __init__(
+        self,
+        releases: Mapping[str, Release] | None = None,
+        broken: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(releases or {})
+        self.broken: dict[str, str] = dict(broken or {})
+
+    def with_urls(self, resolve: Callable[[str], str]) -> Releases:
+        """A copy with every release URL passed through ``resolve``."""
+        from dataclasses import replace
+
+        return Releases({k: replace(r, url=resolve(r.url)) for k, r in self.items()}, self.broken)
+
+    def describe_broken(self, source: str) -> str | None:
+        """One line naming every release left out and its field, or None."""
+        if not self.broken:
+            return None
+        items = "; ".join(f"{key} ({why})" for key, why in sorted(self.broken.items()))
+        what = "release" if len(self.broken) == 1 else f"{len(self.broken)} releases"
+        return f"{source}: left out malformed {what}: {items}"
+
+
+def parse_index(
+    data: bytes | str, source: str = "release index", *, tolerant: bool = False
+) -> Releases:
+    """Parse and validate an index document; raise :class:`MetadataError` when bad.
+
+    A document that is not an index always raises. A malformed release raises too,
+    unless ``tolerant``: then it is left out and recorded in ``Releases.broken``, so
+    that one bad entry does not make every other release unusable.
+    """
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -137,4 +174,14 @@ def parse_index(data: bytes | str, source: str = "release index") -> dict[str, R
             f"{source} has no 'releases' object",
             "is this a cross-build environment index (v2)?",
         )
-    return {str(key): _release_from(str(key), raw) for key, raw in doc["releases"].items()}
+    good: dict[str, Release] = {}
+    broken: dict[str, str] = {}
+    for raw_key, raw in doc["releases"].items():
+        key = str(raw_key)
+        try:
+            good[key] = _release_from(key, raw)
+        except MetadataError as exc:
+            if not tolerant:
+                raise
+            broken[key] = exc.message.removeprefix(f"release {key!r}: ")
+    return Releases(good, broken)

