@@ -250,3 +250,13 @@ def test_quiet_install_emscripten_prints_no_hints(
     assert (r.code, r.out, r.err) == (0, "", "")
     r = run("install-emscripten", "--path", root, env=env)  # without -q: the hints
     assert r.code == 0 and "emsdk_env.sh" in r.out and "already installed" in r.err
+
+
+@pytest.mark.parametrize(
+    "words",
+    [["-q", "cache", "clean"], ["cache", "-q", "clean"], ["cache", "clean", "-q"]],
+)
+def test_quiet_at_any_level_of_a_nested_command(words: list[str], env: dict[str, str]) -> None:
+    r = run(*words, env=env)
+    assert (r.code, r.out, r.err) == (0, "", "")
+    assert "removed 0 archive(s)" in run("cache", "clean", env=env).err
