@@ -84,3 +84,26 @@ def test_default_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYODIDE_XBUILDENV_PATH", str(tmp_path / "elsewhere"))
     assert default_xbuildenv_path() == tmp_path / "elsewhere"
     assert XBuildEnvManager().env_dir == tmp_path / "elsewhere"
+
+
+def test_api_and_cli_list_versions_in_one_order(tmp_path: Path) -> None:
+    """PEP 440 order (a pre-release before its release, 0.9 before 0.27), URL-named
+    folders last; ``list_versions()`` and ``xbuildenv versions`` agree."""
+    import json
+    import subprocess
+    import sys
+
+    root = tmp_path / "root"
+    names = ["https___example_org_env_tar_gz", "0.28.0", "0.9.0", "0.28.0a1", "0.27.7"]
+    for name in names:
+        (root / name / "xbuildenv" / "pyodide-root").mkdir(parents=True)
+        (root / name / ".installed").touch()
+    expected = ["0.9.0", "0.27.7", "0.28.0a1", "0.28.0", "https___example_org_env_tar_gz"]
+    assert XBuildEnvManager(root).list_versions() == expected
+    shown = subprocess.run(
+        [sys.executable, "-m", "xbuildenv", "versions", "--json", "--path", str(root)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert [v["version"] for v in json.loads(shown.stdout)["versions"]] == expected

@@ -7,6 +7,7 @@ tested on the same inputs to prove a bad index never shows a traceback.
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +15,22 @@ import pytest
 from support import DATA, Server, index, one_error, release, run, serve_env, serve_index
 
 from xbuildenv.errors import MetadataError
+from xbuildenv.index.index_cache import load_releases
 from xbuildenv.index.releases import (
     NIGHTLY_DEBUG_URL,
     NIGHTLY_URL,
     STABLE_DEBUG_URL,
     STABLE_URL,
+    Release,
     channel_url,
-    load_index,
     parse_index,
 )
+
+
+def load_index(source: str) -> dict[str, Release]:
+    """The releases of an index as ``install`` reads it, cached in a private folder."""
+    return load_releases(source, folder=Path(tempfile.mkdtemp()))
+
 
 REAL = DATA / "pyodide-cross-build-environments-v2.json"
 GOOD = {

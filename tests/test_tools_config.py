@@ -12,7 +12,8 @@ import pytest
 from support import DATA, Server, one_error, run
 from tools_helpers import fixture_files, install_env
 
-from xbuildenv.tools.build_config import UnknownKeyError, load_build_config
+from xbuildenv.errors import UnknownKeyError
+from xbuildenv.tools.build_config import load_build_config
 from xbuildenv.tools.makefile_envs import (
     fold_continuations,
     parse_makefile_envs,
@@ -106,7 +107,7 @@ def test_make_subset() -> None:
 
 
 def test_missing_makefile_is_a_clear_error(tmp_path: Path) -> None:
-    from xbuildenv.tools.makefile_envs import MakefileEnvsError
+    from xbuildenv.errors import MakefileEnvsError
 
     with pytest.raises(MakefileEnvsError, match=r"Makefile\.envs does not exist"):
         parse_makefile_envs(tmp_path, {})

@@ -1,11 +1,16 @@
 """xbuildenv: manage Pyodide cross-build environments.
 
-The public API is small and imported lazily, so ``import xbuildenv`` (and the
+The public API is these names, imported lazily so that ``import xbuildenv`` (and the
 command line's read commands) stay fast:
 
-* :class:`XBuildEnvManager`: install, use, list and remove environments of a root.
-* :func:`default_xbuildenv_path`: the root pyodide-build would use.
-* :class:`XBuildEnvError` and subclasses: expected failures with one-line messages.
+* :class:`XBuildEnvManager`: install, use, list and remove environments of a root;
+  :func:`default_xbuildenv_path`: the root pyodide-build would use.
+* Build tools over an installed environment: :func:`load_build_config` (what
+  ``xbuildenv config`` reports), :func:`parse_makefile_envs`,
+  :func:`install_host_packages`, :func:`install_emscripten`, and :func:`build_env`,
+  :func:`render`, :func:`run_in` (what ``env`` prints and ``run`` applies).
+* :class:`XBuildEnvError` and its subclasses in :mod:`xbuildenv.errors`: expected
+  failures with one-line messages.
 """
 
 from __future__ import annotations
@@ -14,22 +19,50 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-
 
 __version__ = "0.1.0"
 
-__all__ = ["XBuildEnvError", "XBuildEnvManager", "__version__", "default_xbuildenv_path"]
+__all__ = [
+    "XBuildEnvError",
+    "XBuildEnvManager",
+    "__version__",
+    "build_env",
+    "default_xbuildenv_path",
+    "install_emscripten",
+    "install_host_packages",
+    "load_build_config",
+    "parse_makefile_envs",
+    "render",
+    "run_in",
+]
 
 if TYPE_CHECKING:
     from typing import Any
 
     from .errors import XBuildEnvError
     from .manager import XBuildEnvManager, default_xbuildenv_path
+    from .tools.build_config import load_build_config
+    from .tools.emsdk import install_emscripten
+    from .tools.host_packages import install_host_packages
+    from .tools.makefile_envs import parse_makefile_envs
+    from .tools.shell_env import build_env, render, run_in
+
+# Public name -> the module that defines it (relative to this package).
+_HOMES = {
+    "XBuildEnvManager": "manager",
+    "default_xbuildenv_path": "manager",
+    "XBuildEnvError": "errors",
+    "load_build_config": "tools.build_config",
+    "parse_makefile_envs": "tools.makefile_envs",
+    "install_host_packages": "tools.host_packages",
+    "install_emscripten": "tools.emsdk",
+    "build_env": "tools.shell_env",
+    "render": "tools.shell_env",
+    "run_in": "tools.shell_env",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("XBuildEnvManager", "default_xbuildenv_path"):
-        from . import manager
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'xbuildenv' has no attribute {name!r}")
+    from importlib import import_module
 
-        return getattr(manager, name)
-    if name == "XBuildEnvError":
-        from .errors import XBuildEnvError
-
-        return XBuildEnvError
-    raise AttributeError(f"module 'xbuildenv' has no attribute {name!r}")
+    return getattr(import_module(f".{home}", __name__), name)

@@ -1,12 +1,43 @@
-"""Exceptions with messages for humans.
+"""Every exception of the package, with messages for humans.
 
 Every failure the tool expects is an :class:`XBuildEnvError`. Its ``str()`` is one
 line that says what went wrong and, where there is one, what to do about it. The CLI
 prints that line as ``error: ...`` and exits with :attr:`XBuildEnvError.exit_code`;
-library callers can catch the class hierarchy below.
+library callers can catch the class hierarchy below. The two classes at the end are
+not failures but internal signals between threads and retry loops; they never reach
+a caller.
 """
 
 from __future__ import annotations
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = [
+    "ArchiveError",
+    "ChecksumError",
+    "CommandNotFoundError",
+    "ConfigError",
+    "DownloadError",
+    "EmsdkError",
+    "HostPackagesError",
+    "IncompatibleError",
+    "LockTimeoutError",
+    "MakefileEnvsError",
+    "MetadataError",
+    "NotInstalledError",
+    "PatchError",
+    "RootError",
+    "ToolError",
+    "UnknownKeyError",
+    "UsageError",
+    "VersionNotFoundError",
+    "XBuildEnvError",
+]
+
+# Exit code of a Ctrl-C or SIGTERM that rolled the work back (128 + SIGINT, as shells).
+INTERRUPTED_EXIT_CODE = 130
 
 
 class XBuildEnvError(Exception):
@@ -67,11 +98,60 @@ class RootError(XBuildEnvError):
     """The cache root cannot be used (not writable, a file in the way, ...)."""
 
 
-class LockTimeout(XBuildEnvError):
-    """Another process held a lock for longer than we were willing to wait."""
+class LockTimeoutError(XBuildEnvError):
+    """Raised by :mod:`xbuildenv.cache.locks` when another process held a lock for
+    longer than we were willing to wait."""
 
 
-class Interrupted(XBuildEnvError):
-    """The user pressed Ctrl-C or the process got SIGTERM; work was rolled back."""
+# --- build tools (xbuildenv.tools) --------------------------------------------------
+class MakefileEnvsError(XBuildEnvError):
+    """Raised when ``pyodide-root/Makefile.envs`` is missing or cannot be read."""
 
-    exit_code = 130
+
+class UnknownKeyError(XBuildEnvError):
+    """Raised when ``config get`` is asked for a key that is not reported."""
+
+
+class HostPackagesError(XBuildEnvError):
+    """Raised when the environment has no usable ``requirements.txt``, or a name asked
+    for is not pinned there."""
+
+
+class ToolError(XBuildEnvError):
+    """Raised when an external tool (pip, uv, git, emsdk) fails; ``output`` holds the
+    end of what it printed."""
+
+    def __init__(self, message: str, hint: str | None = None, output: Sequence[str] = ()) -> None:
+        super().__init__(message, hint)
+        self.output = list(output)
+
+
+class EmsdkError(ToolError):
+    """Raised when the Emscripten SDK cannot be installed (git, emsdk or a patch failed)."""
+
+
+class PatchError(EmsdkError):
+    """Raised when one of the environment's Emscripten patches does not apply."""
+
+
+class CommandNotFoundError(XBuildEnvError):
+    """Raised by ``run`` when the program to run does not exist or cannot be started."""
+
+    exit_code = 127  # what shells return for an unknown command
+
+
+# --- internal signals ------------------------------------------------------------------
+class StreamAbortedError(Exception):
+    """Raised inside the install pipeline to wake a reader whose producer gave up;
+    the producer's own error is what the caller sees."""
+
+
+class RetryableError(Exception):
+    """Raised inside :mod:`xbuildenv.net.fetch` for a failure worth another attempt
+    (5xx, 429, reset, timeout); turned into :class:`DownloadError` when retries run out."""
+
+
+class RefusedError(RetryableError):
+    """Raised inside :mod:`xbuildenv.net.fetch` when a connection was refused: worth one
+    quick second attempt only (nothing listens on a host that resolved, which is rarely
+    over in seconds), then a :class:`DownloadError`."""

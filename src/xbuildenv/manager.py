@@ -2,8 +2,8 @@
 
 Names and shapes follow pyodide-build's ``CrossBuildEnvManager`` so a caller can swap
 one for the other. The manager makes the decisions the CLI needs (which release,
-whether it fits) with the plain functions in :mod:`xbuildenv.compat`, and leaves the
-disk work to :mod:`xbuildenv.install` and :mod:`xbuildenv.layout`.
+whether it fits) with the plain functions in :mod:`xbuildenv.index.compatibility`, and
+leaves the disk work to :mod:`xbuildenv.install` and :mod:`xbuildenv.cache`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,15 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .cache.layout import InstalledVersion, RootLayout, remove_tree, url_to_version
+# Heavier modules (packaging via compatibility, tarfile via archive, the download
+# pipeline) are imported where they are used, so that installing an installed version
+# and the read commands start fast.
+from .cache.fs import remove_tree
+from .cache.layout import RootLayout, url_to_version
 from .cache.owners import record_use
+from .cache.root import ResolvedRoot, resolve_root
 from .errors import (
     ConfigError,
     IncompatibleError,
@@ -44,13 +50,12 @@ from .settings.config import (
     load_project_config,
     setting,
 )
-
-# Heavier modules (packaging via compat, tarfile via archive, the download pipeline)
-# are imported where they are used, so that installing an installed version and the
-# read commands start fast.
-from .settings.root import ResolvedRoot, resolve_root
 from .settings.target import TargetEnv, resolve_target
 
+if TYPE_CHECKING:
+    from .cache.treelink import LinkMode
+
+__all__ = ["XBuildEnvManager", "default_xbuildenv_path"]
 _SERIES = re.compile(r"^\d+\.\d+$")  # "0.27": a release series
 _TAGGED = re.compile(r"^[vV]\d")  # "v0.27.7": a git tag's spelling of 0.27.7
 
@@ -90,14 +95,15 @@ class XBuildEnvManager:
         self._pyodide_build_version = pyodide_build_version
         self.warn = warn
         self.index_policy = IndexPolicy(self._max_age(), refresh=refresh, offline=offline)
-        self.link_mode = (
-            link_mode or setting(self.project, ENV_LINK_MODE, "link_mode") or "hardlink"
-        )
-        if self.link_mode not in ("hardlink", "copy"):
+        from .cache.treelink import LINK_MODES
+
+        mode = link_mode or setting(self.project, ENV_LINK_MODE, "link_mode") or "hardlink"
+        if mode not in LINK_MODES:
             raise ConfigError(
-                f"link mode {self.link_mode!r} is not one of: hardlink, copy",
+                f"link mode {mode!r} is not one of: {', '.join(LINK_MODES)}",
                 f"fix {ENV_LINK_MODE} or link_mode in [tool.xbuildenv]",
             )
+        self.link_mode: LinkMode = mode
 
     def _max_age(self) -> float:
         raw = setting(self.project, ENV_INDEX_MAX_AGE, "index_max_age")
@@ -144,17 +150,9 @@ class XBuildEnvManager:
         return self.layout.current_version()
 
     def list_versions(self) -> list[str]:
-        """Installed (complete) versions, oldest first."""
-        from .index.compatibility import version_key
+        """Installed (complete) versions, oldest first (the order of ``versions``)."""
+        return [v.name for v in self.layout.list_versions()]
 
-        return sorted((v.name for v in self.layout.list_versions()), key=version_key)
-
-    def installed(self) -> list[InstalledVersion]:
-        from .index.compatibility import version_key
-
-        return sorted(self.layout.list_versions(), key=lambda v: version_key(v.name))
-
-    # --- releases ------------------------------------------------------------
     def releases(self, *, nightly: bool = False, debug: bool = False) -> dict[str, Release]:
         if self.metadata_url and (nightly or debug):
             raise UsageError("--metadata cannot be combined with --nightly or --debug")

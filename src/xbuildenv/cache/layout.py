@@ -1,18 +1,30 @@
-"""The on-disk layout of one cache root, shared with pyodide-build.
+"""The on-disk layout, shared with pyodide-build: every name the package writes.
 
 ::
 
+    <pyodide-build cache>/
+      .pyodide-xbuildenv-<install id>/  a default root (any folder can be a root)
+      xbuildenv-store/                  the machine-wide store
+        archives/<sha256>               verified archives
+        tmp/<name>-<pid>.part           downloads in progress
+        urls/<sha256 of URL>.json       archives installed with --url
+        index/                          cached release indexes
+        .locks/<key>.lock               one lock per archive being fetched
     ROOT/
       xbuildenv -> ROOT/<version>     the active version (a symlink)
       <version>/
         .installed                    written last: the install is complete
         .build-python-version         host Python "X.Y" the install was made for
+        .archive-sha256               the archive the tree came from (tree sharing)
+        .emscripten-version           the installed SDK (pyodide-build's marker)
+        emsdk/                        the Emscripten SDK (install-emscripten)
         xbuildenv/pyodide-root/...    the archive's contents
       .staging-*/                     installs in progress (ours; pyodide-build ignores
       .trash-*/                       dot-folders), folders being deleted, and old
       .replaced-*/                    versions a forced reinstall is replacing
       .xbuildenv*.lock                lock files (files, not a folder: pyodide-build
                                       lists every folder of a root as a version)
+      .xbuildenv-owner.json           the venv owning the root, when it was last used
 
 A version folder only ever appears by one atomic rename of a finished staging folder,
 and disappears by one rename into the trash; so a version that looks installed is.
@@ -22,12 +34,12 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from pathlib import Path
 
 from ..checkpoints import checkpoint
 from ..errors import NotInstalledError, RootError, UsageError
 from ..records import Record
+from .fs import exchange, remove_tree
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
 if TYPE_CHECKING:
@@ -39,6 +51,31 @@ PYTHON_MARKER = ".build-python-version"
 STAGING_PREFIX = ".staging-"
 TRASH_PREFIX = ".trash-"
 REPLACED_PREFIX = ".replaced-"  # an old version moved aside by a forced reinstall
+LINK_TMP_PREFIX = ".link-"  # the new active link, before it replaces the old one
+# Files of ours in a root (dot-files: pyodide-build lists every folder as a version).
+ROOT_LOCK_PREFIX = ".xbuildenv"  # .xbuildenv.lock (the link), .xbuildenv-<version>.lock
+OWNER_FILE = ".xbuildenv-owner.json"  # which venv owns the root, when it was last used
+# In a version folder: the sha256 of the archive its tree came from (tree sharing).
+ARCHIVE_MARKER = ".archive-sha256"
+# In a version folder, as pyodide-build lays it out: the Emscripten SDK and its marker.
+EMSDK_DIR = "emsdk"
+EMSDK_MARKER = ".emscripten-version"
+EMSDK_STAGING_PREFIX = ".emsdk-staging-"
+EMSDK_TRASH_PREFIX = ".emsdk-trash-"
+# Beside host site-packages while install-packages works on a copy of it.
+HOST_STAGING_PREFIX = ".xbuildenv-staging-"
+# In a staging folder: the package index being written while the archive arrives.
+PACKAGE_INDEX_STAGING = ".package-index"
+
+# Default roots: <pyodide-build cache>/.pyodide-xbuildenv-<install id>.
+ROOT_PREFIX = ".pyodide-xbuildenv-"
+# The machine-wide store, <pyodide-build cache>/xbuildenv-store/, and its folders.
+STORE_NAME = "xbuildenv-store"
+STORE_ARCHIVES = "archives"  # verified archives, named by their sha256
+STORE_TMP = "tmp"  # downloads in progress (<name>-<pid>.part)
+STORE_URLS = "urls"  # records of archives installed with --url
+STORE_INDEX = "index"  # cached release indexes
+STORE_LOCKS = ".locks"  # one lock file per archive being fetched
 
 
 def _token() -> str:
@@ -129,7 +166,8 @@ class RootLayout(Record):
         return name
 
     def list_versions(self) -> list[InstalledVersion]:
-        """Complete installs only; half-made folders are not versions."""
+        """Complete installs only (half-made folders are not versions), in version
+        order: the one order the API and every command show (:mod:`.ordering`)."""
         try:
             entries = list(os.scandir(self.root))
         except FileNotFoundError:
@@ -148,7 +186,9 @@ class RootLayout(Record):
             marker = self.python_marker(entry.name)
             is_active = entry.name == active
             found.append(InstalledVersion(entry.name, Path(entry.path), marker, is_active))
-        return found
+        from .ordering import installed_version_key  # a regex compile: not for `version`
+
+        return sorted(found, key=lambda v: installed_version_key(v.name))
 
     # --- writing (callers hold the relevant lock) ----------------------------
     def ensure_root(self) -> None:
@@ -175,7 +215,7 @@ class RootLayout(Record):
         """Move a finished staging folder into place, replacing an old one if present."""
         target = self.version_dir(version)
         old = None
-        if (target.exists() or target.is_symlink()) and _exchange(staging, target):
+        if (target.exists() or target.is_symlink()) and exchange(staging, target):
             # One atomic swap: the link never dangles, not even for an instant; the
             # staging name now holds the old tree (a killed run leaves a plain leftover).
             checkpoint("publish.exchanged")
@@ -201,7 +241,7 @@ class RootLayout(Record):
             # A real folder or file where the link belongs: move it aside, never delete.
             aside = self.root / f"{TRASH_PREFIX}{_token()}-{LINK_NAME}"
             os.rename(link, aside)
-        tmp = self.root / f".link-{_token()}"
+        tmp = self.root / f"{LINK_TMP_PREFIX}{_token()}"
         # Absolute target, as pyodide-build writes it.
         try:
             os.symlink(self.version_dir(version), tmp, target_is_directory=True)
@@ -214,10 +254,6 @@ class RootLayout(Record):
     def deactivate(self) -> None:
         if self.link.is_symlink():
             self.link.unlink()
-
-    def remove_version(self, version: str) -> None:
-        """Rename away (atomic: the version is gone at once), then delete at leisure."""
-        remove_tree(self.retire_version(version))
 
     def retire_version(self, version: str) -> Path:
         """Rename a version into the trash (the quick, atomic half of removing it)."""
@@ -234,7 +270,7 @@ class RootLayout(Record):
         return [
             self.root / n
             for n in names
-            if n.startswith((STAGING_PREFIX, TRASH_PREFIX, REPLACED_PREFIX, ".link-"))
+            if n.startswith((STAGING_PREFIX, TRASH_PREFIX, REPLACED_PREFIX, LINK_TMP_PREFIX))
         ]
 
 
@@ -252,57 +288,3 @@ def leftover_version(name: str) -> tuple[str, str] | None:
     head = match.group(1)
     prefix = next(p for p in (STAGING_PREFIX, REPLACED_PREFIX, TRASH_PREFIX) if head.startswith(p))
     return prefix, match.group(2)
-
-
-def remove_tree(path: Path) -> None:
-    """Delete a folder we own, including read-only files inside it."""
-    import shutil
-
-    if path.is_symlink() or path.is_file():
-        path.unlink(missing_ok=True)
-        return
-
-    def onerror(func: object, p: str, exc: BaseException) -> None:
-        try:
-            os.chmod(os.path.dirname(p), 0o755)
-            os.chmod(p, 0o755)
-        except OSError:
-            pass
-        if os.path.isdir(p) and not os.path.islink(p):
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            try:
-                os.unlink(p)
-            except OSError:
-                pass
-
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=onerror)
-    else:
-        shutil.rmtree(path, onerror=lambda f, p, e: onerror(f, p, e[1]))
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``).
-
-    False when the platform or filesystem cannot, so the caller falls back to two
-    renames (safe too: a killed run is repaired by the next one, see install.py).
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-    import errno
-
-    try:
-        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return False  # libc older than glibc 2.28
-    path_t, int_t = ctypes.c_char_p, ctypes.c_int
-    renameat2.argtypes = [int_t, path_t, int_t, path_t, ctypes.c_uint]
-    at_fdcwd, rename_exchange = -100, 2
-    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
-        return True
-    code = ctypes.get_errno()
-    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EPERM):
-        return False
-    raise OSError(code, os.strerror(code), str(b))

@@ -19,9 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from ..errors import LockTimeout, RootError
-
-LOCK_DIR = ".locks"
+from ..errors import LockTimeoutError, RootError
+from .layout import ROOT_LOCK_PREFIX, STORE_LOCKS
 
 
 def _make_dir(path: Path) -> None:
@@ -36,7 +35,7 @@ def _make_dir(path: Path) -> None:
 
 def lock_dir(root: Path) -> Path:
     """A lock folder (the store's), created on demand; refuses a symlink in its place."""
-    path = root / LOCK_DIR
+    path = root / STORE_LOCKS
     _make_dir(path)
     info = os.lstat(path)
     if not stat.S_ISDIR(info.st_mode):
@@ -68,7 +67,7 @@ class FileLock:
             try:
                 lock.acquire()
             except filelock.Timeout:
-                raise LockTimeout(f"timed out waiting for {self.path}") from None
+                raise LockTimeoutError(f"timed out waiting for {self.path}") from None
             self._fallback = lock
             return
         import fcntl
@@ -82,7 +81,7 @@ class FileLock:
             except BlockingIOError:
                 os.close(fd)
                 if self.timeout is not None and time.monotonic() - started > self.timeout:
-                    raise LockTimeout(
+                    raise LockTimeoutError(
                         f"another process holds {self.path}",
                         "wait for it to finish, or check for a stuck xbuildenv process",
                     ) from None
@@ -163,7 +162,6 @@ class FileLock:
 
 # A root's lock files sit in the root itself, as dot-files: pyodide-build lists every
 # *folder* of a root as a version, so a lock folder there would show up as one.
-ROOT_LOCK_PREFIX = ".xbuildenv"
 
 
 def _root_lock(root: Path, name: str, kwargs: dict[str, object]) -> FileLock:

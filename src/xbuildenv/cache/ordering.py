@@ -4,7 +4,7 @@
 imports ``typing``) costs more than the rest of the command. This key orders every
 public PEP 440 version the way ``packaging`` does (epoch, release, pre, post, dev);
 anything else, such as folders named after a URL, sorts after them by text with
-numbers compared as numbers. ``compat.version_key`` stays the reference for the
+numbers compared as numbers. ``index.compatibility.version_key`` stays the reference for the
 release index, where the full rules matter.
 """
 

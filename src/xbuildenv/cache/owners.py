@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..settings.target import TargetEnv
-from .store import write_atomic
-
-OWNER_FILE = ".xbuildenv-owner.json"
+from .fs import write_atomic
+from .layout import OWNER_FILE
 
 
 @dataclass(frozen=True)

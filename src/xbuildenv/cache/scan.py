@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ..records import iso_utc
-from ..settings.root import ROOT_PREFIX
-from .layout import INSTALLED_MARKER, RootLayout, remove_tree
+from .fs import remove_tree
+from .layout import ARCHIVE_MARKER, ROOT_PREFIX, STORE_INDEX, RootLayout
 from .owners import Owner, last_used, read_owner
 from .store import ArchiveStore
-from .treelink import ARCHIVE_MARKER
 
 
 @dataclass
@@ -159,7 +158,7 @@ def scan(cache_home: Path, store: ArchiveStore) -> Scan:
                 archive_list.append(ArchiveInfo(Path(entry.path), entry.name, entry.stat().st_size))
     except OSError:
         pass
-    index_dir = store.path / "index"
+    index_dir = store.path / STORE_INDEX
     index_bytes = _tree_size(index_dir, set()) if index_dir.is_dir() else 0
     return Scan(cache_home, roots, archive_list, index_bytes)
 
@@ -199,7 +198,3 @@ def apply(plan: GcPlan) -> None:
         remove_tree(trash)
     for archive in plan.archives:
         archive.path.unlink(missing_ok=True)
-
-
-def is_complete(folder: Path) -> bool:
-    return (folder / INSTALLED_MARKER).is_file()

@@ -20,14 +20,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from ..settings.config import env_str
+from .fs import write_atomic
+from .layout import STORE_ARCHIVES, STORE_INDEX, STORE_LOCKS, STORE_NAME, STORE_TMP, STORE_URLS
 
 ENV_CACHE_DIR = "XBUILDENV_CACHE_DIR"
-STORE_NAME = "xbuildenv-store"
 
 
 def store_dir() -> Path:
@@ -35,7 +37,7 @@ def store_dir() -> Path:
     override = env_str(ENV_CACHE_DIR)
     if override:
         return Path(override).expanduser().absolute()
-    from ..settings.root import cache_home
+    from ..settings.dirs import cache_home
 
     return cache_home() / STORE_NAME
 
@@ -58,7 +60,7 @@ class ArchiveStore:
 
     @property
     def archives(self) -> Path:
-        return self.path / "archives"
+        return self.path / STORE_ARCHIVES
 
     def archive_path(self, sha256: str) -> Path:
         return self.archives / sha256.lower()
@@ -76,7 +78,7 @@ class ArchiveStore:
     # --- writing --------------------------------------------------------------
     def open_temp(self) -> tuple[Path, IO[bytes]]:
         """A private temporary file to tee a download into."""
-        tmp = self.path / "tmp"
+        tmp = self.path / STORE_TMP
         tmp.mkdir(parents=True, exist_ok=True)
         path = tmp / f"{os.urandom(16).hex()}-{os.getpid()}.part"
         return path, path.open("wb")
@@ -92,7 +94,7 @@ class ArchiveStore:
     def url_record(self, url: str) -> UrlRecord | None:
         try:
             data: dict[str, Any] = json.loads(
-                (self.path / "urls" / f"{url_key(url)}.json").read_text()
+                (self.path / STORE_URLS / f"{url_key(url)}.json").read_text()
             )
             return UrlRecord(
                 data["url"], data["sha256"], data.get("etag"), data.get("last_modified")
@@ -101,9 +103,21 @@ class ArchiveStore:
             return None
 
     def remember_url(self, record: UrlRecord) -> None:
-        folder = self.path / "urls"
+        folder = self.path / STORE_URLS
         folder.mkdir(parents=True, exist_ok=True)
         write_atomic(folder / f"{url_key(record.url)}.json", json.dumps(record.__dict__).encode())
+
+    def tidy(self) -> None:
+        """Remove what killed processes left: partial downloads and stale lock files."""
+        from .locks import sweep_stale_locks
+
+        try:
+            # Only a real folder: a planted symlink must not make us delete elsewhere.
+            if stat.S_ISDIR(os.lstat(self.path / STORE_TMP).st_mode):
+                self.tidy_temp()
+        except OSError:
+            pass
+        sweep_stale_locks(self.path / STORE_LOCKS)
 
     def tidy_temp(self, older_than: float = 24 * 3600) -> None:
         """Remove partial downloads and half-written records left by killed processes.
@@ -114,7 +128,7 @@ class ArchiveStore:
         import time
 
         now = time.time()
-        for folder in (self.path / "tmp", self.path / "index", self.path / "urls"):
+        for folder in (self.path / STORE_TMP, self.path / STORE_INDEX, self.path / STORE_URLS):
             try:
                 entries = [e for e in os.scandir(folder) if e.name.endswith((".part", ".tmp"))]
             except OSError:
@@ -151,10 +165,3 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a small file so readers see the old or the new content, never a mix."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

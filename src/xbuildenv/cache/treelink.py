@@ -19,12 +19,14 @@ import os
 import shutil
 import stat
 from pathlib import Path
+from typing import Literal
 
-from ..settings.root import ROOT_PREFIX
-from .layout import INSTALLED_MARKER
+from .layout import ARCHIVE_MARKER, INSTALLED_MARKER, ROOT_PREFIX
 
-ARCHIVE_MARKER = ".archive-sha256"
-LINK_MODES = ("hardlink", "copy")
+# How a tree another root unpacked is shared: hard links, or private copies (reflinks
+# where the filesystem has them).
+LinkMode = Literal["hardlink", "copy"]
+LINK_MODES: tuple[LinkMode, ...] = ("hardlink", "copy")
 # Paths (relative to the version folder) that are private to each root.
 PRIVATE = (
     "xbuildenv/pyodide-root/package_index",
@@ -79,7 +81,7 @@ def _copy(src: str, dst: str) -> None:
     shutil.copymode(src, dst)
 
 
-def link_tree(source: Path, dest: Path, mode: str = "hardlink") -> int:
+def link_tree(source: Path, dest: Path, mode: LinkMode = "hardlink") -> int:
     """Recreate ``source/xbuildenv`` under ``dest`` sharing file contents; return files."""
     base = str(source)
     count = 0

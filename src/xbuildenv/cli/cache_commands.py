@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import UsageError
 from . import options as o
+from .units import format_bytes
 
 
 def register(sub: Any) -> None:
@@ -84,17 +85,9 @@ def parse_age(text: str) -> float:
     return float(match.group(1)) * unit
 
 
-def human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
-
-
 def _paths() -> tuple[Any, Any]:
     from ..cache.store import ArchiveStore
-    from ..settings.root import cache_home
+    from ..settings.dirs import cache_home
 
     return cache_home(), ArchiveStore()
 
@@ -120,19 +113,19 @@ def cmd_cache_list(args: argparse.Namespace) -> int:
             owner += " (gone)"
         used = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.last_used)) if r.last_used else "-"
         versions = ", ".join(("*" if v == r.active else "") + v for v in r.versions) or "-"
-        rows.append([r.install_id, owner, versions, human(r.size), used])
+        rows.append([r.install_id, owner, versions, format_bytes(r.size), used])
     print(table(["Install id", "Owner", "Versions", "Size", "Last used"], rows))
     total = sum(r.size for r in report.roots)
     archives = sum(a.size for a in report.archives)
     print(
-        f"\n{len(report.roots)} root(s), {human(total)} (shared files counted once); "
-        f"{len(report.archives)} stored archive(s), {human(archives)}; in {home}"
+        f"\n{len(report.roots)} root(s), {format_bytes(total)} (shared files counted once); "
+        f"{len(report.archives)} stored archive(s), {format_bytes(archives)}; in {home}"
     )
     return 0
 
 
 def cmd_cache_clean(args: argparse.Namespace) -> int:
-    from ..cache.layout import remove_tree
+    from ..cache.fs import remove_tree
     from ..cache.scan import GcPlan, apply, scan
     from .output import info
 
@@ -154,7 +147,7 @@ def cmd_cache_clean(args: argparse.Namespace) -> int:
     info(
         f"removed {len(plan.archives)} archive(s), the index cache"
         + (f" and {len(plan.roots)} root(s)" if args.all else "")
-        + f"; freed {human(plan.bytes)}",
+        + f"; freed {format_bytes(plan.bytes)}",
         args.quiet,
     )
     return 0
@@ -176,11 +169,11 @@ def cmd_gc(args: argparse.Namespace) -> int:
         return 0
     verb = "would remove" if args.dry_run else "removing"
     for r in plan.roots:
-        print(f"{verb} root {r.path} ({r.gc_reason}; {human(r.size)})")
+        print(f"{verb} root {r.path} ({r.gc_reason}; {format_bytes(r.size)})")
     for a in plan.archives:
-        print(f"{verb} archive {a.sha256[:12]} ({human(a.size)}; no root uses it)")
+        print(f"{verb} archive {a.sha256[:12]} ({format_bytes(a.size)}; no root uses it)")
     if not args.dry_run:
         apply(plan)
     freed = "would free" if args.dry_run else "freed"
-    info(f"{freed} {human(plan.bytes)}", args.quiet)
+    info(f"{freed} {format_bytes(plan.bytes)}", args.quiet)
     return 0

@@ -8,7 +8,8 @@ from typing import Any
 
 from ..install.installer import InstallResult
 from .output import info, print_json
-from .progress import fetched_line, human_bytes, interactive
+from .progress import fetched_line, interactive
+from .units import format_bytes
 
 
 def details(result: InstallResult) -> list[str]:
@@ -17,7 +18,7 @@ def details(result: InstallResult) -> list[str]:
     lines = [
         f"  release: {result.version} ({result.action})",
         f"  url:     {result.url or '-'}",
-        f"  size:    {f'{human_bytes(size)} ({size} bytes)' if size is not None else '-'}",
+        f"  size:    {f'{format_bytes(size)} ({size} bytes)' if size is not None else '-'}",
         f"  route:   {result.route or '-'}",
         f"  sha256:  {result.sha256 or '-'}",
     ]

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..errors import Interrupted, XBuildEnvError
+from ..errors import INTERRUPTED_EXIT_CODE, XBuildEnvError
 from . import core_commands, options
 
 
@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         what = "terminated" if isinstance(exc, _Terminated) else "interrupted"
         error(f"{what}; the work in progress was rolled back")
-        return Interrupted.exit_code
+        return INTERRUPTED_EXIT_CODE
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

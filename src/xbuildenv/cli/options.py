@@ -135,7 +135,7 @@ def project_config() -> Any:
 
 
 def resolved(args: argparse.Namespace) -> Any:
-    from ..settings.root import resolve_root
+    from ..cache.root import resolve_root
     from ..settings.target import resolve_target
     from .output import error
 

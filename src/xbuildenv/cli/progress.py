@@ -13,6 +13,8 @@ import os
 import sys
 import time
 
+from .units import format_bytes, format_seconds
+
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
 if TYPE_CHECKING:
     from typing import Any, TextIO
@@ -21,21 +23,6 @@ if TYPE_CHECKING:
 def interactive(stream: TextIO | None = None) -> bool:
     stream = stream or sys.stderr
     return stream.isatty() and not os.environ.get("CI")
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1000
-    return f"{n:.1f} GB"  # pragma: no cover
-
-
-def human_seconds(s: float) -> str:
-    s = max(int(s + 0.5), 0)
-    return (
-        f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-    )
 
 
 class ProgressBar:
@@ -60,13 +47,13 @@ class ProgressBar:
             width = 30
             filled = int(width * min(done / total, 1.0))
             bar = "#" * filled + "-" * (width - filled)
-            left = human_seconds((total - done) / rate) if rate > 0 else "-:--"
+            left = format_seconds((total - done) / rate) if rate > 0 else "-:--"
             text = (
-                f"{self.label} [{bar}] {human_bytes(done)}/{human_bytes(total)} "
-                f"{human_bytes(rate)}/s ETA {left}"
+                f"{self.label} [{bar}] {format_bytes(done)}/{format_bytes(total)} "
+                f"{format_bytes(rate)}/s ETA {left}"
             )
         else:
-            text = f"{self.label} {human_bytes(done)} {human_bytes(rate)}/s"
+            text = f"{self.label} {format_bytes(done)} {format_bytes(rate)}/s"
         self.stream.write("\r" + text[:120] + "\x1b[K")
         self.stream.flush()
 

@@ -202,9 +202,9 @@ def cmd_config_get(args: argparse.Namespace) -> int:
 
 
 def cmd_install_packages(args: argparse.Namespace) -> int:
+    from ..errors import ToolError
     from ..settings.config import setting
     from ..tools.host_packages import install_host_packages
-    from ..tools.tool_process import ToolError
     from .output import info
 
     manager, config = _build_config(args)
@@ -254,9 +254,9 @@ def cmd_install_packages(args: argparse.Namespace) -> int:
 
 
 def cmd_install_emscripten(args: argparse.Namespace) -> int:
+    from ..errors import ToolError
     from ..tools.emsdk import activation_hint, emsdk_url, install_emscripten
     from ..tools.shell_env import default_shell
-    from ..tools.tool_process import ToolError
     from .output import info
 
     manager, config = _build_config(args)

@@ -18,7 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..cache.store import store_dir, url_key, write_atomic
+from ..cache.fs import write_atomic
+from ..cache.layout import STORE_INDEX
+from ..cache.store import store_dir, url_key
 from ..errors import DownloadError, MetadataError
 from ..net.fetch import fetch_bytes, local_path, resolve_relative
 from .releases import Release, parse_index
@@ -47,7 +49,7 @@ def load_releases(
 ) -> dict[str, Release]:
     """The releases of ``source`` (URL or path); release URLs resolved against it."""
     policy = policy or IndexPolicy()
-    body = _index_bytes(source, policy, folder or store_dir() / "index", warn)
+    body = _index_bytes(source, policy, folder or store_dir() / STORE_INDEX, warn)
     releases = parse_index(body, f"release index {source}")
     return {k: replace(r, url=resolve_relative(source, r.url)) for k, r in releases.items()}
 

@@ -139,14 +139,3 @@ def parse_index(data: bytes | str, source: str = "release index") -> dict[str, R
             "is this a cross-build environment index (v2)?",
         )
     return {str(key): _release_from(str(key), raw) for key, raw in doc["releases"].items()}
-
-
-def load_index(source: str) -> dict[str, Release]:
-    """Fetch (URL) or read (path) an index; release URLs relative to it are resolved."""
-    from dataclasses import replace
-
-    from ..net.fetch import fetch_bytes, resolve_relative
-
-    body = fetch_bytes(source).body
-    releases = parse_index(body, f"release index {source}")
-    return {k: replace(r, url=resolve_relative(source, r.url)) for k, r in releases.items()}

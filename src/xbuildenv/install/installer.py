@@ -19,22 +19,22 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from ..cache.fs import remove_tree
 from ..cache.layout import (
     INSTALLED_MARKER,
+    LINK_TMP_PREFIX,
     REPLACED_PREFIX,
+    ROOT_LOCK_PREFIX,
     RootLayout,
     leftover_version,
-    remove_tree,
 )
 from ..cache.locks import (
-    ROOT_LOCK_PREFIX,
     FileLock,
     link_lock,
     lock_dir,
@@ -43,10 +43,19 @@ from ..cache.locks import (
 )
 from ..cache.store import ArchiveStore, url_key
 from ..checkpoints import checkpoint
-from ..errors import LockTimeout, RootError, UsageError
+from ..errors import LockTimeoutError, RootError, UsageError
 from ..net.fetch import FetchSettings
 from ..settings.config import DEFAULT_MAX_UNPACKED
-from ..settings.root import cache_home
+from ..settings.dirs import cache_home
+
+if TYPE_CHECKING:  # at run time, materialize loads only when a tree is unpacked
+    from ..cache.treelink import LinkMode
+    from .materialize import Route
+
+
+# What an install did: a new version, a forced reinstall, nothing (already there), or
+# the markers rewritten for another host Python.
+InstallAction = Literal["installed", "reinstalled", "already installed", "refreshed"]
 
 
 @dataclass(frozen=True)
@@ -63,10 +72,10 @@ class InstallSource:
 class InstallResult:
     version: str
     path: Path
-    action: str  # "installed" | "reinstalled" | "already installed" | "refreshed"
+    action: InstallAction
     downloaded_bytes: int = 0
     sha256: str | None = None
-    route: str | None = None  # how the tree arrived: "network", "store" or "linked"
+    route: Route | None = None  # how the tree arrived; None when nothing was fetched
     url: str | None = None  # where the archive came from (None: nothing was fetched)
     archive_bytes: int | None = None  # size of the archive read (None: linked or none)
     # Seconds per phase, in order: "resolve" (the release index), "fetch" (download or
@@ -128,7 +137,7 @@ class InstallOptions:
     force: bool = False  # reinstall even when installed
     activate: bool = True
     max_unpacked: int = DEFAULT_MAX_UNPACKED
-    link_mode: str = "hardlink"  # how to share a tree another root already unpacked
+    link_mode: LinkMode = "hardlink"  # how to share a tree another root already unpacked
     use_store: bool = True  # the machine-wide archive store and tree sharing
     settings: FetchSettings | None = None
 
@@ -227,7 +236,7 @@ def _install_locked(
             index.close()  # its thread writes into the staging folder
         if staging is not None:
             remove_tree(staging)
-    action = "reinstalled" if was_installed else "installed"
+    action: InstallAction = "reinstalled" if was_installed else "installed"
     phases = (
         ("fetch", obtained - started),
         ("index", indexed - obtained),
@@ -272,28 +281,17 @@ def tidy_root(layout: RootLayout) -> list[Path]:
         try:
             with version_lock(layout.root, version, timeout=0):
                 tidy_version(layout, version)
-        except (LockTimeout, UsageError):
+        except (LockTimeoutError, UsageError):
             continue  # busy (or a name we would not make): leave it for a later run
     try:
         with link_lock(layout.root, timeout=0.5):
             for path in layout.leftovers():
-                if path.name.startswith(".link-"):
+                if path.name.startswith(LINK_TMP_PREFIX):
                     path.unlink(missing_ok=True)
-    except LockTimeout:
+    except LockTimeoutError:
         pass
     # Lock files of killed processes (a live holder's lock is never touched) and the
     # store's partial downloads whose process is gone.
     sweep_stale_locks(layout.root, ROOT_LOCK_PREFIX)
-    _tidy_store()
+    ArchiveStore().tidy()
     return sorted(before - set(layout.leftovers()))
-
-
-def _tidy_store() -> None:
-    store = ArchiveStore()
-    try:
-        # Only a real folder: a planted symlink must not make us delete elsewhere.
-        if stat.S_ISDIR(os.lstat(store.path / "tmp").st_mode):
-            store.tidy_temp()
-    except OSError:
-        pass
-    sweep_stale_locks(store.path / ".locks")

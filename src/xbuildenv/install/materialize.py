@@ -21,20 +21,26 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from ..cache.layout import INSTALLED_MARKER, remove_tree
+from ..cache.fs import remove_tree
+from ..cache.layout import ARCHIVE_MARKER, INSTALLED_MARKER
 from ..cache.store import ArchiveStore, UrlRecord
-from ..cache.treelink import ARCHIVE_MARKER, find_tree, link_tree
+from ..cache.treelink import LinkMode, find_tree, link_tree
 from ..errors import ArchiveError, ChecksumError
 from ..net.fetch import FetchSettings, local_path, validator_of
 from ..settings.config import DEFAULT_MAX_UNPACKED
 from .package_index import LOCK_MEMBER
 from .pipeline import download_and_extract
 
+# How a tree arrived: hard-linked from another root, unpacked from the machine-wide
+# store, or downloaded.
+Route = Literal["linked", "store", "network"]
+
 
 @dataclass(frozen=True)
 class Obtained:
-    route: str  # "linked" | "store" | "network"
+    route: Route
     sha256: str
     downloaded: int = 0
     size: int | None = None  # the archive's bytes, when it was read (not when linked)
@@ -71,7 +77,7 @@ def obtain_tree(
     root: Path,
     cache_home: Path | None,
     store: ArchiveStore | None,
-    link_mode: str = "hardlink",
+    link_mode: LinkMode = "hardlink",
     max_unpacked: int = DEFAULT_MAX_UNPACKED,
     settings: FetchSettings | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,

@@ -13,7 +13,8 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ..cache.layout import remove_tree
+from ..cache.fs import remove_tree
+from ..cache.layout import PACKAGE_INDEX_STAGING
 from ..errors import ArchiveError
 
 CDN_BASE = "https://cdn.jsdelivr.net/pyodide/v{version}/full/"
@@ -142,7 +143,7 @@ class IndexBuilder:
 
     def __init__(self, staging: Path, version: str) -> None:
         self.version = version
-        self._out = os.fspath(staging / ".package-index")
+        self._out = os.fspath(staging / PACKAGE_INDEX_STAGING)
         self._used: bytes | None = None
         self._error: BaseException | None = None
         self._cancel = threading.Event()

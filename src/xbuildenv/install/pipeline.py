@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..checkpoints import checkpoint
-from ..errors import ChecksumError
+from ..errors import ChecksumError, StreamAbortedError
 from ..net.fetch import Download, FetchSettings
 from ..settings.config import DEFAULT_MAX_UNPACKED
 from .archive import ExtractStats, extract_stream
 from .parallel_bz2 import ParallelBz2, worker_count
-from .streams import Aborted, ChunkPipe, Producer, ReadAhead, open_decompressor, sniff
+from .streams import ChunkPipe, Producer, ReadAhead, open_decompressor, sniff
 
 
 @dataclass
@@ -121,7 +121,7 @@ def _download_and_extract(
                     on_progress(download.received, download.size)
             pipe.finish()
             checkpoint("download.done")
-        except Aborted:
+        except StreamAbortedError:
             pass  # the worker failed; its error is reported below
         finished.wait()
     except BaseException:

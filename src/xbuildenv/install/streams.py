@@ -13,13 +13,9 @@ import queue
 import threading
 from typing import IO, Any, cast
 
-from ..errors import ArchiveError
+from ..errors import ArchiveError, StreamAbortedError
 
 _EOF = object()
-
-
-class Aborted(Exception):
-    """Internal: the other side of the pipe gave up."""
 
 
 class ChunkPipe(io.RawIOBase):
@@ -36,7 +32,7 @@ class ChunkPipe(io.RawIOBase):
     def put(self, chunk: bytes) -> None:
         while True:
             if self.aborted.is_set():
-                raise Aborted()
+                raise StreamAbortedError()
             try:
                 self._queue.put(chunk, timeout=0.1)
                 return
@@ -54,11 +50,12 @@ class ChunkPipe(io.RawIOBase):
                 continue
 
     def cancel(self) -> None:
-        """Producer gave up: wake the reader with :class:`Aborted`, dropping queued data."""
+        """Producer gave up: wake the reader with :class:`StreamAbortedError`, dropping
+        queued data."""
         self.aborted.set()
         while True:
             try:
-                self._queue.put_nowait(Aborted())
+                self._queue.put_nowait(StreamAbortedError())
                 return
             except queue.Full:
                 try:
@@ -123,7 +120,7 @@ class Producer:
         error: BaseException | None = None
         try:
             self._produce()
-        except Aborted:
+        except StreamAbortedError:
             pass  # the reader closed its end: nobody to tell
         except BaseException as exc:  # handed to the reader
             error = exc

@@ -29,7 +29,7 @@ from urllib.parse import unquote, urljoin, urlparse
 
 from .. import __version__
 from ..checkpoints import checkpoint
-from ..errors import DownloadError
+from ..errors import DownloadError, RefusedError, RetryableError
 from ..settings.config import ENV_RETRIES, ENV_TIMEOUT, env_number
 
 CHUNK = 256 * 1024
@@ -66,10 +66,6 @@ class Response:
     status: int = 200
 
 
-def is_url(source: str) -> bool:
-    return urlparse(source).scheme in ("http", "https", "file")
-
-
 def local_path(source: str) -> Path | None:
     """The filesystem path for a plain path or ``file://`` URL, else None."""
     parsed = urlparse(source)
@@ -88,14 +84,6 @@ def resolve_relative(base: str, ref: str) -> str:
     if base_path is not None:
         return str(base_path.absolute().parent / ref)
     return urljoin(base, ref)
-
-
-class _Retryable(Exception):
-    """Internal: a failure worth another attempt."""
-
-
-class _Refused(_Retryable):
-    """Internal: the connection was refused; worth one quick second attempt only."""
 
 
 REFUSED_ATTEMPTS = 2  # attempts for a refused connection (documented in the README)
@@ -129,7 +117,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _open(url: str, settings: FetchSettings, headers: dict[str, str]) -> Any:
-    """Open ``url``; translate failures into _Retryable or DownloadError."""
+    """Open ``url``; translate failures into RetryableError or DownloadError."""
     import http.client
     import urllib.error
     import urllib.request
@@ -140,7 +128,7 @@ def _open(url: str, settings: FetchSettings, headers: dict[str, str]) -> Any:
     except urllib.error.HTTPError as exc:
         exc.close()
         if exc.code >= 500 or exc.code == 429:
-            raise _Retryable(f"HTTP {exc.code}") from None
+            raise RetryableError(f"HTTP {exc.code}") from None
         hint = "check the version or URL" if exc.code == 404 else "check the URL and access"
         raise DownloadError(f"GET {url} failed: HTTP {exc.code} {exc.reason}", hint) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
@@ -163,8 +151,8 @@ def _open(url: str, settings: FetchSettings, headers: dict[str, str]) -> Any:
                 "check your network connection and proxy settings (https_proxy)",
             ) from None
         if text == "the connection was refused":
-            raise _Refused(text) from None
-        raise _Retryable(text) from None
+            raise RefusedError(text) from None
+        raise RetryableError(text) from None
 
 
 class _Budget:
@@ -185,10 +173,10 @@ class _Budget:
         self.wait = self.settings.backoff
         self.started = time.monotonic()
 
-    def spend(self, url: str, exc: _Retryable) -> None:
+    def spend(self, url: str, exc: RetryableError) -> None:
         """Sleep before the next attempt, or raise when the budget is spent."""
         self.tries += 1
-        if isinstance(exc, _Refused):
+        if isinstance(exc, RefusedError):
             self.refused += 1
             if self.refused < REFUSED_ATTEMPTS and self.tries <= self.settings.retries:
                 time.sleep(REFUSED_PAUSE)
@@ -210,12 +198,12 @@ class _Budget:
 def _with_retries(
     url: str, settings: FetchSettings, attempt: Any, budget: _Budget | None = None
 ) -> Any:
-    """Run ``attempt()`` until it stops raising _Retryable or the budget is spent."""
+    """Run ``attempt()`` until it stops raising RetryableError or the budget is spent."""
     budget = budget or _Budget(settings)
     while True:
         try:
             return attempt()
-        except _Retryable as exc:
+        except RetryableError as exc:
             budget.spend(url, exc)
 
 
@@ -247,9 +235,9 @@ def fetch_bytes(
             try:
                 body = resp.read()
             except OSError as exc:
-                raise _Retryable(_describe(exc)) from None
+                raise RetryableError(_describe(exc)) from None
             except urllib.error.URLError as exc:  # pragma: no cover - defensive
-                raise _Retryable(_describe(exc)) from None
+                raise RetryableError(_describe(exc)) from None
             return Response(body, {k.lower(): v for k, v in resp.headers.items()}, resp.status)
 
     result: Response = _with_retries(source, settings, attempt)
@@ -289,7 +277,7 @@ class Download:
                             chunk = read(CHUNK)
                         except (OSError, http.client.HTTPException) as exc:
                             # reset, timeout, IncompleteRead; never Ctrl-C/SIGTERM
-                            raise _Retryable(_describe(exc)) from None
+                            raise RetryableError(_describe(exc)) from None
                         if not chunk:
                             break
                         self.received += len(chunk)
@@ -297,9 +285,9 @@ class Download:
                         checkpoint("download.chunk")
                         yield chunk
                 if self.size is not None and self.received < self.size:
-                    raise _Retryable(f"connection closed after {self.received} bytes")
+                    raise RetryableError(f"connection closed after {self.received} bytes")
                 return
-            except _Retryable as exc:
+            except RetryableError as exc:
                 budget.spend(self.url, exc)
                 resp = _with_retries(self.url, self.settings, self._resume, budget)
 
@@ -345,11 +333,11 @@ class Download:
             while skip:
                 got = resp.read(min(skip, CHUNK))
                 if not got:
-                    raise _Retryable("connection closed while skipping")
+                    raise RetryableError("connection closed while skipping")
                 skip -= len(got)
         except OSError as exc:
             resp.close()
-            raise _Retryable(_describe(exc)) from None
+            raise RetryableError(_describe(exc)) from None
         return resp
 
 

@@ -25,14 +25,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import XBuildEnvError
+from ..errors import UnknownKeyError
 from ..settings.config import ProjectConfig
 from .makefile_envs import parse_makefile_envs
 
-
-class UnknownKeyError(XBuildEnvError):
-    """``config get`` was asked for a key we do not report."""
-
+__all__ = ["BuildConfig", "build_environment", "emsdk_dir_for", "load_build_config"]
 
 # Build variables, grouped by where their value comes from. Names are the ones
 # pyodide-build uses, so its build steps and ours see the same environment.

@@ -27,35 +27,34 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from ..cache.layout import remove_tree
+from ..cache.fs import remove_tree
+from ..cache.layout import EMSDK_MARKER, EMSDK_STAGING_PREFIX, EMSDK_TRASH_PREFIX
 from ..cache.locks import FileLock
-from ..errors import UsageError
+from ..errors import EmsdkError, PatchError, ToolError, UsageError
 from ..settings.config import ProjectConfig, setting
 from .build_config import emsdk_dir_for
-from .tool_process import ToolError, run_tool
+from .tool_process import run_tool
+
+__all__ = [
+    "EmsdkResult",
+    "activation_hint",
+    "emsdk_url",
+    "install_emscripten",
+    "installed_emscripten",
+]
 
 DEFAULT_EMSDK_URL = "https://github.com/emscripten-core/emsdk.git"
 ENV_EMSDK_URL = "XBUILDENV_EMSDK_URL"
 KEY_EMSDK_URL = "emsdk_url"  # in [tool.xbuildenv]
-MARKER = ".emscripten-version"
-_STAGING = ".emsdk-staging-"
-_TRASH = ".emsdk-trash-"
-
-
-class EmsdkError(ToolError):
-    """The Emscripten SDK could not be installed (git, emsdk or a patch failed)."""
-
-
-class PatchError(EmsdkError):
-    """One of the environment's Emscripten patches does not apply."""
 
 
 @dataclass(frozen=True)
 class EmsdkResult:
     emsdk_dir: Path
     version: str
-    action: str  # "installed" | "already installed"
+    action: Literal["installed", "already installed"]
     patches: tuple[str, ...] = ()
 
 
@@ -70,7 +69,7 @@ def installed_emscripten(pyodide_root: Path) -> str | None:
     """The Emscripten version installed for this environment, if a complete install exists."""
     emsdk = emsdk_dir_for(pyodide_root)
     try:
-        version = (emsdk.parent / MARKER).read_text(encoding="utf-8").strip()
+        version = (emsdk.parent / EMSDK_MARKER).read_text(encoding="utf-8").strip()
     except OSError:
         return None
     if not version or not (emsdk / "upstream" / "emscripten").is_dir():
@@ -115,9 +114,12 @@ def install_emscripten(
     with FileLock(home / ".emsdk.lock"):
         if not force and installed_emscripten(pyodide_root) == version:
             return EmsdkResult(emsdk, version, "already installed")
-        for leftover in [*home.glob(_STAGING + "*"), *home.glob(_TRASH + "*")]:
+        for leftover in [
+            *home.glob(EMSDK_STAGING_PREFIX + "*"),
+            *home.glob(EMSDK_TRASH_PREFIX + "*"),
+        ]:
             remove_tree(leftover)  # from a killed run; the lock says nobody uses them
-        staging = home / f"{_STAGING}{uuid.uuid4().hex[:8]}"
+        staging = home / f"{EMSDK_STAGING_PREFIX}{uuid.uuid4().hex[:8]}"
         try:
             _git(
                 ["git", "clone", "--depth", "1", url, str(staging)],
@@ -134,9 +136,9 @@ def install_emscripten(
                 f"emsdk could not install Emscripten {version}",
             )
             patches = _apply_patches(pyodide_root, staging, version, expected_version, env, on_line)
-            (home / MARKER).unlink(missing_ok=True)
+            (home / EMSDK_MARKER).unlink(missing_ok=True)
             if emsdk.exists() or emsdk.is_symlink():
-                trash = home / f"{_TRASH}{uuid.uuid4().hex[:8]}"
+                trash = home / f"{EMSDK_TRASH_PREFIX}{uuid.uuid4().hex[:8]}"
                 os.rename(emsdk, trash)
                 remove_tree(trash)
             os.rename(staging, emsdk)
@@ -150,9 +152,9 @@ def install_emscripten(
             on_line,
             f"emsdk could not activate Emscripten {version}",
         )
-        tmp = home / f"{MARKER}.{uuid.uuid4().hex[:8]}"
+        tmp = home / f"{EMSDK_MARKER}.{uuid.uuid4().hex[:8]}"
         tmp.write_text(version, encoding="utf-8")
-        os.replace(tmp, home / MARKER)
+        os.replace(tmp, home / EMSDK_MARKER)
     return EmsdkResult(emsdk, version, "installed", patches)
 
 

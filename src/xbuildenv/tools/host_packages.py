@@ -34,17 +34,15 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from ..cache.layout import remove_tree
+from ..cache.fs import remove_tree
+from ..cache.layout import HOST_STAGING_PREFIX
 from ..cache.locks import FileLock
-from ..errors import UsageError, XBuildEnvError
-from .tool_process import ToolError, run_tool
+from ..errors import HostPackagesError, ToolError, UsageError
+from .tool_process import run_tool
 
-STAGING_PREFIX = ".xbuildenv-staging-"
+__all__ = ["INSTALLERS", "HostPackagesResult", "install_host_packages", "read_pins"]
+
 INSTALLERS = ("pip", "uv")
-
-
-class HostPackagesError(XBuildEnvError):
-    """The environment has no usable requirements.txt, or a name is not pinned there."""
 
 
 @dataclass(frozen=True)
@@ -285,7 +283,7 @@ def install_host_packages(
     site_packages.mkdir(parents=True, exist_ok=True)
     lock = FileLock(site_packages.parent / ".xbuildenv-host-packages.lock")
     with lock:
-        for leftover in site_packages.parent.glob(STAGING_PREFIX + "*"):
+        for leftover in site_packages.parent.glob(HOST_STAGING_PREFIX + "*"):
             remove_tree(leftover)  # from a killed run; we hold the lock, so not in use
         current = installed_distributions(site_packages)
         todo = {}
@@ -341,7 +339,7 @@ def _install(
     on_line: Callable[[str], None] | None,
 ) -> None:
     specs = [f"{name}=={version}" for name, version in todo.values()]
-    staging = site.parent / f"{STAGING_PREFIX}{uuid.uuid4().hex[:8]}"
+    staging = site.parent / f"{HOST_STAGING_PREFIX}{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
         cmd = [

@@ -24,14 +24,12 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..errors import XBuildEnvError
+from ..errors import MakefileEnvsError
 from .make_vars import MakeVars, split_args
 
+__all__ = ["parse_makefile_envs", "parse_makefile_text"]
+
 _ASSIGN = re.compile(r"^(?P<name>[^\s:#=?+!]+)\s*(?P<op>\?=|:::=|::=|:=|\+=|!=|=)(?P<value>.*)$")
-
-
-class MakefileEnvsError(XBuildEnvError):
-    """Makefile.envs is missing or cannot be read."""
 
 
 def fold_continuations(text: str) -> list[str]:

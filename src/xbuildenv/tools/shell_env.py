@@ -19,18 +19,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import UsageError, XBuildEnvError
+from ..errors import CommandNotFoundError, UsageError
 from .build_config import BuildConfig, build_environment, emsdk_dir_for
 from .emsdk import installed_emscripten
 
+__all__ = ["SHELLS", "BuildEnv", "build_env", "default_shell", "render", "run_in"]
+
 SHELLS = ("bash", "zsh", "fish", "powershell")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class CommandNotFound(XBuildEnvError):
-    """``run`` was given a program that does not exist."""
-
-    exit_code = 127  # what shells return for an unknown command
 
 
 @dataclass(frozen=True)
@@ -129,16 +125,16 @@ def run_in(env: BuildEnv, cmd: Sequence[str]) -> int:
     full = applied(env)
     program = cmd[0]
     if os.sep not in program and shutil.which(program, path=full.get("PATH")) is None:
-        raise CommandNotFound(f"command not found: {program}")
+        raise CommandNotFoundError(f"command not found: {program}")
     if os.name == "posix":
         sys.stdout.flush()
         sys.stderr.flush()
         try:
             os.execvpe(program, list(cmd), full)
         except OSError as exc:  # vanished, not executable, bad interpreter line...
-            raise CommandNotFound(f"cannot run {program}: {exc.strerror or exc}") from None
+            raise CommandNotFoundError(f"cannot run {program}: {exc.strerror or exc}") from None
     try:
         code = subprocess.run(list(cmd), env=full).returncode
     except OSError as exc:
-        raise CommandNotFound(f"cannot run {program}: {exc.strerror or exc}") from None
+        raise CommandNotFoundError(f"cannot run {program}: {exc.strerror or exc}") from None
     return 128 - code if code < 0 else code

@@ -13,17 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import XBuildEnvError
+from ..errors import ToolError
 
 TAIL_LINES = 25
-
-
-class ToolError(XBuildEnvError):
-    """An external tool failed; ``output`` holds the end of what it printed."""
-
-    def __init__(self, message: str, hint: str | None = None, output: Sequence[str] = ()) -> None:
-        super().__init__(message, hint)
-        self.output = list(output)
 
 
 @dataclass(frozen=True)

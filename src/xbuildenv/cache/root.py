@@ -18,14 +18,16 @@ import os
 from pathlib import Path
 
 from ..records import Record
-from .config import ENV_XBUILDENV_PATH, KEY_XBUILDENV_PATH, ProjectConfig, env_str
-from .target import TargetEnv
+from ..settings.config import ENV_XBUILDENV_PATH, KEY_XBUILDENV_PATH, ProjectConfig, env_str
+from ..settings.dirs import cache_home, is_writable
+from ..settings.target import TargetEnv
+from .layout import ROOT_PREFIX
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
 if TYPE_CHECKING:
     from typing import Any
 
-ROOT_PREFIX = ".pyodide-xbuildenv-"
+__all__ = ["ResolvedRoot", "install_id", "resolve_root"]
 
 
 def install_id(target: TargetEnv) -> str:
@@ -46,35 +48,6 @@ def _sha256_hex(data: bytes) -> str:
         except ImportError:
             from hashlib import sha256
     return str(sha256(data).hexdigest())
-
-
-def cache_home() -> Path:
-    """pyodide-build's cache folder; every default root lives inside it."""
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("pyodide-build"))
-
-
-def is_writable(path: Path) -> bool:
-    """Probe by creating and removing a unique file in the nearest existing ancestor."""
-    probe_dir = path
-    while not probe_dir.exists():
-        if probe_dir.parent == probe_dir:
-            return False
-        probe_dir = probe_dir.parent
-    if not probe_dir.is_dir():
-        return False
-    probe = probe_dir / f".xbuildenv-probe-{os.getpid()}-{os.urandom(8).hex()}"
-    try:
-        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except OSError:
-        return False
-    os.close(fd)
-    try:
-        probe.unlink()
-    except OSError:
-        pass
-    return True
 
 
 class ResolvedRoot(Record):
