@@ -23,7 +23,7 @@ _context: ssl.SSLContext | None = None
 
 
 def source() -> str:
-    """Where the trusted certificates come from, in words (for errors and ``-v``)."""
+    """Where the trusted certificates come from, in words (for the error message)."""
     for name in CA_VARIABLES:
         if os.environ.get(name):
             return f"{name}={os.environ[name]}"
