@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from support import PY_FULL, Server, default_files, one_error, run, serve_env, serve_index
 from test_cli_output import run_on_terminal
+from test_tools_emsdk import emsdk_repo  # noqa: F401  (a fixture)
+from tools_helpers import install_env
 
 
 @pytest.fixture
@@ -232,3 +234,29 @@ def test_unknown_project_key_warns_once(env: dict[str, str], tmp_path: Path) -> 
         f"warning: {tmp_path / 'pyproject.toml'}: unknown key 'index_max_aeg' in "
         "[tool.xbuildenv]; did you mean 'index_max_age'?"
     ]
+
+
+# --- -q everywhere: the emsdk hints too ---------------------------------------------------
+def test_quiet_install_emscripten_prints_no_hints(
+    server: Server,
+    env: dict[str, str],
+    tmp_path: Path,
+    emsdk_repo: str,  # noqa: F811  (the fixture imported above)
+) -> None:
+    env = {**env, "FAKE_EMSDK_LOG": str(tmp_path / "log"), "XBUILDENV_EMSDK_URL": emsdk_repo}
+    root = str(tmp_path / "root")
+    install_env(server, env, tmp_path / "root")
+    r = run("-q", "install-emscripten", "--path", root, env=env)
+    assert (r.code, r.out, r.err) == (0, "", "")
+    r = run("install-emscripten", "--path", root, env=env)  # without -q: the hints
+    assert r.code == 0 and "emsdk_env.sh" in r.out and "already installed" in r.err
+
+
+@pytest.mark.parametrize(
+    "words",
+    [["-q", "cache", "clean"], ["cache", "-q", "clean"], ["cache", "clean", "-q"]],
+)
+def test_quiet_at_any_level_of_a_nested_command(words: list[str], env: dict[str, str]) -> None:
+    r = run(*words, env=env)
+    assert (r.code, r.out, r.err) == (0, "", "")
+    assert "removed 0 archive(s)" in run("cache", "clean", env=env).err

@@ -45,7 +45,7 @@ def meta(server: Server) -> str:
     return serve_index(
         server,
         serve_env(server, "0.29.4", compression="bz2", published_at="2026-01-02T03:04:05Z"),
-        serve_env(server, "0.29.5"),
+        serve_env(server, "0.29.5", published_at="2026-03-04T06:00:00+01:00"),
     )
 
 
@@ -107,6 +107,7 @@ def test_core_shapes(server: Server, meta: str, env: dict[str, str], tmp_path: P
 def test_search_shapes(server: Server, meta: str, env: dict[str, str], tmp_path: Path) -> None:
     data = validate("search", run("search", "--all", "--metadata", meta, "--json", env=env))
     assert data["environments"][1]["published_at"] == "2026-01-02T03:04:05Z"
+    assert data["environments"][0]["published_at"] == "2026-03-04T05:00:00Z"  # now in UTC
     env["XBUILDENV_NIGHTLY_METADATA_URL"] = meta
     data = validate("search", run("search", "--nightly", "--json", env=env))
     assert {e["source"] for e in data["environments"]} == {"nightly"}

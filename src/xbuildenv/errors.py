@@ -155,3 +155,9 @@ class StreamAbortedError(Exception):
 class RetryableError(Exception):
     """Raised inside :mod:`xbuildenv.net.fetch` for a failure worth another attempt
     (5xx, 429, reset, timeout); turned into :class:`DownloadError` when retries run out."""
+
+
+class RefusedError(RetryableError):
+    """Raised inside :mod:`xbuildenv.net.fetch` when a connection was refused: worth one
+    quick second attempt only (nothing listens on a host that resolved, which is rarely
+    over in seconds), then a :class:`DownloadError`."""

@@ -41,3 +41,22 @@ def iso_utc(seconds: float | None) -> str | None:
     import time
 
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def iso_utc_text(text: str | None) -> str | None:
+    """A time written by someone else (an index's ``published_at``) in the same form as
+    :func:`iso_utc` when it is ISO 8601 (a time without an offset is taken as UTC);
+    anything else is passed on as written, since dropping it would lose information."""
+    if not text:
+        return None
+    if len(text) == 20 and text.endswith("Z") and text[10] == "T":
+        return text  # already the form we print (the official indexes')
+    from datetime import UTC, datetime
+
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -23,6 +23,7 @@ def register(sub: Any) -> None:
         "xbuildenv cache list",
         "xbuildenv cache clean --json",
     )
+    o.flags(p)
     csub = p.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     q = o.add(
         csub,

@@ -170,11 +170,15 @@ def cmd_root(args: argparse.Namespace) -> int:
     return 0
 
 
-def _active(root: Any) -> Any:
-    """The active version of the root at ``root`` as an InstalledVersion, or None."""
-    from ..cache.layout import RootLayout
+def _active_json(root: Any, version: str) -> dict[str, Any]:
+    """``version --json`` and ``use --json``: the active ``version`` of ``root``."""
+    from ..cache.layout import InstalledVersion, RootLayout
 
-    return next((v for v in RootLayout(root).list_versions() if v.active), None)
+    layout = RootLayout(root)
+    found = InstalledVersion(
+        version, layout.version_dir(version), layout.python_marker(version), True
+    )
+    return {"root": str(root), **found.to_json()}
 
 
 def cmd_version(args: argparse.Namespace) -> int:
@@ -206,7 +210,7 @@ def cmd_version(args: argparse.Namespace) -> int:
     if args.json:
         from .output import print_json
 
-        print_json({"root": str(root), **_active(root).to_json()})
+        print_json(_active_json(root, version))
         return 0
     print(version)
     return 0
@@ -282,7 +286,7 @@ def cmd_use(args: argparse.Namespace) -> int:
     if args.json:
         from .output import print_json
 
-        print_json({"root": str(manager.env_dir), **_active(manager.env_dir).to_json()})
+        print_json(_active_json(manager.env_dir, args.version))
         return 0
     info(f"Pyodide cross-build environment {args.version} is now in use", args.quiet)
     return 0

@@ -29,6 +29,7 @@ def register(sub: Any) -> None:
         "xbuildenv config list --json",
     )
     config_parser = p  # bound now: "p" is reused for the next commands below
+    o.flags(p)
     p.set_defaults(handler=lambda args: _help(config_parser))
     csub = p.add_subparsers(dest="config_command", metavar="SUBCOMMAND", parser_class=type(p))
     q = o.add(

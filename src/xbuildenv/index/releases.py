@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import MetadataError
+from ..records import iso_utc_text
 from ..settings.config import (
     ENV_DEBUG_METADATA_URL,
     ENV_METADATA_URL,
@@ -62,7 +63,8 @@ class Release:
                 "min": self.min_pyodide_build_version,
                 "max": self.max_pyodide_build_version,
             },
-            "published_at": self.published_at or "",  # as pyodide-build prints a missing one
+            # as pyodide-build prints a missing one: ""
+            "published_at": iso_utc_text(self.published_at) or "",
             "compatible": compatible,
         }
         if source is not None:

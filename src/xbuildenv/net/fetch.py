@@ -1,12 +1,16 @@
 """Getting bytes from a URL or a local path, robustly.
 
 * ``http(s)://`` goes through :mod:`urllib.request`, so proxies from the environment
-  (``https_proxy``, ``no_proxy``, ...) and the system's certificate store apply.
+  (``https_proxy``, ``no_proxy``, ...) apply; HTTPS trusts what :mod:`.tls` says
+  (``SSL_CERT_FILE``/``REQUESTS_CA_BUNDLE``, else the system trust store).
 * 5xx, 429, resets and timeouts are retried with exponential backoff, bounded in count
   and total time; a body cut off part-way resumes with a ``Range`` request, and when the
   server ignores ``Range`` the bytes already seen are skipped (only if the validator
   says the content is unchanged).
-* Anything else (404, DNS, refused) becomes one :class:`DownloadError` line.
+* A refused connection is tried once more after a short pause, then fails: on a host
+  that resolved, nothing is listening, and that is rarely over in seconds.
+* Anything else (404, DNS, an untrusted certificate) becomes one :class:`DownloadError`
+  line at once.
 
 Plain paths and ``file://`` URLs are read from disk, so an index and its archives can
 be used offline.
@@ -25,7 +29,7 @@ from urllib.parse import unquote, urljoin, urlparse
 
 from .. import __version__
 from ..checkpoints import checkpoint
-from ..errors import DownloadError, RetryableError
+from ..errors import DownloadError, RefusedError, RetryableError
 from ..settings.config import ENV_RETRIES, ENV_TIMEOUT, env_number
 
 CHUNK = 256 * 1024
@@ -82,6 +86,20 @@ def resolve_relative(base: str, ref: str) -> str:
     return urljoin(base, ref)
 
 
+REFUSED_ATTEMPTS = 2  # attempts for a refused connection (documented in the README)
+REFUSED_PAUSE = 0.25  # seconds between them
+
+
+def _urlopen(request: Any, settings: FetchSettings) -> Any:
+    import urllib.request
+
+    if request.full_url.startswith("https:"):
+        from .tls import context
+
+        return urllib.request.urlopen(request, timeout=settings.timeout, context=context())
+    return urllib.request.urlopen(request, timeout=settings.timeout)
+
+
 def _describe(exc: BaseException) -> str:
     reason = getattr(exc, "reason", None)
     if reason is not None and not isinstance(reason, str):
@@ -106,7 +124,7 @@ def _open(url: str, settings: FetchSettings, headers: dict[str, str]) -> Any:
 
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **headers})
     try:
-        return urllib.request.urlopen(request, timeout=settings.timeout)
+        return _urlopen(request, settings)
     except urllib.error.HTTPError as exc:
         exc.close()
         if exc.code >= 500 or exc.code == 429:
@@ -119,8 +137,11 @@ def _open(url: str, settings: FetchSettings, headers: dict[str, str]) -> Any:
         reason = getattr(exc, "reason", exc)
         if isinstance(reason, ssl.SSLCertVerificationError):
             # Not transient: retrying cannot make an untrusted certificate trusted.
+            from .tls import source
+
             raise DownloadError(
-                f"cannot verify the TLS certificate of {url}: {reason.verify_message}",
+                f"cannot verify the TLS certificate of {url}: {reason.verify_message} "
+                f"(trusted: {source()})",
                 "install the CA into the system certificate store or set SSL_CERT_FILE",
             ) from None
         text = _describe(exc)
@@ -129,6 +150,8 @@ def _open(url: str, settings: FetchSettings, headers: dict[str, str]) -> Any:
                 f"cannot reach {url}: {text}",
                 "check your network connection and proxy settings (https_proxy)",
             ) from None
+        if text == "the connection was refused":
+            raise RefusedError(text) from None
         raise RetryableError(text) from None
 
 
@@ -146,12 +169,22 @@ class _Budget:
 
     def progress(self) -> None:
         self.tries = 0
+        self.refused = 0
         self.wait = self.settings.backoff
         self.started = time.monotonic()
 
     def spend(self, url: str, exc: RetryableError) -> None:
         """Sleep before the next attempt, or raise when the budget is spent."""
         self.tries += 1
+        if isinstance(exc, RefusedError):
+            self.refused += 1
+            if self.refused < REFUSED_ATTEMPTS and self.tries <= self.settings.retries:
+                time.sleep(REFUSED_PAUSE)
+                return
+            raise DownloadError(
+                f"GET {url} failed after {self.tries} attempt(s): {exc}",
+                "check the URL, your network connection and proxy settings (https_proxy)",
+            ) from None
         spent = time.monotonic() - self.started
         if self.tries > self.settings.retries or spent + self.wait > self.settings.deadline:
             raise DownloadError(
@@ -321,6 +354,6 @@ def validator_of(url: str, settings: FetchSettings | None = None) -> str | None:
 
     settings = settings or FetchSettings.from_env()
     request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": USER_AGENT})
-    with urllib.request.urlopen(request, timeout=settings.timeout) as resp:
+    with _urlopen(request, settings) as resp:
         value = resp.headers.get("ETag") or resp.headers.get("Last-Modified")
         return str(value) if value else None
