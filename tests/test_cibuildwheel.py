@@ -256,7 +256,12 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 '''
 
 
-def test_pyodide_build_builds_against_our_install(server: Server, tmp_path: Path) -> None:
+@pytest.mark.parametrize("installer", ["same-venv", "other-venv"])
+def test_pyodide_build_builds_against_our_install(
+    installer: str, server: Server, tmp_path: Path
+) -> None:
+    """``xbuildenv install`` in the build's own venv (its default root), or in another
+    venv (without pyodide-build) into a tree both share through PYODIDE_XBUILDENV_PATH."""
     venv, mm = cached_venv("cibw-with-pyodide-build", VARIANTS["with-pyodide-build"])
     if mm not in RELEASE_FOR:
         pytest.skip(f"the real index has no release for Python {mm}")
@@ -265,10 +270,19 @@ def test_pyodide_build_builds_against_our_install(server: Server, tmp_path: Path
     tools = tmp_path / "tools"
     tools.mkdir()
     saw = tmp_path / "backend-saw.json"
-    env = venv_env(venv, tmp_path, BACKEND_SAW=str(saw))
+    shared = {} if installer == "same-venv" else {"PYODIDE_XBUILDENV_PATH": str(tmp_path / "tree")}
+    env = venv_env(venv, tmp_path, BACKEND_SAW=str(saw), **shared)
     env["PATH"] = os.pathsep.join([str(tools), env["PATH"]])
-    xbuildenv(venv, env, tmp_path, "install", version, "--metadata", meta)
+    if installer == "same-venv":
+        xbuildenv(venv, env, tmp_path, "install", version, "--metadata", meta)
+    else:
+        other, other_mm = cached_venv("cibw-plain", VARIANTS["plain"])
+        assert other_mm == mm
+        other_env = venv_env(other, tmp_path, **shared)
+        xbuildenv(other, other_env, tmp_path, "install", version, "--metadata", meta)
     root = Path(xbuildenv(venv, env, tmp_path, "root").strip())
+    if installer == "other-venv":
+        assert root == tmp_path / "tree"
     emscripten = xbuildenv(venv, env, tmp_path, "config", "get", "emscripten_version").strip()
     (tools / "emcc").write_text(
         "#!/bin/sh\n"
