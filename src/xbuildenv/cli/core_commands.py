@@ -43,9 +43,11 @@ def add_install(sub: Any) -> None:
         action="store_true",
         help="install even if incompatible; reinstall if present",
     )
+    from ..cache.treelink import LINK_MODES
+
     p.add_argument(
         "--link-mode",
-        choices=("hardlink", "copy"),
+        choices=LINK_MODES,
         help="how to share a tree another root already unpacked "
         "(default: $XBUILDENV_LINK_MODE, link_mode in [tool.xbuildenv], else hardlink)",
     )
