@@ -75,3 +75,13 @@ class Interrupted(XBuildEnvError):
     """The user pressed Ctrl-C or the process got SIGTERM; work was rolled back."""
 
     exit_code = 130
+
+
+class StorageError(XBuildEnvError):
+    """A mirror destination or remote store (a folder or an fsspec URL) could not be
+    read or written: missing optional extra, refused credentials, unreachable host."""
+
+
+class MirrorError(XBuildEnvError):
+    """``mirror sync`` cannot go on: nothing selected, an origin archive failed its
+    sha256 check, an index URL names an unsafe archive path."""

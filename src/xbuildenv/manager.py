@@ -48,6 +48,10 @@ from .settings.config import (
 from .settings.root import ResolvedRoot, resolve_root
 from .settings.target import TargetEnv, resolve_target
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .install.remote_store import RemoteStore
+
 
 def default_xbuildenv_path(python: str | None = None) -> Path:
     """The root pyodide-build would use for the target environment (see :mod:`root`)."""
@@ -206,12 +210,14 @@ class XBuildEnvManager:
         activate: bool = True,
         on_progress: Callable[[int, int | None], None] | None = None,
         on_wait: Callable[[str], None] | None = None,
+        upload: bool = True,
     ) -> InstallResult:
         """Install (or verify) a version and make it active.
 
         With neither ``version`` nor ``url``, ``default_cross_build_env_url`` from
         pyproject.toml is used if set, else the latest compatible release.
-        ``force_install`` skips the compatibility check and reinstalls.
+        ``force_install`` skips the compatibility check and reinstalls. ``upload=False``
+        never writes to the remote store (see :mod:`xbuildenv.install.remote_store`).
         """
         if url and version:
             raise UsageError("give a VERSION or --url, not both")
@@ -238,12 +244,16 @@ class XBuildEnvManager:
             release = self.resolve_release(
                 version, nightly=nightly, debug=debug, force=force_install
             )
-            source = InstallSource(release.version, release.url, release.sha256, release.version)
+            source = self._mirrored(
+                InstallSource(release.version, release.url, release.sha256, release.version)
+            )
         options = InstallOptions(
             force=force_install,
             activate=activate,
             max_unpacked=int(env_number(ENV_MAX_UNPACKED, DEFAULT_MAX_UNPACKED, minimum=1)),
             link_mode=self.link_mode,
+            remote=self._remote_store(upload),
+            warn=self.warn,
         )
         result = install_version(
             self.layout,
@@ -255,6 +265,42 @@ class XBuildEnvManager:
         )
         self._record_use()
         return result
+
+    def _mirrored(self, source: InstallSource) -> InstallSource:
+        """The archive from ``XBUILDENV_MIRROR`` (the official URL kept as the fallback)."""
+        from dataclasses import replace
+
+        from .index.mirror_prefix import (
+            ENV_MIRROR,
+            ENV_MIRROR_ORIGIN,
+            OFFICIAL_PREFIX,
+            mirrored_url,
+        )
+
+        mirror = setting(self.project, ENV_MIRROR, "mirror")
+        if not mirror or source.sha256 is None:
+            return source  # without a published hash a mirror's copy cannot be checked
+        origin = setting(self.project, ENV_MIRROR_ORIGIN, "mirror_origin") or OFFICIAL_PREFIX
+        url = mirrored_url(source.url, mirror, origin)
+        return source if url is None else replace(source, url=url, origin_url=source.url)
+
+    def _remote_store(self, upload: bool) -> RemoteStore | None:
+        from .install.remote_store import (
+            DEFAULT_WAIT,
+            ENV_REMOTE_READ_ONLY,
+            ENV_REMOTE_STORE,
+            ENV_REMOTE_WAIT,
+            RemoteStore,
+        )
+
+        url = setting(self.project, ENV_REMOTE_STORE, "remote_store")
+        if not url:
+            return None
+        read_only = setting(self.project, ENV_REMOTE_READ_ONLY, "remote_store_read_only")
+        if read_only and read_only.strip().lower() in ("1", "true", "yes", "on"):
+            upload = False
+        wait = env_number(ENV_REMOTE_WAIT, DEFAULT_WAIT)
+        return RemoteStore(url, upload=upload, wait=wait, warn=self.warn)
 
     def _record_use(self) -> None:
         record_use(self.env_dir, self.target, self.resolved.install_id)

@@ -24,6 +24,9 @@ def register(sub: Any) -> None:
     q = csub.add_parser("clean", help="remove cached indexes and archives (--all: and every root)")
     q.add_argument("--all", action="store_true", help="also remove every root in the cache folder")
     q.set_defaults(handler=cmd_cache_clean)
+    from .mirror_commands import add_cache_key
+
+    add_cache_key(csub)
     for q in list(csub.choices.values()):
         _output_flags(q)
 

@@ -78,6 +78,11 @@ def _add_install(sub: Any) -> None:
         choices=("hardlink", "copy"),
         help="how to share a tree another root already unpacked (default: hardlink)",
     )
+    p.add_argument(
+        "--no-upload",
+        action="store_true",
+        help="read from the remote store (XBUILDENV_REMOTE_STORE) but never write to it",
+    )
     _channel(p)
     _common(p)
 
@@ -156,6 +161,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     from . import tools_commands as cli_tools
 
     cli_tools.register(sub)
+    from . import mirror_commands as cli_mirror
+
+    cli_mirror.register(sub)
     return parser
 
 
@@ -267,6 +275,7 @@ def cmd_install(args: argparse.Namespace) -> int:
             debug=args.debug,
             on_progress=bar.update,
             on_wait=lambda msg: info(msg, args.quiet),
+            upload=not args.no_upload,
         )
     finally:
         bar.close()
@@ -285,6 +294,8 @@ def cmd_install(args: argparse.Namespace) -> int:
         )
     elif result.route == "store":
         info("unpacked from the machine-wide archive store: nothing downloaded", args.quiet)
+    elif result.route == "remote":
+        info("fetched from the remote store: nothing downloaded from the origin", args.quiet)
     info(
         f"Pyodide cross-build environment {result.version} installed at {manager.env_dir}",
         args.quiet,

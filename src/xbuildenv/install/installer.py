@@ -46,6 +46,10 @@ from ..net.fetch import FetchSettings
 from ..settings.config import DEFAULT_MAX_UNPACKED
 from ..settings.root import cache_home
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .remote_store import RemoteStore
+
 
 @dataclass(frozen=True)
 class InstallSource:
@@ -55,6 +59,7 @@ class InstallSource:
     url: str
     sha256: str | None = None
     release_version: str | None = None  # set for index releases: names the CDN in the index
+    origin_url: str | None = None  # when ``url`` is a mirror's copy: where it came from
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,8 @@ class InstallOptions:
     link_mode: str = "hardlink"  # how to share a tree another root already unpacked
     use_store: bool = True  # the machine-wide archive store and tree sharing
     settings: FetchSettings | None = None
+    remote: RemoteStore | None = None  # the fleet's shared store (XBUILDENV_REMOTE_STORE)
+    warn: Callable[[str], None] | None = None  # one-line warnings (remote store, mirror)
 
 
 def install_version(
@@ -185,6 +192,9 @@ def _install_locked(
                 settings=options.settings,
                 on_progress=on_progress,
                 on_file=index.saw if index is not None else None,
+                remote=options.remote,
+                origin_url=source.origin_url,
+                warn=options.warn,
             )
         checkpoint("install.obtained")
         if index is not None:

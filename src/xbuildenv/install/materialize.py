@@ -25,16 +25,20 @@ from pathlib import Path
 from ..cache.layout import INSTALLED_MARKER, remove_tree
 from ..cache.store import ArchiveStore, UrlRecord
 from ..cache.treelink import ARCHIVE_MARKER, find_tree, link_tree
-from ..errors import ArchiveError, ChecksumError
+from ..errors import ArchiveError, ChecksumError, DownloadError
 from ..net.fetch import FetchSettings, local_path, validator_of
 from ..settings.config import DEFAULT_MAX_UNPACKED
 from .package_index import LOCK_MEMBER
 from .pipeline import download_and_extract
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .remote_store import RemoteStore
+
 
 @dataclass(frozen=True)
 class Obtained:
-    route: str  # "linked" | "store" | "network"
+    route: str  # "linked" | "store" | "remote" | "network"
     sha256: str
     downloaded: int = 0
 
@@ -75,12 +79,20 @@ def obtain_tree(
     settings: FetchSettings | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
     on_file: Callable[[str, Path], None] | None = None,
+    remote: RemoteStore | None = None,
+    origin_url: str | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Obtained:
     """Fill ``staging`` with the archive's ``xbuildenv/`` tree and record its hash.
 
     ``on_file(name, path)`` hears of the archive's files as they arrive (on the linked
     route, of the lock file before linking starts: see
     :class:`~xbuildenv.package_index.IndexBuilder`).
+
+    ``remote`` is the fleet's shared store, tried after this machine's own store and
+    before the network. ``url`` may be a mirror's copy (``XBUILDENV_MIRROR``) of
+    ``origin_url``: a copy that fails its sha256 (or cannot be had) costs a warning,
+    then the origin is used.
     """
     known = _known_sha(url, sha256, store)
     result = None
@@ -98,6 +110,9 @@ def obtain_tree(
                     _reset(staging)
             except OSError:
                 _reset(staging)  # the other root changed under us: unpack instead
+    from_remote = False
+    if result is None and known and store is not None and remote is not None:
+        from_remote = store.find(known) is None and remote.fetch_into(store, known)
     if result is None and known and store is not None and (cached := store.find(known)):
         try:
             download_and_extract(
@@ -107,18 +122,63 @@ def obtain_tree(
                 max_unpacked=max_unpacked,
                 on_file=on_file,
             )
-            result = Obtained("store", known)
+            result = Obtained("remote" if from_remote else "store", known)
         except (ChecksumError, ArchiveError):
             if _file_sha256(cached) == known:
                 raise  # the archive itself is bad, not our copy of it
             store.discard(known)
             _reset(staging)
     if result is None:
-        result = _from_network(
-            url, sha256, staging, store, max_unpacked, settings, on_progress, on_file
+        result = _from_origin(
+            url,
+            sha256,
+            staging,
+            store,
+            max_unpacked,
+            settings,
+            on_progress,
+            on_file,
+            remote,
+            origin_url,
+            warn,
         )
     (staging / ARCHIVE_MARKER).write_text(result.sha256)
     return result
+
+
+def _from_origin(
+    url: str,
+    sha256: str | None,
+    staging: Path,
+    store: ArchiveStore | None,
+    max_unpacked: int,
+    settings: FetchSettings | None,
+    on_progress: Callable[[int, int | None], None] | None,
+    on_file: Callable[[str, Path], None] | None,
+    remote: RemoteStore | None,
+    origin_url: str | None,
+    warn: Callable[[str], None] | None,
+) -> Obtained:
+    """The network route: the mirror's copy, else the origin; then share it."""
+    if remote is not None and sha256:
+        remote.claim(sha256)  # runners starting now wait for us instead of the origin
+    try:
+        args = (sha256, staging, store, max_unpacked, settings, on_progress, on_file)
+        try:
+            result = _from_network(url, *args)
+        except (ChecksumError, ArchiveError, DownloadError) as exc:
+            if origin_url is None or origin_url == url:
+                raise
+            if warn is not None:
+                warn(f"mirror copy {url} refused ({exc.message}); fetching from {origin_url}")
+            _reset(staging)
+            result = _from_network(origin_url, *args)
+        if remote is not None and store is not None and (kept := store.find(result.sha256)):
+            remote.upload(kept, result.sha256)
+        return result
+    finally:
+        if remote is not None and sha256:
+            remote.release(sha256)
 
 
 def _from_network(
