@@ -52,7 +52,8 @@ def _matches(matcher: object, version: str) -> bool:
 
     if isinstance(matcher, SpecifierSet):
         try:
-            return matcher.contains(Version(version))
+            # Pre-releases only when the specifier names one (PEP 440's default).
+            return matcher.contains(Version(version), prereleases=bool(matcher.prereleases))
         except InvalidVersion:
             return False
     if matcher == version:

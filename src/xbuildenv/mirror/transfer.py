@@ -84,5 +84,10 @@ def place(
             storage.put_file(temp, name)
         checkpoint("mirror.placed")
         return digest, size
+    except BaseException:
+        if isinstance(storage, LocalStorage):
+            temp.unlink(missing_ok=True)
+            storage.prune_folders(name)
+        raise
     finally:
         temp.unlink(missing_ok=True)

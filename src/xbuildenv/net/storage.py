@@ -127,6 +127,16 @@ class LocalStorage(Storage):
             raise _local_error("write", target.parent, exc) from None
         return _temp_name(target)
 
+    def prune_folders(self, name: str) -> None:
+        """Remove the folders above ``name`` that are empty (after a failed write)."""
+        folder = self._path(name).parent
+        while folder != self.root and self.root in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:
+                return  # not empty (or gone): stop
+            folder = folder.parent
+
     def move_in(self, temp: Path, name: str) -> None:
         """Rename a finished temporary file (from :meth:`temp_for`) into place."""
         try:
