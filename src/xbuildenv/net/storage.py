@@ -253,6 +253,8 @@ class FsspecStorage(Storage):
             while True:
                 try:
                     chunk = fh.read(CHUNK)
+                except FileNotFoundError:
+                    raise  # deleted since it was opened: missing, not a failure
                 except Exception as exc:
                     raise self._error("read", self.location(name), exc) from None
                 if not chunk:
