@@ -145,7 +145,6 @@ def test_mirror_sync_into_a_bucket(server: Server, moto_s3: MotoS3, tmp_path: Pa
 
 # --- the fleet ------------------------------------------------------------------------
 FLEET = 8
-FLEET_FIGURES: dict[str, Any] = {}
 
 
 def _round(tmp_path: Path, name: str, server: Server, store: dict[str, str]) -> list[str]:
@@ -182,17 +181,18 @@ def _round(tmp_path: Path, name: str, server: Server, store: dict[str, str]) -> 
     return failures
 
 
-def test_fleet_of_runners_shares_one_store(server: Server, moto_s3: MotoS3, tmp_path: Path) -> None:
+def test_fleet_of_runners_shares_one_store(
+    server: Server, moto_s3: MotoS3, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # ~1 s per archive at the origin, so runners starting together overlap
     bodies = publish(server, {"0.29.4": PY_FULL, "0.28.0": PY_FULL}, rate=60_000)
     bucket = moto_s3.new_bucket()
     store = {"XBUILDENV_REMOTE_STORE": f"s3://{bucket}/fleet", **moto_s3.env}
     assert _round(tmp_path, "first", server, store) == []
     first = {v: server.hits[ARCHIVE.format(v=v)] for v in bodies}
-    FLEET_FIGURES["origin_fetches_first_round"] = first
-    sys.stderr.write(f"\nfleet of {FLEET}: origin served each archive {first} time(s)\n")
-    for version, count in first.items():
-        assert 1 <= count <= 3, first  # "at most a few"; 8 without the store
+    with capsys.disabled():  # the figure the issue asks for, in the test run's output
+        print(f"\nfleet of {FLEET} runners: the origin served each archive {first} time(s)")
+    assert all(1 <= count <= 3 for count in first.values()), first  # 8 without the store
     assert _round(tmp_path, "second", server, store) == []
     second = {v: server.hits[ARCHIVE.format(v=v)] - first[v] for v in bodies}
     assert second == {v: 0 for v in bodies}
