@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fault_support import free_port
 from mirror_support import MotoS3, publish
 from support import PY_FULL, Server, clean_env, make_tar, run, sha256
