@@ -225,3 +225,25 @@ def test_cache_key_follows_the_archive(server: Server, env: dict[str, str]) -> N
     r = run("cache", "key", "0.29.4", "--metadata", meta, "--refresh", env=env)
     assert r.out.strip() == f"xbuildenv-0.29.4-{sha256(other)[:16]}"
     one_error(run("cache", "key", "1.2.3", "--metadata", meta, env=env))
+
+
+def test_prune_keeps_what_other_channels_list(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
+    """Each channel's index counts, whatever base URL it was written with."""
+    publish(server, {"0.29.4": PY_FULL})
+    publish(server, {"0.29.4-debug": PY_FULL}, path="/debug.json")
+    env = {
+        **env,
+        "PYODIDE_CROSS_BUILD_ENV_METADATA_URL": server.url("/index.json"),
+        "XBUILDENV_DEBUG_METADATA_URL": server.url("/debug.json"),
+    }
+    dest = tmp_path / "mirror"
+    sync(env, str(dest), "--base-url", "https://a.example/m")
+    out = sync(
+        env, str(dest), "--channel", "stable-debug", "--base-url", "https://b.example/m", "--prune"
+    )
+    assert out["pruned"] == []
+    for index in (INDEX, "debug.json"):
+        for entry in json.loads((dest / index).read_text())["releases"].values():
+            assert (dest / entry["url"].split("/m/", 1)[1]).is_file()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -155,24 +156,25 @@ def make_plan(
         )
     known = _known_hashes(storage, channels)
     for item in items:
-        _decide(storage, item, known.get(item.path), store)
+        previous = next((sha for url, sha in known.items() if names_file([url], item.path)), None)
+        _decide(storage, item, previous, store)
         if sizes and item.action == "fetch":
             item.size = _origin_size(item.origin_url)
     return Plan(storage.url, plans, items)
 
 
 def _known_hashes(storage: Storage, channels: list[str]) -> dict[str, str]:
-    """path -> sha256 from the mirror's current indexes (for releases without a hash)."""
+    """URL -> sha256 from the mirror's current indexes (for releases without a hash)."""
     found: dict[str, str] = {}
     for channel in channels:
-        for path, sha in listed(storage, INDEX_NAMES[channel]).items():
+        for url, sha in listed(storage, INDEX_NAMES[channel]).items():
             if sha:
-                found[path] = sha
+                found[url] = sha
     return found
 
 
-def listed(storage: Storage, index_name: str, base_url: str | None = None) -> dict[str, str | None]:
-    """path -> sha256 of the archives an index already in the mirror lists."""
+def listed(storage: Storage, index_name: str) -> dict[str, str | None]:
+    """URL (relative, or absolute under some base URL) -> sha256 of an index in the mirror."""
     raw = storage.read_bytes(index_name)
     if raw is None:
         return {}
@@ -180,14 +182,12 @@ def listed(storage: Storage, index_name: str, base_url: str | None = None) -> di
         releases = parse_index(raw, index_name)
     except MetadataError:
         return {}  # a damaged index lists nothing we must keep: the new one replaces it
-    found: dict[str, str | None] = {}
-    for r in releases.values():
-        url = r.url
-        if base_url and url.startswith(base_url.rstrip("/") + "/"):
-            url = url[len(base_url.rstrip("/")) + 1 :]
-        if "://" not in url and not url.startswith("/"):
-            found[url] = r.sha256
-    return found
+    return {r.url: r.sha256 for r in releases.values()}
+
+
+def names_file(urls: Iterable[str], name: str) -> bool:
+    """Whether one of an index's URLs (relative, or under any base URL) is file ``name``."""
+    return any(url == name or url.endswith("/" + name) for url in urls)
 
 
 def _decide(storage: Storage, item: Item, previous: str | None, store: ArchiveStore | None) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 from ..cache.store import ArchiveStore
 from ..checkpoints import checkpoint
 from ..net.storage import LocalStorage, Storage, temp_writer_alive
-from .plan import Item, Plan, listed
+from .plan import Item, Plan, listed, names_file
 from .selection import INDEX_NAMES
 from .transfer import file_chunks, origin_chunks, place
 
@@ -95,7 +95,7 @@ def run_sync(
         result.indexes.append(cplan.index_name)
         checkpoint("mirror.indexed")
     if prune:
-        result.pruned = prune_unlisted(storage, base_url)
+        result.pruned = prune_unlisted(storage)
     return result
 
 
@@ -114,14 +114,20 @@ def _index_doc(
     return (json.dumps(doc, indent=2) + "\n").encode()
 
 
-def prune_unlisted(storage: Storage, base_url: str | None = None) -> list[str]:
-    """Delete archives that no index of the mirror lists (other files are never touched)."""
-    keep: set[str] = set(INDEX_NAMES.values())
+def prune_unlisted(storage: Storage) -> list[str]:
+    """Delete archives that no index of the mirror lists (other files are never touched).
+
+    Every channel's index counts, whatever base URL it was written with: a file is
+    kept when any listed URL ends with its path.
+    """
+    urls: set[str] = set()
     for name in INDEX_NAMES.values():
-        keep.update(listed(storage, name, base_url))
+        urls.update(listed(storage, name))
     removed = []
     for name in storage.list_files():
-        if name in keep or not name.endswith(ARCHIVE_SUFFIXES):
+        if name in INDEX_NAMES.values() or not name.endswith(ARCHIVE_SUFFIXES):
+            continue
+        if names_file(urls, name):
             continue
         checkpoint("mirror.prune")
         storage.delete(name)
