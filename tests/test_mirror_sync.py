@@ -247,3 +247,26 @@ def test_prune_keeps_what_other_channels_list(
     for index in (INDEX, "debug.json"):
         for entry in json.loads((dest / index).read_text())["releases"].values():
             assert (dest / entry["url"].split("/m/", 1)[1]).is_file()
+
+
+def test_hostile_archive_paths_stay_inside_the_mirror(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
+    """URLs that climb (``..``), hide (dot-names) or encode slashes land under archives/."""
+    body = make_tar()
+    entries = []
+    for i, path in enumerate(
+        ["/dl/a/../../../escape.tar.gz", "/dl/..%2f..%2fescape2.tar.gz", "/dl/.hidden/.x.tar.gz"]
+    ):
+        server.add(path, body)
+        entries.append(release(f"1.0.{i}", server.base + path, PY_FULL, sha256=sha256(body)))
+    meta = serve_index(server, *entries)
+    outside = snapshot(tmp_path)
+    dest = tmp_path / "work" / "mirror"
+    env = {**env, "XBUILDENV_MIRROR_ORIGIN": server.url("/dl/")}
+    out = sync(env, str(dest), "--metadata", meta)
+    for archive in out["archives"]:
+        assert archive["path"].startswith("archives/"), archive
+        assert (dest / archive["path"]).resolve().is_relative_to(dest.resolve())
+    after = {k: v for k, v in snapshot(tmp_path).items() if not k.startswith(("work", "home"))}
+    assert after == {k: v for k, v in outside.items() if not k.startswith("home")}
