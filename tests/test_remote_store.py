@@ -197,3 +197,15 @@ def test_fleet_of_runners_shares_one_store(
     assert _round(tmp_path, "second", server, store) == []
     second = {v: server.hits[ARCHIVE.format(v=v)] - first[v] for v in bodies}
     assert second == {v: 0 for v in bodies}
+
+
+def test_a_shared_folder_works_as_the_store(server: Server, tmp_path: Path) -> None:
+    bodies = publish(server, {"0.29.4": PY_FULL})
+    shared = tmp_path / "nfs" / "xbuildenv"
+    store = {"XBUILDENV_REMOTE_STORE": str(shared)}
+    assert install(runner(tmp_path, "a", **store), server, "0.29.4").code == 0
+    assert (shared / "archives" / sha256(bodies["0.29.4"])).read_bytes() == bodies["0.29.4"]
+    assert [p.name for p in shared.rglob("*") if p.is_file()] == [sha256(bodies["0.29.4"])]
+    r = install(runner(tmp_path, "b", **store), server, "0.29.4")
+    assert r.code == 0 and "remote store" in r.err, r.err
+    assert server.hits[ARCHIVE.format(v="0.29.4")] == 1
