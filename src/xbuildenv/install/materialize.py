@@ -111,8 +111,18 @@ def obtain_tree(
             except OSError:
                 _reset(staging)  # the other root changed under us: unpack instead
     from_remote = False
-    if result is None and known and store is not None and remote is not None:
-        from_remote = store.find(known) is None and remote.fetch_into(store, known)
+    if (
+        result is None
+        and known
+        and store is not None
+        and remote is not None
+        and not store.find(known)
+    ):
+        # Not here: from the remote store; else claim the origin fetch, or wait for
+        # the runner that claimed it.
+        from_remote = remote.fetch_into(store, known) or (
+            not remote.claim(known) and remote.fetch_into(store, known)
+        )
     if result is None and known and store is not None and (cached := store.find(known)):
         try:
             download_and_extract(
@@ -160,8 +170,6 @@ def _from_origin(
     warn: Callable[[str], None] | None,
 ) -> Obtained:
     """The network route: the mirror's copy, else the origin; then share it."""
-    if remote is not None and sha256:
-        remote.claim(sha256)  # runners starting now wait for us instead of the origin
     try:
         args = (sha256, staging, store, max_unpacked, settings, on_progress, on_file)
         try:

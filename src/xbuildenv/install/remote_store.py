@@ -36,6 +36,7 @@ ENV_REMOTE_READ_ONLY = "XBUILDENV_REMOTE_STORE_READ_ONLY"
 ENV_REMOTE_WAIT = "XBUILDENV_REMOTE_STORE_WAIT"  # seconds to wait for another runner
 DEFAULT_WAIT = 60.0
 POLL = 0.25
+CLAIM_SETTLE = 0.3  # seconds between writing a claim and reading it back
 
 
 class RemoteStore:
@@ -54,6 +55,7 @@ class RemoteStore:
         self._storage: Storage | None = None
         self.down = False  # after the first failure: skip the store for this process
         self.refused: set[str] = set()  # hashes whose stored copy was damaged
+        self.claimed: set[str] = set()  # hashes whose ``pending`` marker we wrote
 
     def _open(self) -> Storage:
         if self._storage is None:
@@ -126,20 +128,43 @@ class RemoteStore:
                 temp.unlink(missing_ok=True)
 
     # --- writing ------------------------------------------------------------
-    def claim(self, sha256: str) -> None:
-        """Say that this runner is fetching ``sha256`` from the origin (best effort)."""
+    def claim(self, sha256: str) -> bool:
+        """Say that this runner fetches ``sha256`` from the origin; False if another does.
+
+        Runners that missed at the same moment all write the marker; after a short
+        pause each reads it back, and only the last writer (whose marker is there)
+        goes to the origin. The others wait for its upload (:meth:`fetch_into`).
+        """
         if self.down or not self.upload_enabled:
-            return
+            return True
         try:
             storage = self._open()
-            marker = {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}
+            token = os.urandom(8).hex()
+            marker = {
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "time": time.time(),
+                "token": token,
+            }
             storage.put_bytes(f"pending/{sha256}", json.dumps(marker).encode())
+            self.claimed.add(sha256)
+            time.sleep(CLAIM_SETTLE)
+            raw = storage.read_bytes(f"pending/{sha256}")
         except StorageError as exc:
             self._failed(exc)
+            return True
+        if raw is None:
+            return False  # already released: the archive is there, or its fetcher failed
+        try:
+            return bool(json.loads(raw).get("token") == token)
+        except (ValueError, AttributeError):
+            return True
 
     def release(self, sha256: str) -> None:
-        if self.down or not self.upload_enabled:
+        """Remove this runner's marker (after the upload, or after a failure)."""
+        if self.down or not self.upload_enabled or sha256 not in self.claimed:
             return
+        self.claimed.discard(sha256)
         try:
             storage = self._open()
             storage.delete(f"pending/{sha256}")
