@@ -68,11 +68,8 @@ class Case:
         if self.snapshot() != before:
             after = self.snapshot()
             problems.append(
-                {
-                    k: (before.get(k), after.get(k))
-                    for k in before.keys() | after.keys()
-                    if before.get(k) != after.get(k)
-                }
+                {k: (before.get(k), after.get(k)) for k in before.keys() | after.keys()
+                 if before.get(k) != after.get(k)}
             )
         if leftovers(self.root, self.store):
             problems.append(leftovers(self.root, self.store))

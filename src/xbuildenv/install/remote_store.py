@@ -70,11 +70,11 @@ class RemoteStore:
     # --- reading ------------------------------------------------------------
     def fetch_into(self, store: ArchiveStore, sha256: str) -> bool:
         """Copy ``archives/<sha256>`` into the machine's store, verified; True if done."""
-        if self.down:
+        if self.down or sha256 in self.refused:
             return False
         try:
             storage = self._open()
-            if self._size(storage, sha256) is None and not self._wait_for_peer(storage, sha256):
+            if not self._wait_for_peer(storage, sha256):
                 return False
             return self._copy(storage, store, sha256)
         except StorageError as exc:
@@ -83,20 +83,17 @@ class RemoteStore:
         except OSError:
             return False  # our own store is not writable: the origin path copes
 
-    def _size(self, storage: Storage, sha256: str) -> int | None:
-        return storage.size(f"archives/{sha256}")
-
     def _wait_for_peer(self, storage: Storage, sha256: str) -> bool:
         """If another runner is fetching this archive, wait (bounded) for its upload."""
+        name = f"archives/{sha256}"
         deadline = time.monotonic() + self.wait
-        while time.monotonic() < deadline:
+        while storage.size(name) is None:
             raw = storage.read_bytes(f"pending/{sha256}")
-            if raw is None or not _fresh(raw, self.wait):
-                return False
+            if raw is None or not _fresh(raw, self.wait) or time.monotonic() > deadline:
+                # released (uploaded just now, or failed), stale, or too slow
+                return storage.size(name) is not None
             time.sleep(POLL)
-            if storage.size(f"archives/{sha256}") is not None:
-                return True
-        return False
+        return True
 
     def _copy(self, storage: Storage, store: ArchiveStore, sha256: str) -> bool:
         temp: Path | None
