@@ -138,9 +138,10 @@ def cmd_mirror_sync(args: argparse.Namespace) -> int:
                 f"{verb:<16}{item.channel:<15}{item.version:<14}{item.path} ({_human(item.size)})"
             )
         total = plan.bytes("fetch")
+        unknown = sum(1 for i in to_fetch if i.size is None)
         print(
             f"would fetch {len(to_fetch)} archive(s), {_human(total)}"
-            + ("" if known else " (some sizes unknown)")
+            + (f" plus {unknown} of unknown size" if unknown else "")
             + f"; copy {plan.count('store')} from the local store; "
             f"{plan.count('present')} already in {plan.dest}"
         )

@@ -9,8 +9,9 @@ Before an archive is fetched from its origin it is looked up here by the sha256 
 release index gives; what comes back is hashed on the way into the machine's own
 store and refused when it does not match. After a verified download from the origin
 it is uploaded (unless the runner is read-only: ``--no-upload``), so the rest of the
-fleet finds it. The ``pending`` marker makes runners that start at the same moment
-wait a little for the one already downloading instead of all going to the origin.
+fleet finds it. The ``pending`` marker makes runners that miss at the same moment
+wait for one of them instead of all going to the origin: each writes it, reads it back
+a moment later, and only the one whose marker is still there (the last writer) fetches.
 
 Nothing here can fail an install: a store that is down, refuses, or serves damaged
 bytes costs one ``warning:`` line and the origin is used.
