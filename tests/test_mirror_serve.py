@@ -120,3 +120,41 @@ def test_damaged_mirror_copy_is_refused_and_fetched_from_origin(
     assert r.code == 0 and "warning" not in r.err, r.err
     assert server.hits[ARCHIVE] == before
     assert sha256(good) == sha256(copy.read_bytes())
+
+
+def test_damaged_archive_behind_a_mirror_index_comes_from_its_origin(
+    server: Server, nginx: Nginx, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A mirror's index names each archive's origin (``origin_url``, ignored by
+    pyodide-build); a damaged or missing copy is refused and fetched from there."""
+    publish(server, {"0.29.4": PY_FULL})
+    _sync(env, nginx.root, server.url("/index.json"))
+    entry = json.loads((nginx.root / INDEX).read_text())["releases"]["0.29.4"]
+    assert entry["origin_url"] == server.url(ARCHIVE)
+    copy = nginx.root / entry["url"]
+    good = copy.read_bytes()
+    for round_, damaged in enumerate((good[: len(good) // 2], None)):
+        if damaged is None:
+            copy.unlink()
+        else:
+            copy.write_bytes(damaged)
+        before = server.hits[ARCHIVE]
+        home = tmp_path / f"client-{round_}"
+        home.mkdir()
+        client = clean_env(home, PYODIDE_CROSS_BUILD_ENV_METADATA_URL=nginx.url(f"/{INDEX}"))
+        r = run("install", "0.29.4", env=client)
+        assert r.code == 0, r.err
+        warnings = [line for line in r.err.splitlines() if line.startswith("warning: ")]
+        assert len(warnings) == 1 and "refused" in warnings[0], r.err
+        assert server.hits[ARCHIVE] == before + 1
+    # An index may not fall back from https to plain http (nor to a local file).
+    entry["url"] = "https://127.0.0.1:1/none.tar.gz"
+    index = {"releases": {"0.29.4": entry}}
+    (nginx.root / "downgrade.json").write_text(json.dumps(index))
+    home = tmp_path / "client-downgrade"
+    home.mkdir()
+    client = clean_env(home, PYODIDE_CROSS_BUILD_ENV_METADATA_URL=nginx.url("/downgrade.json"))
+    before = server.hits[ARCHIVE]
+    r = run("install", "0.29.4", env=client)
+    assert r.code == 1 and "warning" not in r.err, r.err
+    assert server.hits[ARCHIVE] == before

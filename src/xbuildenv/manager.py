@@ -53,6 +53,13 @@ if TYPE_CHECKING:
     from .install.remote_store import RemoteStore
 
 
+def _no_weaker(url: str, origin: str) -> bool:
+    """An index's fallback URL may only be remote, and as strong as the archive's own."""
+    scheme = url.split("://", 1)[0] if "://" in url else "file"
+    origin_scheme = origin.split("://", 1)[0] if "://" in origin else "file"
+    return origin_scheme == "https" or (origin_scheme == "http" and scheme != "https")
+
+
 def default_xbuildenv_path(python: str | None = None) -> Path:
     """The root pyodide-build would use for the target environment (see :mod:`root`)."""
     return resolve_root(resolve_target(python), load_project_config()).path
@@ -245,7 +252,8 @@ class XBuildEnvManager:
                 version, nightly=nightly, debug=debug, force=force_install
             )
             source = self._mirrored(
-                InstallSource(release.version, release.url, release.sha256, release.version)
+                InstallSource(release.version, release.url, release.sha256, release.version),
+                release.origin_url,
             )
         options = InstallOptions(
             force=force_install,
@@ -266,8 +274,9 @@ class XBuildEnvManager:
         self._record_use()
         return result
 
-    def _mirrored(self, source: InstallSource) -> InstallSource:
-        """The archive from ``XBUILDENV_MIRROR`` (the official URL kept as the fallback)."""
+    def _mirrored(self, source: InstallSource, release_origin: str | None) -> InstallSource:
+        """The archive from ``XBUILDENV_MIRROR`` (the official URL kept as the fallback),
+        or from a mirror's index whose releases name their origin (``origin_url``)."""
         from dataclasses import replace
 
         from .index.mirror_prefix import (
@@ -277,9 +286,14 @@ class XBuildEnvManager:
             mirrored_url,
         )
 
-        mirror = setting(self.project, ENV_MIRROR, "mirror")
-        if not mirror or source.sha256 is None:
+        if source.sha256 is None:
             return source  # without a published hash a mirror's copy cannot be checked
+        if release_origin and _no_weaker(source.url, release_origin):
+            # a release of a mirror made by `mirror sync`: its origin is the fallback
+            source = replace(source, origin_url=release_origin)
+        mirror = setting(self.project, ENV_MIRROR, "mirror")
+        if not mirror:
+            return source
         origin = setting(self.project, ENV_MIRROR_ORIGIN, "mirror_origin") or OFFICIAL_PREFIX
         url = mirrored_url(source.url, mirror, origin)
         return source if url is None else replace(source, url=url, origin_url=source.url)

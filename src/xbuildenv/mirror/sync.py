@@ -109,6 +109,10 @@ def _index_doc(
         entry = dict(raw.get(item.version, {}))
         entry["url"] = f"{base_url.rstrip('/')}/{item.path}" if base_url else item.path
         entry["sha256"] = hashes[item.path]
+        if item.origin_url.startswith(("http://", "https://")):
+            # xbuildenv falls back to it when the mirror's copy is damaged or missing;
+            # a mirror of a mirror keeps the first origin
+            entry.setdefault("origin_url", item.origin_url)
         releases[item.version] = entry
     doc = {**source, "releases": releases}
     return (json.dumps(doc, indent=2) + "\n").encode()
