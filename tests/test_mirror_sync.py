@@ -65,6 +65,13 @@ def test_sync_writes_a_self_contained_mirror(
     out = sync(env, str(dest), "--metadata", server.url("/index.json"))
     assert {a["action"] for a in out["archives"]} == {"present"}
     assert archive_hits(server) == len(VERSIONS)
+    # A damaged copy in the mirror is noticed (its hash) and fetched again.
+    damaged = dest / releases["0.28.0"]["url"]
+    damaged.write_bytes(damaged.read_bytes()[:-10] + bytes(10))
+    out = sync(env, str(dest), "--metadata", server.url("/index.json"))
+    assert {a["version"]: a["action"] for a in out["archives"]}["0.28.0"] == "fetch"
+    assert sha256(damaged.read_bytes()) == releases["0.28.0"]["sha256"]
+    assert archive_hits(server) == len(VERSIONS) + 1
 
     # xbuildenv installs from the mirror alone (a local path; URLs resolved against it).
     server.close()

@@ -206,6 +206,11 @@ def test_a_shared_folder_works_as_the_store(server: Server, tmp_path: Path) -> N
     assert install(runner(tmp_path, "a", **store), server, "0.29.4").code == 0
     assert (shared / "archives" / sha256(bodies["0.29.4"])).read_bytes() == bodies["0.29.4"]
     assert [p.name for p in shared.rglob("*") if p.is_file()] == [sha256(bodies["0.29.4"])]
-    r = install(runner(tmp_path, "b", **store), server, "0.29.4")
+    # runner b names the store in pyproject.toml ([tool.xbuildenv] remote_store)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(f'[tool.xbuildenv]\nremote_store = "{shared}"\n')
+    env = runner(tmp_path, "b")
+    r = run("install", "0.29.4", "--metadata", server.url("/index.json"), env=env, cwd=project)
     assert r.code == 0 and "remote store" in r.err, r.err
     assert server.hits[ARCHIVE.format(v="0.29.4")] == 1
