@@ -95,7 +95,8 @@ def _check_scheme(index_source: str, url: str) -> None:
         )
 
 
-def _load_channel(channel: str, source: str) -> tuple[dict[str, Any], dict[str, Release]]:
+def _load_index(source: str) -> tuple[dict[str, Any], dict[str, Release]]:
+    """The index as JSON (to keep every field) and as checked releases, URLs absolute."""
     body = fetch_bytes(source).body
     releases = parse_index(body, f"release index {source}")
     doc = json.loads(body)
@@ -121,6 +122,7 @@ def make_plan(
     ``sizes`` asks the origin for the size of each archive still to fetch (a HEAD
     request each): what ``--dry-run`` reports.
     """
+    channels = list(dict.fromkeys(channels))  # each once, in the order given
     for channel in channels:
         if channel not in CHANNELS:
             raise UsageError(f"unknown channel {channel!r}", f"choose from: {', '.join(CHANNELS)}")
@@ -131,7 +133,7 @@ def make_plan(
     for channel in channels:
         nightly, debug = CHANNELS[channel]
         source = metadata or channel_url(nightly, debug)
-        doc, releases = _load_channel(channel, source)
+        doc, releases = _load_index(source)
         cplan = ChannelPlan(channel, source, INDEX_NAMES[channel], doc)
         for release in select(releases.values(), selection, nightly=nightly):
             path = archive_path(release.url, release.sha256, origin_prefix)
