@@ -120,6 +120,15 @@ def test_killed_sync_into_a_folder(server: Server, tmp_path: Path) -> None:
         debris = [p.name for p in dest.rglob(".*.part")]
         assert debris == [], (at, debris)
         assert not (dest / "archives").exists() or len(list(dest.rglob("*.tar.gz"))) == 3, at
+    # SIGTERM and Ctrl-C: the sync stops by itself, removing its temporary file.
+    for at in random.Random(7).sample(points, 3):
+        for signal in ("TERM", "INT"):
+            reset()
+            assert _sync(env, str(dest), new, f"at={at},signal={signal}") == 130, (at, signal)
+            problems, _ = _problems(read)
+            assert problems == [], (at, signal, problems)
+            assert [p.name for p in dest.rglob(".*.part")] == [], (at, signal)
+            FAULT_STATS["kill_points"] += 1
 
 
 def test_killed_sync_into_a_bucket(server: Server, moto_s3: MotoS3, tmp_path: Path) -> None:
