@@ -256,10 +256,24 @@ class FsspecStorage(Storage):
                 except FileNotFoundError:
                     raise  # deleted since it was opened: missing, not a failure
                 except Exception as exc:
+                    if type(exc).__name__ == "FileExpired":
+                        # replaced since it was opened (its ETag changed): as if missing
+                        raise FileNotFoundError(self.location(name)) from None
                     raise self._error("read", self.location(name), exc) from None
                 if not chunk:
                     return
                 yield chunk
+
+    def read_bytes(self, name: str) -> bytes | None:
+        # One GET: a small object (a marker, an index) that another writer replaces
+        # while we read is then the old or the new one, never an error.
+        try:
+            data: bytes = self.fs.cat_file(self._path(name))
+        except FileNotFoundError:
+            return None
+        except Exception as exc:
+            raise self._error("read", self.location(name), exc) from None
+        return data
 
     def put_file(self, local: Path, name: str) -> None:
         try:
