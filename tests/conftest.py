@@ -29,6 +29,16 @@ def server() -> Iterator[Server]:
     s.close()
 
 
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[object]:
+    """One S3 API server (moto) for the whole run: it takes a second or two to start."""
+    from mirror_support import MotoS3
+
+    s3 = MotoS3()
+    yield s3
+    s3.close()
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     h = tmp_path / "home"

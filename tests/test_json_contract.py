@@ -142,3 +142,18 @@ def test_times_are_iso_utc(env: dict[str, str]) -> None:
 
     assert iso_utc(86400 * 365.25 * 56 + 3661) == "2026-01-01T01:01:01Z"
     assert iso_utc(0) is None
+
+
+def test_mirror_sync_shape(server: Server, meta: str, env: dict[str, str], tmp_path: Path) -> None:
+    dest = str(tmp_path / "mirror")
+    dry = validate("mirror sync", run("mirror", "sync", dest, "--metadata", meta, "--dry-run",
+                                      "--json", env=env))  # fmt: skip
+    assert dry["dry_run"] is True and dry["indexes"] == []
+    assert {a["action"] for a in dry["archives"]} == {"fetch"}
+    done = validate("mirror sync", run("mirror", "sync", dest, "--metadata", meta, "--json",
+                                       env=env))  # fmt: skip
+    assert done["dry_run"] is False and done["indexes"]
+    assert done["fetch_bytes"] == sum(a["size_bytes"] for a in done["archives"]) > 0
+    again = validate("mirror sync", run("mirror", "sync", dest, "--metadata", meta, "--json",
+                                        env=env))  # fmt: skip
+    assert {a["action"] for a in again["archives"]} == {"present"}

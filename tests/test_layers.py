@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"cache"},
     {"index"},
     {"install"},
-    {"tools"},
+    {"tools", "mirror"},
     # the facade, pyodide-build's names, and the 0.1 import paths kept for one release
     {"manager", "compat", "build_config", "host_packages", "emsdk", "shell_env", "makefile_envs"},
     {"cli"},

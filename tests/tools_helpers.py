@@ -44,7 +44,8 @@ def install_env(
     """Install (and activate) the fixture environment; return its pyodide-root."""
     files = {**fixture_files(python), **(extra or {})}
     url = server.add(f"/{name}-{python}.tar.gz", make_tar(files))
-    r = run("install", "--url", url, "--path", str(root), env=env)
+    # -v: a failure shows its traceback, not only the one-line error
+    r = run("install", "-v", "--url", url, "--path", str(root), env=env)
     assert r.code == 0, r.err
     link = root / "xbuildenv"
     return link.resolve() / "xbuildenv" / "pyodide-root"

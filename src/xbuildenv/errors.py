@@ -161,3 +161,13 @@ class RefusedError(RetryableError):
     """Raised inside :mod:`xbuildenv.net.fetch` when a connection was refused: worth one
     quick second attempt only (nothing listens on a host that resolved, which is rarely
     over in seconds), then a :class:`DownloadError`."""
+
+
+class StorageError(XBuildEnvError):
+    """A mirror destination or remote store (a folder or an fsspec URL) could not be
+    read or written: missing optional extra, refused credentials, unreachable host."""
+
+
+class MirrorError(XBuildEnvError):
+    """``mirror sync`` cannot go on: nothing selected, an origin archive failed its
+    sha256 check, an index URL names an unsafe archive path."""

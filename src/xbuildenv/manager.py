@@ -41,6 +41,7 @@ from .install.installer import (
     install_version,
     tidy_root,
 )
+from .install.origins import mirrored_source, remote_store_for
 from .settings.build_settings import build_setting
 from .settings.config import (
     DEFAULT_MAX_UNPACKED,
@@ -268,13 +269,15 @@ class XBuildEnvManager:
         activate: bool = True,
         on_progress: Callable[[int, int | None], None] | None = None,
         on_wait: Callable[[str], None] | None = None,
+        upload: bool = True,
     ) -> InstallResult:
         """Install (or verify) a version and make it active.
 
         With neither ``version`` nor ``url``, ``DEFAULT_CROSS_BUILD_ENV_URL`` or else
         ``default_cross_build_env_url`` from pyproject.toml is used if set, else the
         latest compatible release.
-        ``force_install`` skips the compatibility check and reinstalls.
+        ``force_install`` skips the compatibility check and reinstalls. ``upload=False``
+        never writes to the remote store (see :mod:`xbuildenv.install.remote_store`).
         """
         if url and version:
             raise UsageError("give a VERSION or --url, not both")
@@ -305,13 +308,19 @@ class XBuildEnvManager:
             release = self.resolve_release(
                 version, nightly=nightly, debug=debug, force=force_install
             )
-            source = InstallSource(release.version, release.url, release.sha256, release.version)
+            source = mirrored_source(
+                self.project,
+                InstallSource(release.version, release.url, release.sha256, release.version),
+                release.origin_url,
+            )
         resolved = time.monotonic() - started
         options = InstallOptions(
             force=force_install,
             activate=activate,
             max_unpacked=int(env_number(ENV_MAX_UNPACKED, DEFAULT_MAX_UNPACKED, minimum=1)),
             link_mode=self.link_mode,
+            remote=remote_store_for(self.project, self.warn, upload),
+            warn=self.warn,
         )
         result = install_version(
             self.layout,

@@ -54,6 +54,9 @@ def register(sub: Any) -> None:
     q.set_defaults(handler=cmd_cache_clean)
     for q in list(csub.choices.values()):
         o.flags(q)
+    from .mirror_commands import add_cache_key
+
+    add_cache_key(csub)  # with its own -q/-v (it takes --path and --python too)
 
     p = o.add(
         sub,

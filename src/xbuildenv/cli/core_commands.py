@@ -51,6 +51,12 @@ def add_install(sub: Any) -> None:
         help="how to share a tree another root already unpacked "
         "(default: $XBUILDENV_LINK_MODE, link_mode in [tool.xbuildenv], else hardlink)",
     )
+    p.add_argument(
+        "--no-upload",
+        action="store_true",
+        help="read from the remote store ($XBUILDENV_REMOTE_STORE, remote_store in "
+        "[tool.xbuildenv]) but never write to it",
+    )
     o.channel(p)
     o.json_flag(p)
     o.common(p)
@@ -273,6 +279,7 @@ def cmd_install(args: argparse.Namespace) -> int:
             debug=args.debug,
             on_progress=progress.update,
             on_wait=lambda msg: info(msg, args.quiet),
+            upload=not args.no_upload,
         )
     finally:
         progress.close()

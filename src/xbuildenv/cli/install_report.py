@@ -53,4 +53,6 @@ def report_install(args: argparse.Namespace, manager: Any, result: InstallResult
         )
     elif result.route == "store":
         info("unpacked from the machine-wide archive store: nothing downloaded", quiet)
+    elif result.route == "remote":
+        info("fetched from the remote store: nothing downloaded from the origin", quiet)
     info(f"Pyodide cross-build environment {result.version} installed at {manager.env_dir}", quiet)

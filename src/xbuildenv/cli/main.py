@@ -49,10 +49,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         return parser
     for add in core_commands.PARSERS.values():
         add(sub)
-    from . import cache_commands, completion, tools_commands
+    from . import cache_commands, completion, mirror_commands, tools_commands
 
     cache_commands.register(sub)
     tools_commands.register(sub)
+    mirror_commands.register(sub)
     completion.register(sub, parser)
     return parser
 

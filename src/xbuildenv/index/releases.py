@@ -31,7 +31,13 @@ NIGHTLY_DEBUG_URL = "https://pyodide.github.io/pyodide-build-environment-nightly
 
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _REQUIRED = ("version", "url", "python_version", "emscripten_version")
-_OPTIONAL = ("sha256", "published_at", "min_pyodide_build_version", "max_pyodide_build_version")
+_OPTIONAL = (
+    "sha256",
+    "published_at",
+    "min_pyodide_build_version",
+    "max_pyodide_build_version",
+    "origin_url",  # written by `mirror sync`: where the mirror's copy came from
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class Release:
     published_at: str | None = None
     min_pyodide_build_version: str | None = None
     max_pyodide_build_version: str | None = None
+    origin_url: str | None = None  # a mirror's release: the archive's original URL
 
     @property
     def python_major_minor(self) -> str:
@@ -122,6 +129,7 @@ def _release_from(key: str, raw: Any) -> Release:
         published_at=values["published_at"],
         min_pyodide_build_version=values["min_pyodide_build_version"],
         max_pyodide_build_version=values["max_pyodide_build_version"],
+        origin_url=values["origin_url"],
     )
 
 

@@ -51,6 +51,7 @@ from ..settings.dirs import cache_home
 if TYPE_CHECKING:  # at run time, materialize loads only when a tree is unpacked
     from ..cache.treelink import LinkMode
     from .materialize import Route
+    from .remote_store import RemoteStore
 
 
 # What an install did: a new version, a forced reinstall, nothing (already there), or
@@ -66,6 +67,7 @@ class InstallSource:
     url: str
     sha256: str | None = None
     release_version: str | None = None  # set for index releases: names the CDN in the index
+    origin_url: str | None = None  # when ``url`` is a mirror's copy: where it came from
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,8 @@ class InstallOptions:
     link_mode: LinkMode = "hardlink"  # how to share a tree another root already unpacked
     use_store: bool = True  # the machine-wide archive store and tree sharing
     settings: FetchSettings | None = None
+    remote: RemoteStore | None = None  # the fleet's shared store (XBUILDENV_REMOTE_STORE)
+    warn: Callable[[str], None] | None = None  # one-line warnings (remote store, mirror)
 
 
 def install_version(
@@ -215,6 +219,9 @@ def _install_locked(
                 settings=options.settings,
                 on_progress=on_progress,
                 on_file=index.saw if index is not None else None,
+                remote=options.remote,
+                origin_url=source.origin_url,
+                warn=options.warn,
             )
         checkpoint("install.obtained")
         obtained = time.monotonic()

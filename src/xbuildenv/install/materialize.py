@@ -27,15 +27,19 @@ from ..cache.fs import remove_tree
 from ..cache.layout import ARCHIVE_MARKER, INSTALLED_MARKER
 from ..cache.store import ArchiveStore, UrlRecord
 from ..cache.treelink import LinkMode, find_tree, link_tree
-from ..errors import ArchiveError, ChecksumError
+from ..errors import ArchiveError, ChecksumError, DownloadError
 from ..net.fetch import FetchSettings, local_path, validator_of
 from ..settings.config import DEFAULT_MAX_UNPACKED
 from .package_index import LOCK_MEMBER
 from .pipeline import download_and_extract
 
 # How a tree arrived: hard-linked from another root, unpacked from the machine-wide
-# store, or downloaded.
-Route = Literal["linked", "store", "network"]
+# store, fetched from the fleet's remote store, or downloaded from its origin.
+Route = Literal["linked", "store", "remote", "network"]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .remote_store import RemoteStore
 
 
 @dataclass(frozen=True)
@@ -82,12 +86,20 @@ def obtain_tree(
     settings: FetchSettings | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
     on_file: Callable[[str, Path], None] | None = None,
+    remote: RemoteStore | None = None,
+    origin_url: str | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Obtained:
     """Fill ``staging`` with the archive's ``xbuildenv/`` tree and record its hash.
 
     ``on_file(name, path)`` hears of the archive's files as they arrive (on the linked
     route, of the lock file before linking starts: see
     :class:`~xbuildenv.package_index.IndexBuilder`).
+
+    ``remote`` is the fleet's shared store, tried after this machine's own store and
+    before the network. ``url`` may be a mirror's copy (``XBUILDENV_MIRROR``) of
+    ``origin_url``: a copy that fails its sha256 (or cannot be had) costs a warning,
+    then the origin is used.
     """
     known = _known_sha(url, sha256, store)
     result = None
@@ -105,6 +117,19 @@ def obtain_tree(
                     _reset(staging)
             except OSError:
                 _reset(staging)  # the other root changed under us: unpack instead
+    from_remote = False
+    if (
+        result is None
+        and known
+        and store is not None
+        and remote is not None
+        and not store.find(known)
+    ):
+        # Not here: from the remote store; else claim the origin fetch, or wait for
+        # the runner that claimed it.
+        from_remote = remote.fetch_into(store, known) or (
+            not remote.claim(known) and remote.fetch_into(store, known)
+        )
     if result is None and known and store is not None and (cached := store.find(known)):
         try:
             download_and_extract(
@@ -114,18 +139,61 @@ def obtain_tree(
                 max_unpacked=max_unpacked,
                 on_file=on_file,
             )
-            result = Obtained("store", known, 0, cached.stat().st_size)
+            result = Obtained("remote" if from_remote else "store", known, 0, cached.stat().st_size)
         except (ChecksumError, ArchiveError):
             if _file_sha256(cached) == known:
                 raise  # the archive itself is bad, not our copy of it
             store.discard(known)
             _reset(staging)
     if result is None:
-        result = _from_network(
-            url, sha256, staging, store, max_unpacked, settings, on_progress, on_file
+        result = _from_origin(
+            url,
+            sha256,
+            staging,
+            store,
+            max_unpacked,
+            settings,
+            on_progress,
+            on_file,
+            remote,
+            origin_url,
+            warn,
         )
     (staging / ARCHIVE_MARKER).write_text(result.sha256)
     return result
+
+
+def _from_origin(
+    url: str,
+    sha256: str | None,
+    staging: Path,
+    store: ArchiveStore | None,
+    max_unpacked: int,
+    settings: FetchSettings | None,
+    on_progress: Callable[[int, int | None], None] | None,
+    on_file: Callable[[str, Path], None] | None,
+    remote: RemoteStore | None,
+    origin_url: str | None,
+    warn: Callable[[str], None] | None,
+) -> Obtained:
+    """The network route: the mirror's copy, else the origin; then share it."""
+    try:
+        args = (sha256, staging, store, max_unpacked, settings, on_progress, on_file)
+        try:
+            result = _from_network(url, *args)
+        except (ChecksumError, ArchiveError, DownloadError) as exc:
+            if origin_url is None or origin_url == url:
+                raise
+            if warn is not None:
+                warn(f"mirror copy {url} refused ({exc.message}); fetching from {origin_url}")
+            _reset(staging)
+            result = _from_network(origin_url, *args)
+        if remote is not None and store is not None and (kept := store.find(result.sha256)):
+            remote.upload(kept, result.sha256)
+        return result
+    finally:
+        if remote is not None and sha256:
+            remote.release(sha256)
 
 
 def _from_network(

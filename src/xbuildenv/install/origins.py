@@ -1,0 +1,72 @@
+"""Where an archive is fetched from: a mirror in front of its origin, and the fleet's
+remote store. Decisions from configuration (``XBUILDENV_MIRROR``,
+``XBUILDENV_REMOTE_STORE`` and their ``[tool.xbuildenv]`` keys) kept out of the manager.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..settings.config import ProjectConfig, env_number, setting
+from .installer import InstallSource
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .remote_store import RemoteStore
+
+__all__ = ["mirrored_source", "remote_store_for"]
+
+
+def _no_weaker(url: str, origin: str) -> bool:
+    """An index's fallback URL may only be remote, and as strong as the archive's own."""
+    scheme = url.split("://", 1)[0] if "://" in url else "file"
+    origin_scheme = origin.split("://", 1)[0] if "://" in origin else "file"
+    return origin_scheme == "https" or (origin_scheme == "http" and scheme != "https")
+
+
+def mirrored_source(
+    project: ProjectConfig, source: InstallSource, release_origin: str | None
+) -> InstallSource:
+    """The archive from ``XBUILDENV_MIRROR`` (the official URL kept as the fallback),
+    or from a mirror's index whose releases name their origin (``origin_url``)."""
+    from dataclasses import replace
+
+    from ..index.mirror_prefix import (
+        ENV_MIRROR,
+        ENV_MIRROR_ORIGIN,
+        OFFICIAL_PREFIX,
+        mirrored_url,
+    )
+
+    if source.sha256 is None:
+        return source  # without a published hash a mirror's copy cannot be checked
+    if release_origin and _no_weaker(source.url, release_origin):
+        # a release of a mirror made by `mirror sync`: its origin is the fallback
+        source = replace(source, origin_url=release_origin)
+    mirror = setting(project, ENV_MIRROR, "mirror")
+    if not mirror:
+        return source
+    origin = setting(project, ENV_MIRROR_ORIGIN, "mirror_origin") or OFFICIAL_PREFIX
+    url = mirrored_url(source.url, mirror, origin)
+    return source if url is None else replace(source, url=url, origin_url=source.url)
+
+
+def remote_store_for(
+    project: ProjectConfig, warn: Callable[[str], None] | None, upload: bool
+) -> RemoteStore | None:
+    from .remote_store import (
+        DEFAULT_WAIT,
+        ENV_REMOTE_READ_ONLY,
+        ENV_REMOTE_STORE,
+        ENV_REMOTE_WAIT,
+        RemoteStore,
+    )
+
+    url = setting(project, ENV_REMOTE_STORE, "remote_store")
+    if not url:
+        return None
+    read_only = setting(project, ENV_REMOTE_READ_ONLY, "remote_store_read_only")
+    if read_only and read_only.strip().lower() in ("1", "true", "yes", "on"):
+        upload = False
+    wait = env_number(ENV_REMOTE_WAIT, DEFAULT_WAIT)
+    return RemoteStore(url, upload=upload, wait=wait, warn=warn)

@@ -1,0 +1,1 @@
+"""Mirrors: ``xbuildenv mirror sync`` (above ``install``/``index``, below ``cli``)."""

@@ -1,0 +1,255 @@
+"""What a ``mirror sync`` will do, decided before any byte moves (and all ``--dry-run`` does).
+
+Layout of a mirror::
+
+    pyodide-cross-build-environments.json   stable index (the official file name)
+    debug.json, nightly.json, nightly-debug.json
+    <tag>/<file>                            archives from the official download prefix,
+                                            at the same path below it, so the folder is
+                                            also an XBUILDENV_MIRROR for the official index
+    archives/<hash16>/<file>                archives from anywhere else
+
+Each archive is either already in the destination with the right sha256 (``present``),
+in this machine's archive store (``store``: copied, no download) or fetched from its
+origin (``fetch``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from ..cache.store import ArchiveStore, url_key
+from ..errors import MetadataError, MirrorError, UsageError
+from ..index.mirror_prefix import OFFICIAL_PREFIX, relative_path
+from ..index.releases import Release, channel_url, parse_index
+from ..net.fetch import fetch_bytes, local_path, resolve_relative
+from ..net.storage import Storage
+from .selection import CHANNELS, INDEX_NAMES, Selection, select
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+@dataclass
+class Item:
+    """One archive of the mirror."""
+
+    channel: str
+    version: str
+    origin_url: str
+    path: str  # below the mirror's root
+    sha256: str | None  # from the index; filled in after download when the index has none
+    action: str = "fetch"  # "present" | "store" | "fetch"
+    size: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel,
+            "version": self.version,
+            "path": self.path,
+            "origin_url": self.origin_url,
+            "sha256": self.sha256,
+            "size_bytes": self.size,
+            "action": self.action,
+        }
+
+
+@dataclass
+class ChannelPlan:
+    channel: str
+    source: str  # the index it was read from
+    index_name: str  # its file in the mirror
+    doc: dict[str, Any]  # the source index as JSON (unknown fields are kept)
+    items: list[Item] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    dest: str
+    channels: list[ChannelPlan]
+    items: list[Item]  # one per distinct archive path
+    prune: list[str] = field(default_factory=list)  # filled in after the index is written
+
+    def count(self, action: str) -> int:
+        return sum(1 for i in self.items if i.action == action)
+
+    def bytes(self, action: str) -> int:
+        return sum(i.size or 0 for i in self.items if i.action == action)
+
+    def to_json(
+        self, indexes: list[str], pruned: list[str], *, dry_run: bool, known: bool
+    ) -> dict[str, Any]:
+        """``mirror sync --json``: the plan, and what a sync wrote (``indexes``, ``pruned``).
+
+        ``known``: every size to fetch is known (a dry run asks the server for sizes).
+        """
+        return {
+            "dest": self.dest,
+            "dry_run": dry_run,
+            "archives": [i.to_json() for i in self.items],
+            "fetch_bytes": self.bytes("fetch") if known else None,
+            "copy_bytes": self.bytes("store"),
+            "indexes": indexes,
+            "pruned": pruned,
+        }
+
+
+def archive_path(url: str, sha256: str | None, origin: str = OFFICIAL_PREFIX) -> str:
+    """Where ``url``'s archive lives in the mirror (see the module docstring)."""
+    rest = relative_path(url, origin)
+    if rest is not None:
+        return rest
+    name = unquote(urlparse(url).path.rsplit("/", 1)[-1]) if "/" in url else url
+    if not _SAFE_NAME.match(name):
+        name = "archive" + "".join(re.findall(r"\.tar(?:\.[a-z0-9]+)?$|\.tgz$|\.zip$", name))
+    return f"archives/{(sha256 or url_key(url))[:16]}/{name}"
+
+
+def _check_scheme(index_source: str, url: str) -> None:
+    """A remote index may only name remote archives (same or stronger scheme)."""
+    index_scheme = urlparse(index_source).scheme
+    scheme = urlparse(url).scheme
+    if index_scheme in ("http", "https") and (
+        scheme not in ("http", "https") or (index_scheme == "https" and scheme == "http")
+    ):
+        raise MirrorError(
+            f"the release index {index_source} names {url}, which is not a remote "
+            f"{index_scheme} URL",
+            "refusing to copy it into the mirror; check the index",
+        )
+
+
+def _load_index(source: str) -> tuple[dict[str, Any], dict[str, Release]]:
+    """The index as JSON (to keep every field) and as checked releases, URLs absolute."""
+    body = fetch_bytes(source).body
+    releases = parse_index(body, f"release index {source}")
+    doc = json.loads(body)
+    for key, release in releases.items():
+        url = resolve_relative(source, release.url)
+        _check_scheme(source, url)
+        releases[key] = replace(release, url=url)
+    return doc, releases
+
+
+def make_plan(
+    storage: Storage,
+    channels: list[str],
+    selection: Selection,
+    *,
+    metadata: str | None = None,
+    origin_prefix: str = OFFICIAL_PREFIX,
+    store: ArchiveStore | None = None,
+    sizes: bool = False,
+) -> Plan:
+    """Read the channels' indexes and decide the action for every selected archive.
+
+    ``sizes`` asks the origin for the size of each archive still to fetch (a HEAD
+    request each): what ``--dry-run`` reports.
+    """
+    channels = list(dict.fromkeys(channels))  # each once, in the order given
+    for channel in channels:
+        if channel not in CHANNELS:
+            raise UsageError(f"unknown channel {channel!r}", f"choose from: {', '.join(CHANNELS)}")
+    if metadata and channels != ["stable"]:
+        raise UsageError("--metadata names one index: it cannot be combined with --channel")
+    plans: list[ChannelPlan] = []
+    by_path: dict[str, Item] = {}
+    for channel in channels:
+        nightly, debug = CHANNELS[channel]
+        source = metadata or channel_url(nightly, debug)
+        doc, releases = _load_index(source)
+        cplan = ChannelPlan(channel, source, INDEX_NAMES[channel], doc)
+        for release in select(releases.values(), selection, nightly=nightly):
+            path = archive_path(release.url, release.sha256, origin_prefix)
+            item = by_path.get(path)
+            if item is None:
+                item = by_path[path] = Item(
+                    channel, release.version, release.url, path, release.sha256
+                )
+            elif item.sha256 != release.sha256:
+                raise MirrorError(
+                    f"{path} is listed twice with different sha256 "
+                    f"({item.channel} {item.version} and {channel} {release.version})",
+                    "sync the channels one at a time into different folders",
+                )
+            cplan.items.append(Item(channel, release.version, release.url, path, release.sha256))
+        plans.append(cplan)
+    items = list(by_path.values())
+    if not items:
+        raise MirrorError(
+            "nothing to mirror: the selection matches no release",
+            "check --channel, --version and --python (see 'xbuildenv search --all')",
+        )
+    known = _known_hashes(storage, channels)
+    for item in items:
+        previous = next((sha for url, sha in known.items() if names_file([url], item.path)), None)
+        _decide(storage, item, previous, store)
+        if sizes and item.action == "fetch":
+            item.size = _origin_size(item.origin_url)
+    return Plan(storage.url, plans, items)
+
+
+def _known_hashes(storage: Storage, channels: list[str]) -> dict[str, str]:
+    """URL -> sha256 from the mirror's current indexes (for releases without a hash)."""
+    found: dict[str, str] = {}
+    for channel in channels:
+        for url, sha in listed(storage, INDEX_NAMES[channel]).items():
+            if sha:
+                found[url] = sha
+    return found
+
+
+def listed(storage: Storage, index_name: str) -> dict[str, str | None]:
+    """URL (relative, or absolute under some base URL) -> sha256 of an index in the mirror."""
+    raw = storage.read_bytes(index_name)
+    if raw is None:
+        return {}
+    try:
+        releases = parse_index(raw, index_name)
+    except MetadataError:
+        return {}  # a damaged index lists nothing we must keep: the new one replaces it
+    return {r.url: r.sha256 for r in releases.values()}
+
+
+def names_file(urls: Iterable[str], name: str) -> bool:
+    """Whether one of an index's URLs (relative, or under any base URL) is file ``name``."""
+    return any(url == name or url.endswith("/" + name) for url in urls)
+
+
+def _decide(storage: Storage, item: Item, previous: str | None, store: ArchiveStore | None) -> None:
+    from .transfer import hash_of
+
+    expected = item.sha256 or previous
+    size = storage.size(item.path)
+    if size is not None and expected is not None and hash_of(storage.chunks(item.path)) == expected:
+        item.action, item.size, item.sha256 = "present", size, expected
+        return
+    cached = store.find(item.sha256) if store is not None else None
+    if cached is not None:
+        item.action, item.size = "store", cached.stat().st_size
+        return
+    item.action = "fetch"
+
+
+def _origin_size(url: str) -> int | None:
+    path = local_path(url)
+    if path is not None:
+        try:
+            return path.stat().st_size
+        except OSError:
+            return None
+    import urllib.request
+
+    from ..net.fetch import USER_AGENT, FetchSettings
+
+    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": USER_AGENT})
+    try:
+        with urllib.request.urlopen(request, timeout=FetchSettings.from_env().timeout) as resp:
+            length = resp.headers.get("Content-Length")
+            return int(length) if length and length.isdigit() else None
+    except (OSError, ValueError):
+        return None  # the dry run says "unknown size" rather than failing
