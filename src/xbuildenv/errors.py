@@ -75,3 +75,11 @@ class Interrupted(XBuildEnvError):
     """The user pressed Ctrl-C or the process got SIGTERM; work was rolled back."""
 
     exit_code = 130
+
+
+class PathEscapeError(XBuildEnvError):
+    """A path computed from an archive, index, Makefile.envs or record would leave its folder."""
+
+
+class StoreUnavailableError(XBuildEnvError):
+    """The machine-wide store's lock was held too long; the install goes on without it."""

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
 from pathlib import Path
 
 from ..checkpoints import checkpoint
 from ..errors import NotInstalledError, RootError, UsageError
 from ..records import Record
+from .paths import chmod_here, read_text_bounded, real_dir
 
 LINK_NAME = "xbuildenv"
 INSTALLED_MARKER = ".installed"
@@ -47,17 +49,33 @@ def url_to_version(url: str) -> str:
     return url.replace("://", "_").replace(".", "_").replace("/", "_").replace(":", "_")
 
 
+# Version names become folder names, and also parts of longer names (staging
+# ``.staging-<8 hex>-<pid>-<version>``, lock ``.xbuildenv-<version>.lock``): 200 bytes
+# leaves room for those within the usual 255-byte limit of one name.
+MAX_VERSION_BYTES = 200
+
+
 def check_version_name(version: str) -> str:
-    """Refuse names that would escape the root or collide with our own folders."""
-    if (
-        not version
-        or version.startswith(".")
-        or "/" in version
-        or "\\" in version
-        or version == LINK_NAME
-        or "\0" in version
-    ):
-        raise UsageError(f"{version!r} is not a valid version name")
+    """Refuse names that would escape the root, collide with our own folders, forge
+    lines in listings, or not fit the file system; called before any lock or path."""
+    reason = None
+    if not version:
+        reason = "it is empty"
+    elif "\0" in version:
+        reason = "it holds a NUL character"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in version):
+        reason = "it holds a newline or another control character"
+    elif "/" in version or "\\" in version:
+        reason = "it holds a path separator"
+    elif version.startswith("."):
+        reason = "it starts with '.' ('..', or a name reserved for our own folders)"
+    elif version == LINK_NAME:
+        reason = f"'{LINK_NAME}' is the name of the active-version link"
+    elif len(version.encode("utf-8", "surrogateescape")) > MAX_VERSION_BYTES:
+        reason = f"it is longer than {MAX_VERSION_BYTES} bytes"
+    if reason is not None:
+        shown = version if len(version) <= 60 else version[:57] + "..."
+        raise UsageError(f"{shown!r} is not a valid version name: {reason}")
     return version
 
 
@@ -89,13 +107,21 @@ class RootLayout(Record):
 
     # --- reading -------------------------------------------------------------
     def is_installed(self, version: str) -> bool:
-        return (self.version_dir(version) / INSTALLED_MARKER).is_file()
+        """A real folder with ``.installed``: a symlink in the root is never a version
+        (it would make us write markers and delete host packages wherever it points)."""
+        folder = self.version_dir(version)
+        return real_dir(folder) and _is_regular(folder / INSTALLED_MARKER)
+
+    def is_foreign_link(self, version: str) -> bool:
+        """``ROOT/<version>`` is a symlink (someone else's folder, not an install)."""
+        return os.path.islink(self.version_dir(version))
 
     def python_marker(self, version: str) -> str | None:
         try:
-            return (self.version_dir(version) / PYTHON_MARKER).read_text().strip() or None
-        except OSError:
+            text = read_text_bounded(self.version_dir(version) / PYTHON_MARKER, 256)
+        except (OSError, ValueError):
             return None
+        return text.strip() or None
 
     def current_version(self) -> str | None:
         """The active version: the link's target, if it is a complete install in this root."""
@@ -131,8 +157,12 @@ class RootLayout(Record):
                 continue
             if not entry.is_dir(follow_symlinks=False):
                 continue
-            if not os.path.isfile(os.path.join(entry.path, INSTALLED_MARKER)):
+            if not _is_regular(os.path.join(entry.path, INSTALLED_MARKER)):
                 continue
+            try:
+                check_version_name(entry.name)
+            except UsageError:
+                continue  # a name we would never make (a newline would forge a line)
             marker = self.python_marker(entry.name)
             is_active = entry.name == active
             found.append(InstalledVersion(entry.name, Path(entry.path), marker, is_active))
@@ -157,6 +187,9 @@ class RootLayout(Record):
         return path
 
     def write_python_marker(self, folder: Path, python: str) -> None:
+        path = folder / PYTHON_MARKER
+        if os.path.islink(path):
+            path.unlink()  # never write through a planted link
         (folder / PYTHON_MARKER).write_text(python)
 
     def publish(self, staging: Path, version: str) -> None:
@@ -242,6 +275,13 @@ def leftover_version(name: str) -> tuple[str, str] | None:
     return prefix, match.group(2)
 
 
+def _is_regular(path: Path | str) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def remove_tree(path: Path) -> None:
     """Delete a folder we own, including read-only files inside it."""
     import shutil
@@ -251,11 +291,10 @@ def remove_tree(path: Path) -> None:
         return
 
     def onerror(func: object, p: str, exc: BaseException) -> None:
-        try:
-            os.chmod(os.path.dirname(p), 0o755)
-            os.chmod(p, 0o755)
-        except OSError:
-            pass
+        # Make the entry and its folder deletable; never through a symlink (chmod
+        # follows links: a link to ~/.ssh/id_rsa must not make that file 755).
+        chmod_here(os.path.dirname(p), 0o755)
+        chmod_here(p, 0o755)
         if os.path.isdir(p) and not os.path.islink(p):
             shutil.rmtree(p, ignore_errors=True)
         else:

@@ -52,10 +52,15 @@ class FileLock:
         path: Path,
         timeout: float | None = None,
         on_wait: Callable[[str], None] | None = None,
+        *,
+        shared: bool = False,
     ) -> None:
         self.path = path
         self.timeout = timeout
         self.on_wait = on_wait
+        # Shared holders may be many; the file is removed on release only by a holder
+        # that can then take it exclusively (so never under another holder).
+        self.shared = shared
         self._fd: int | None = None
         self._fallback: object | None = None
 
@@ -78,7 +83,7 @@ class FileLock:
         while True:
             fd = self._open()
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
                 if self.timeout is not None and time.monotonic() - started > self.timeout:
@@ -106,7 +111,15 @@ class FileLock:
             | getattr(os, "O_NONBLOCK", 0)
         )
         try:
-            fd = os.open(self.path, flags, 0o644)
+            try:
+                fd = os.open(self.path, flags, 0o644)
+            except FileNotFoundError:
+                if not self.shared:
+                    raise
+                # An install waiting for a root that gc removed meanwhile: the root
+                # is made again, as the install would have made it.
+                _make_dir(self.path.parent)
+                fd = os.open(self.path, flags, 0o644)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise RootError(
@@ -142,7 +155,12 @@ class FileLock:
         if self._fd is None:
             return
         try:
-            os.unlink(self.path)
+            if self.shared:
+                import fcntl
+
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # others: keep it
+            if self._same_file(self._fd):
+                os.unlink(self.path)
         except OSError:
             pass
         os.close(self._fd)  # closing drops the flock
@@ -172,8 +190,34 @@ def _root_lock(root: Path, name: str, kwargs: dict[str, object]) -> FileLock:
 
 
 def version_lock(root: Path, version: str, **kwargs: object) -> FileLock:
-    """The lock guarding one version folder of ``root``: ``.xbuildenv-<version>.lock``."""
+    """The lock guarding one version folder of ``root``: ``.xbuildenv-<version>.lock``.
+
+    The name is checked first: a version like ``a/../../victim`` must not make us
+    create (and later unlink) a lock file outside the root.
+    """
+    from .layout import check_version_name
+
+    check_version_name(version)
     return _root_lock(root, f"{ROOT_LOCK_PREFIX}-{version}.lock", kwargs)
+
+
+ROOT_LOCK = f"{ROOT_LOCK_PREFIX}-root.lock"
+
+
+def root_lock(root: Path, **kwargs: object) -> FileLock:
+    """Held shared by every install in ``root``; gc takes it exclusively before
+    deleting the root, so a root being installed is never deleted."""
+    return FileLock(root / ROOT_LOCK, shared=True, **kwargs)  # type: ignore[arg-type]
+
+
+def try_root_exclusive(root: Path) -> FileLock | None:
+    """The root's lock held exclusively (the caller releases it), or None if busy."""
+    lock = FileLock(root / ROOT_LOCK, timeout=0)
+    try:
+        lock.acquire()
+    except (LockTimeout, RootError):
+        return None
+    return lock
 
 
 def link_lock(root: Path, **kwargs: object) -> FileLock:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..settings.root import ROOT_PREFIX
 from .layout import INSTALLED_MARKER
+from .paths import read_bounded
 
 ARCHIVE_MARKER = ".archive-sha256"
 LINK_MODES = ("hardlink", "copy")
@@ -51,9 +52,9 @@ def find_tree(cache_home: Path, sha256: str, exclude: Path) -> Path | None:
                 continue
             folder = Path(entry.path)
             try:
-                if (folder / ARCHIVE_MARKER).read_text().strip() != sha256:
+                if read_bounded(folder / ARCHIVE_MARKER, 256).decode().strip() != sha256:
                     continue
-            except OSError:
+            except (OSError, ValueError):
                 continue
             if (folder / INSTALLED_MARKER).is_file() and (folder / "xbuildenv").is_dir():
                 return folder

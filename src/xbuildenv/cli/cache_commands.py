@@ -6,6 +6,7 @@ Parsing and printing only; the decisions live in :mod:`xbuildenv.cache_scan`.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import time
 from typing import Any
@@ -123,18 +124,23 @@ def cmd_cache_list(args: argparse.Namespace) -> int:
 def cmd_cache_clean(args: argparse.Namespace) -> int:
     from ..cache.layout import remove_tree
     from ..cache.scan import GcPlan, apply, scan
-    from .output import info
+    from .output import info, warn
 
     home, store = _paths()
     report = scan(home, store)
     plan = GcPlan(roots=report.roots if args.all else [], archives=report.archives)
-    apply(plan)
-    for folder in ("index", "urls", "tmp"):
-        remove_tree(store.path / folder) if (store.path / folder).exists() else None
+    done = apply(plan, home)
+    for r in done.busy:
+        warn(f"kept root {r.path}: an install is running in it")
+    for folder in ("index", "urls"):
+        # remove_tree unlinks a symlink planted in the folder's place, never its target
+        remove_tree(store.path / folder) if os.path.lexists(store.path / folder) else None
+    store.tidy_temp(older_than=0)  # partial downloads of processes that are gone
+    freed = done.bytes + sum(a.size for a in plan.archives) + report.index_bytes
     info(
         f"removed {len(plan.archives)} archive(s), the index cache"
-        + (f" and {len(plan.roots)} root(s)" if args.all else "")
-        + f"; freed {human(plan.bytes + report.index_bytes)}",
+        + (f" and {len(done.roots)} root(s)" if args.all else "")
+        + f"; freed {human(freed)}",
         args.quiet,
     )
     return 0
@@ -142,7 +148,7 @@ def cmd_cache_clean(args: argparse.Namespace) -> int:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     from ..cache.scan import apply, plan_gc, scan
-    from .output import info
+    from .output import info, warn
 
     older = parse_age(args.older_than) if args.older_than else None
     home, store = _paths()
@@ -153,8 +159,14 @@ def cmd_gc(args: argparse.Namespace) -> int:
         print(f"{verb} root {r.path} ({why}; {human(r.size)})")
     for a in plan.archives:
         print(f"{verb} archive {a.sha256[:12]} ({human(a.size)}; no root uses it)")
-    if not args.dry_run:
-        apply(plan)
-    freed = "would free" if args.dry_run else "freed"
-    info(f"{freed} {human(plan.bytes)}", args.quiet)
+    if args.dry_run:
+        info(f"would free {human(plan.bytes)}", args.quiet)
+        return 0
+    done = apply(plan, home)
+    for r in done.busy:
+        warn(f"kept root {r.path}: an install is running in it")
+    for path in done.leftovers:
+        print(f"removed {path.name} (left by a gc that was stopped)")
+    freed = done.bytes + sum(a.size for a in plan.archives)
+    info(f"freed {human(freed)}", args.quiet)
     return 0

@@ -28,6 +28,7 @@ from ..cache.layout import (
     INSTALLED_MARKER,
     REPLACED_PREFIX,
     RootLayout,
+    check_version_name,
     leftover_version,
     remove_tree,
 )
@@ -36,9 +37,11 @@ from ..cache.locks import (
     FileLock,
     link_lock,
     lock_dir,
+    root_lock,
     sweep_stale_locks,
     version_lock,
 )
+from ..cache.paths import real_dir
 from ..cache.store import ArchiveStore, url_key
 from ..checkpoints import checkpoint
 from ..errors import LockTimeout, RootError, UsageError
@@ -80,7 +83,9 @@ def tidy_version(layout: RootLayout, version: str) -> None:
         found = leftover_version(path.name)
         if found is None or found[1] != version:
             continue
-        restorable = (path / INSTALLED_MARKER).is_file() and not target.exists()
+        restorable = (
+            real_dir(path) and (path / INSTALLED_MARKER).is_file() and not os.path.lexists(target)
+        )
         if found[0] == REPLACED_PREFIX and restorable:
             os.rename(path, target)  # a forced reinstall died mid-swap: restore
             continue
@@ -124,10 +129,20 @@ def install_version(
 ) -> InstallResult:
     """Install ``source`` into ``layout`` for host Python ``python`` ("X.Y")."""
     options = options or InstallOptions()
+    version = check_version_name(source.version)  # before any lock or path
     layout.ensure_root()
-    version = source.version
-    with version_lock(layout.root, version, on_wait=on_wait):
+    # Shared for the whole install: gc and 'cache clean --all' take it exclusively,
+    # so they skip a root that is being installed instead of deleting it under us.
+    with (
+        root_lock(layout.root, on_wait=on_wait),
+        version_lock(layout.root, version, on_wait=on_wait),
+    ):
         checkpoint("install.locked")
+        if layout.is_foreign_link(version):
+            raise RootError(
+                f"{layout.version_dir(version)} is a symlink, not an installed version",
+                "remove the link (xbuildenv never installs into or through it)",
+            )
         tidy_version(layout, version)
         result = _install_locked(layout, source, python, options, on_progress, on_wait)
         if options.activate:
