@@ -83,3 +83,8 @@ class PathEscapeError(XBuildEnvError):
 
 class StoreUnavailableError(XBuildEnvError):
     """The machine-wide store's lock was held too long; the install goes on without it."""
+
+
+class TreeMismatchError(XBuildEnvError):
+    """Another root's tree no longer matches its manifest, so it is not linked (the
+    install unpacks from the store instead; never shown to users)."""

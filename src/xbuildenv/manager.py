@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .cache.layout import InstalledVersion, RootLayout, remove_tree, url_to_version
-from .cache.owners import record_use
+from .cache.owners import read_owner, record_use
 from .errors import (
     ConfigError,
     IncompatibleError,
@@ -98,7 +98,10 @@ class XBuildEnvManager:
         if raw is None:
             return DEFAULT_MAX_AGE
         try:
-            return max(float(raw), 0.0)
+            value = float(raw)
+            if value != value or abs(value) == float("inf"):
+                raise ValueError(raw)
+            return max(value, 0.0)
         except ValueError:
             raise ConfigError(
                 f"index max age {raw!r} is not a number of seconds",
@@ -233,12 +236,19 @@ class XBuildEnvManager:
             self._record_use()
             return result
         if url is not None:
+            if not url.strip():
+                raise UsageError("--url is empty", "give the URL or path of an archive")
             source = InstallSource(url_to_version(url), url)
         else:
             release = self.resolve_release(
                 version, nightly=nightly, debug=debug, force=force_install
             )
             source = InstallSource(release.version, release.url, release.sha256, release.version)
+        # The owner record is written when the root is first made, not at the end: gc
+        # must never take a root in its first install for one of pyodide-build's.
+        self.layout.ensure_root()
+        if read_owner(self.env_dir) is None:
+            self._record_use()
         options = InstallOptions(
             force=force_install,
             activate=activate,

@@ -37,6 +37,9 @@ PYTHON_MARKER = ".build-python-version"
 STAGING_PREFIX = ".staging-"
 TRASH_PREFIX = ".trash-"
 REPLACED_PREFIX = ".replaced-"  # an old version moved aside by a forced reinstall
+# Size and sha256 of every file the archive put in <version>/xbuildenv/, written at
+# install time: another root links this tree only after checking it (cache/manifest.py).
+MANIFEST = ".xbuildenv-manifest.json"
 
 
 def _token() -> str:

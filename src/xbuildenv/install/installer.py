@@ -46,8 +46,14 @@ from ..cache.store import ArchiveStore, url_key
 from ..checkpoints import checkpoint
 from ..errors import LockTimeout, RootError, UsageError
 from ..net.fetch import FetchSettings
-from ..settings.config import DEFAULT_MAX_UNPACKED
+from ..settings.config import DEFAULT_MAX_UNPACKED, env_number
 from ..settings.root import cache_home
+
+
+# How long an install waits for another process's download of the same archive before
+# going on without the store (that process may be stopped with Ctrl-Z, or stuck).
+ENV_STORE_LOCK_TIMEOUT = "XBUILDENV_STORE_LOCK_TIMEOUT"
+DEFAULT_STORE_LOCK_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True)
@@ -187,20 +193,33 @@ def _install_locked(
         checkpoint("install.staging")
         if source.release_version is not None:
             index = IndexBuilder(staging, source.release_version)
-        with _store_lock(store, source, on_wait):
+        guard = _store_lock(store, source, on_wait)
+        try:
+            guard.__enter__()
+        except LockTimeout:
+            # A stopped (Ctrl-Z) or stuck holder must not block this release for every
+            # root on the machine: go on without the store (no sharing, no tee).
+            if on_wait is not None:
+                on_wait("the archive store is busy for too long; installing without it")
+            store, guard = None, contextlib.nullcontext()
+            guard.__enter__()
+        try:
             got = obtain_tree(
                 source.url,
                 source.sha256,
                 staging,
                 root=layout.root,
-                cache_home=cache_home() if options.use_store else None,
+                cache_home=cache_home() if store is not None else None,
                 store=store,
                 link_mode=options.link_mode,
                 max_unpacked=options.max_unpacked,
                 settings=options.settings,
                 on_progress=on_progress,
                 on_file=index.saw if index is not None else None,
+                on_restart=index.restart if index is not None else None,
             )
+        finally:
+            guard.__exit__(None, None, None)
         checkpoint("install.obtained")
         if index is not None:
             index.finish(staging / "xbuildenv" / "pyodide-root")
@@ -234,7 +253,8 @@ def _store_lock(
     except (OSError, RootError):
         return contextlib.nullcontext()  # an unusable store costs speed, not the install
     key = source.sha256 or url_key(source.url)
-    return FileLock(folder / f"{key}.lock", on_wait=on_wait)
+    wait = env_number(ENV_STORE_LOCK_TIMEOUT, DEFAULT_STORE_LOCK_TIMEOUT)
+    return FileLock(folder / f"{key}.lock", timeout=wait, on_wait=on_wait)
 
 
 def tidy_root(layout: RootLayout) -> list[Path]:

@@ -190,6 +190,15 @@ class IndexBuilder:
             raise error
         os.rename(self._out, target)
 
+    def restart(self) -> None:
+        """Forget the lock file seen so far: the staging folder was emptied and the
+        tree comes again by another route (the pages written so far went with it)."""
+        self._cancel.set()
+        self._done.wait(timeout=30)
+        self._cancel = threading.Event()
+        self._used = None
+        self._error = None
+
     def close(self) -> None:
         """Stop the thread (on failure) and wait, so the staging folder can be removed."""
         self._cancel.set()

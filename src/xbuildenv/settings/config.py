@@ -126,6 +126,10 @@ def env_number(name: str, default: float, *, minimum: float = 0) -> float:
         raise ConfigError(
             f"{name}={raw!r} is not a number", f"set {name} to a number or unset it"
         ) from None
+    if value != value or value in (float("inf"), float("-inf")):  # nan, inf: no limit
+        raise ConfigError(
+            f"{name}={raw!r} is not a finite number", f"set {name} to a number or unset it"
+        )
     if value < minimum:
         raise ConfigError(f"{name}={raw!r} must be at least {minimum:g}", f"fix {name}")
     return value
