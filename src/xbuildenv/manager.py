@@ -12,11 +12,18 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from .cache.layout import InstalledVersion, RootLayout, remove_tree, url_to_version
+from .cache.layout import (
+    InstalledVersion,
+    RootLayout,
+    check_version_name,
+    remove_tree,
+    url_to_version,
+)
 from .cache.owners import read_owner, record_use
 from .errors import (
     ConfigError,
     IncompatibleError,
+    MetadataError,
     NotInstalledError,
     UsageError,
     VersionNotFoundError,
@@ -30,6 +37,7 @@ from .install.installer import (
     install_version,
     tidy_root,
 )
+from .net.fetch import remote_archive_problem
 from .settings.config import (
     DEFAULT_MAX_UNPACKED,
     ENV_INDEX_MAX_AGE,
@@ -243,6 +251,15 @@ class XBuildEnvManager:
             release = self.resolve_release(
                 version, nightly=nightly, debug=debug, force=force_install
             )
+            index = self.metadata_url or channel_url(nightly, debug)
+            problem = remote_archive_problem(index, release.url)
+            if problem is not None:
+                raise MetadataError(
+                    f"release {release.version!r} of the remote index {index} names "
+                    f"{release.url!r}; {problem}",
+                    "nothing was read; report the index to its publisher",
+                )
+            check_version_name(release.version)
             source = InstallSource(release.version, release.url, release.sha256, release.version)
         # The owner record is written when the root is first made, not at the end: gc
         # must never take a root in its first install for one of pyodide-build's.

@@ -110,6 +110,11 @@ def parse_index(data: bytes | str, source: str = "release index") -> dict[str, R
     """Parse and validate an index document; raise :class:`MetadataError` when bad."""
     try:
         doc = json.loads(data)
+    except RecursionError:
+        raise MetadataError(
+            f"{source} is nested too deeply to be a release index",
+            "check the URL or file, or use --metadata to point at a good index",
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise MetadataError(
             f"{source} is not valid JSON ({exc})",

@@ -49,7 +49,6 @@ from ..net.fetch import FetchSettings
 from ..settings.config import DEFAULT_MAX_UNPACKED, env_number
 from ..settings.root import cache_home
 
-
 # How long an install waits for another process's download of the same archive before
 # going on without the store (that process may be stopped with Ctrl-Z, or stuck).
 ENV_STORE_LOCK_TIMEOUT = "XBUILDENV_STORE_LOCK_TIMEOUT"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
@@ -37,12 +38,15 @@ def _page(title: str, body: str) -> str:
 
 
 LOCK_MEMBER = "xbuildenv/pyodide-root/dist/pyodide-lock.json"
+_PACKAGE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,198}[A-Za-z0-9])?$")
 
 
 def render_pages(lock_bytes: bytes, version: str, where: object) -> dict[str, str]:
     """The index pages for a lock file: ``{package: page}``, plus ``""`` for the top page."""
     try:
         packages = json.loads(lock_bytes).get("packages", {})
+    except RecursionError:
+        raise ArchiveError(f"{where} is nested too deeply to be a lock file") from None
     except (ValueError, AttributeError) as exc:
         raise ArchiveError(f"{where} is not a valid lock file ({exc})") from None
     if not isinstance(packages, dict):
@@ -56,9 +60,14 @@ def render_pages(lock_bytes: bytes, version: str, where: object) -> dict[str, st
         file_name = str(info.get("file_name", ""))
         if not file_name.endswith(".whl"):
             continue
-        # Lock-file names are canonical already; refuse anything that is not a plain name.
-        if "/" in name or name in ("", ".", ".."):
-            continue
+        # Lock-file names are canonical already (PEP 503): anything else would become
+        # a path of its own, or collide with the index's own index.html.
+        if not _PACKAGE_NAME.match(name) or name.lower() == "index.html":
+            shown = name if len(name) <= 60 else name[:57] + "..."
+            raise ArchiveError(
+                f"{where} lists a package named {shown!r}, which is not a package name",
+                "this archive is damaged or not a Pyodide cross-build environment",
+            )
         if urlparse(file_name).scheme:
             href = file_name
         else:

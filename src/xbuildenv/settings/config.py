@@ -99,14 +99,23 @@ def load_project_config(start: Path | None = None) -> ProjectConfig:
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}", "fix or remove that file") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not valid UTF-8", "fix or remove that file") from None
+    except (OSError, ValueError, RecursionError) as exc:  # TOMLDecodeError is a ValueError
+        what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ConfigError(f"cannot read {path}: {what}", "fix or remove that file") from None
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(
+            f"{path}: 'tool' must be a table, not {type(tool).__name__}",
+            "fix that file (e.g. [tool.pyodide.build])",
+        )
     table: Any = data
     for part in PYPROJECT_TABLE:
         table = table.get(part, {}) if isinstance(table, dict) else {}
     if not isinstance(table, dict):
         table = {}
-    own = data.get("tool", {}).get("xbuildenv", {})
+    own = tool.get("xbuildenv", {})
     return ProjectConfig(path=path, values=table, own=own if isinstance(own, dict) else {})
 
 
