@@ -30,6 +30,7 @@ from pathlib import Path
 
 from ..cache.layout import remove_tree
 from ..cache.locks import FileLock
+from ..cache.paths import read_text_bounded
 from ..errors import UsageError
 from ..settings.config import ProjectConfig, setting
 from .build_config import emsdk_dir_for
@@ -70,8 +71,8 @@ def installed_emscripten(pyodide_root: Path) -> str | None:
     """The Emscripten version installed for this environment, if a complete install exists."""
     emsdk = emsdk_dir_for(pyodide_root)
     try:
-        version = (emsdk.parent / MARKER).read_text(encoding="utf-8").strip()
-    except OSError:
+        version = read_text_bounded(emsdk.parent / MARKER, 256).strip()
+    except (OSError, ValueError):
         return None
     if not version or not (emsdk / "upstream" / "emscripten").is_dir():
         return None
@@ -107,6 +108,9 @@ def install_emscripten(
         raise UsageError(
             "no Emscripten version given and Makefile.envs names none", "pass --version"
         )
+    if version.startswith("-") or any(c.isspace() or ord(c) < 32 for c in version):
+        # It goes on emsdk's command line: it must not read as an option.
+        raise UsageError(f"{version[:60]!r} is not an Emscripten version", "pass --version X.Y.Z")
     if shutil.which("git") is None:
         raise EmsdkError("git is needed to install the Emscripten SDK but was not found on PATH")
     emsdk = emsdk_dir_for(pyodide_root)
