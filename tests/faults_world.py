@@ -72,8 +72,11 @@ class Case:
             after.pop(".xbuildenv-owner.json", None)
         if after != before:
             problems.append(
-                {k: (before.get(k), after.get(k)) for k in before.keys() | after.keys()
-                 if before.get(k) != after.get(k)}
+                {
+                    k: (before.get(k), after.get(k))
+                    for k in before.keys() | after.keys()
+                    if before.get(k) != after.get(k)
+                }
             )
         if leftovers(self.root, self.store):
             problems.append(leftovers(self.root, self.store))
