@@ -109,10 +109,7 @@ def test_use_races_install_and_uninstall(server: Server, home: Path, tmp_path: P
     for v in versions:
         done = subprocess.run(
             [sys.executable, "-m", "xbuildenv", "install", v, "--path", str(root), "-q"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
+            env=env, capture_output=True, text=True, timeout=120,
         )
         assert done.returncode == 0, done.stderr
     p = ["--path", str(root)]

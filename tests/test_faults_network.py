@@ -106,11 +106,7 @@ def test_server_that_stalls_mid_body_times_out(home: Path, tmp_path: Path) -> No
     try:
         root = tmp_path / "r"
         r = run(
-            "install",
-            "--url",
-            stall.url,
-            "--path",
-            str(root),
+            "install", "--url", stall.url, "--path", str(root),
             env=clean_env(
                 home, XBUILDENV_TIMEOUT="1", XBUILDENV_RETRIES="1", XBUILDENV_BACKOFF="0"
             ),
@@ -182,26 +178,10 @@ def tls_server(tmp_path: Path) -> tuple[Server, Path]:
         pytest.skip("openssl is needed to make a test certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
     )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
