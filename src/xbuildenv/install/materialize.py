@@ -91,9 +91,10 @@ def obtain_tree(
     result = None
 
     def reset() -> None:
-        _reset(staging)
         if on_restart is not None:
-            on_restart()  # e.g. the package index, built from the files of the last try
+            # First: e.g. the package index thread, which writes into the staging folder
+            on_restart()
+        _reset(staging)
 
     if known and cache_home is not None:
         other = find_tree(cache_home, known, exclude=root)
