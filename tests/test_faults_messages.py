@@ -203,7 +203,7 @@ def test_message(root_arena: Arena, name: str) -> None:
 
 
 @pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
-@pytest.mark.parametrize("variable", NUMERIC + ["XBUILDENV_INDEX_MAX_AGE"])
+@pytest.mark.parametrize("variable", [*NUMERIC, "XBUILDENV_INDEX_MAX_AGE"])
 def test_numeric_variable_not_finite(root_arena: Arena, variable: str, value: str) -> None:
     root_arena.serve_index(root_arena.goods.releases)
     before = root_arena.decoy_state()
