@@ -207,3 +207,22 @@ def test_records_are_read_bounded(arena: Arena, record: str) -> None:
         r = arena.cli(*args, timeout=30)
         assert r.code == 0, (args, r.err)
     check_decoy(arena.decoy, before)
+
+
+# --- a "root" in the cache folder that is a symlink to elsewhere --------------------------
+def test_symlinked_root_in_the_cache_is_never_followed(arena: Arena) -> None:
+    _installed(arena)
+    fake = arena.decoy / "sub"
+    (fake / "1.0.0").mkdir()
+    (fake / "1.0.0" / ".installed").touch()
+    os.symlink(fake, arena.other_root(7))
+    before = arena.decoy_state()
+    for args in (
+        ["cache", "list"],
+        ["gc", "--include-unknown"],
+        ["gc", "--older-than", "0s"],
+        ["cache", "clean", "--all"],
+    ):
+        r = arena.cli(*args)
+        assert r.code == 0, (args, r.err)
+    check_decoy(arena.decoy, before)

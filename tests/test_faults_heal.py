@@ -203,7 +203,7 @@ def test_unwritable_store_only_costs_speed(arena: Arena) -> None:
             mount.close()
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "deep", "meta"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "deep", "meta", "etag"])
 def test_damaged_cached_index_is_refetched(root_arena: Arena, damage: str) -> None:
     a = root_arena
     url = a.serve_index(a.goods.releases)
@@ -217,8 +217,10 @@ def test_damaged_cached_index_is_refetched(root_arena: Arena, damage: str) -> No
         body.write_bytes(body.read_bytes()[:20])
     elif damage == "deep":
         body.write_bytes(b"[" * 100_000 + b"]" * 100_000)
-    else:
+    elif damage == "meta":
         meta.write_bytes(b"{{{")
+    else:  # stale, with a validator no HTTP header may carry
+        meta.write_text('{"fetched_at": 0, "etag": "a\\r\\nX-Evil: 1", "last_modified": 5}')
     path = url.split(str(a.goods.server.httpd.server_address[1]), 1)[1]
     hits = a.goods.server.hits[path]
     r = a.cli("search", "--all")
@@ -298,13 +300,17 @@ def test_gc_removes_what_a_killed_gc_left(root_arena: Arena) -> None:
     check_decoy(a.decoy, before)
 
 
-def test_stopped_holder_of_the_store_lock_blocks_nobody(root_arena: Arena) -> None:
+@pytest.mark.parametrize("timeout", ["default", "1"])
+def test_stopped_holder_of_the_store_lock_blocks_nobody(root_arena: Arena, timeout: str) -> None:
+    """A stopped holder is seen at once (its pid is in the lock file); any other holder
+    is waited for at most XBUILDENV_STORE_LOCK_TIMEOUT seconds."""
     a = root_arena
     a.serve_index(a.goods.releases)
     proc, _ = _stopped_install(a, a.root, "download.open")
+    env = {} if timeout == "default" else {"XBUILDENV_STORE_LOCK_TIMEOUT": timeout}
     try:
         started = time.monotonic()
-        r = a.install("2.0.0", root=a.other_root(1), XBUILDENV_STORE_LOCK_TIMEOUT="1")
+        r = a.install("2.0.0", root=a.other_root(1), **env)
         assert heal(r.code == 0), r.err
         assert time.monotonic() - started < 30
         assert _complete(a, a.other_root(1))

@@ -54,6 +54,7 @@ class FileLock:
         on_wait: Callable[[str], None] | None = None,
         *,
         shared: bool = False,
+        pid_record: bool = False,
     ) -> None:
         self.path = path
         self.timeout = timeout
@@ -61,6 +62,9 @@ class FileLock:
         # Shared holders may be many; the file is removed on release only by a holder
         # that can then take it exclusively (so never under another holder).
         self.shared = shared
+        # The holder writes its pid into the file; a waiter that finds the holder
+        # stopped (Ctrl-Z, SIGSTOP) gives up at once instead of at the timeout.
+        self.pid_record = pid_record
         self._fd: int | None = None
         self._fallback: object | None = None
 
@@ -85,7 +89,13 @@ class FileLock:
             try:
                 fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             except BlockingIOError:
+                stopped = self.pid_record and _holder_stopped(fd)
                 os.close(fd)
+                if stopped:
+                    raise LockTimeout(
+                        f"the process holding {self.path} is stopped",
+                        "resume it (fg) or end it",
+                    ) from None
                 if self.timeout is not None and time.monotonic() - started > self.timeout:
                     raise LockTimeout(
                         f"another process holds {self.path}",
@@ -98,6 +108,12 @@ class FileLock:
                 continue
             if self._same_file(fd):
                 self._fd = fd
+                if self.pid_record:
+                    try:
+                        os.ftruncate(fd, 0)
+                        os.pwrite(fd, str(os.getpid()).encode(), 0)
+                    except OSError:
+                        pass  # a full disk: waiters just wait for the timeout
                 return
             os.close(fd)  # it was unlinked under us: start over with the new file
 
@@ -177,6 +193,21 @@ class FileLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def _holder_stopped(fd: int) -> bool:
+    """Whether the pid written in a lock file names a stopped process (Linux /proc)."""
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii").strip()
+        if not text.isdigit():
+            return False
+        with open(f"/proc/{int(text)}/stat", "rb") as fh:
+            stat_line = fh.read(512)
+    except (OSError, ValueError):
+        return False
+    # "pid (comm) S ...": the state follows the last ')' (comm may hold spaces).
+    state = stat_line[stat_line.rfind(b")") + 2 : stat_line.rfind(b")") + 3]
+    return state in (b"T", b"t")
 
 
 # A root's lock files sit in the root itself, as dot-files: pyodide-build lists every

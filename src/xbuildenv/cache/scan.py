@@ -91,6 +91,8 @@ def scan(cache_home: Path, store: ArchiveStore) -> Scan:
         names = []
     for name in names:
         path = cache_home / name
+        if not real_dir(path):
+            continue  # a symlink to elsewhere is not a root of ours: never follow it
         layout = RootLayout(path)
         versions = [v.name for v in layout.list_versions()]
         archives = set()

@@ -28,7 +28,7 @@ from ..errors import TreeMismatchError
 from ..settings.root import ROOT_PREFIX
 from .layout import INSTALLED_MARKER
 from .manifest import Manifest, file_digest
-from .paths import chmod_here, read_bounded
+from .paths import chmod_here, read_bounded, real_dir
 
 ARCHIVE_MARKER = ".archive-sha256"
 LINK_MODES = ("hardlink", "copy")
@@ -62,7 +62,7 @@ def find_tree(cache_home: Path, sha256: str, exclude: Path) -> Path | None:
                     continue
             except (OSError, ValueError):
                 continue
-            if (folder / INSTALLED_MARKER).is_file() and (folder / "xbuildenv").is_dir():
+            if (folder / INSTALLED_MARKER).is_file() and real_dir(folder / "xbuildenv"):
                 return folder
     return None
 

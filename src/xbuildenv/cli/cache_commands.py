@@ -135,7 +135,7 @@ def cmd_cache_clean(args: argparse.Namespace) -> int:
     for folder in ("index", "urls"):
         # remove_tree unlinks a symlink planted in the folder's place, never its target
         remove_tree(store.path / folder) if os.path.lexists(store.path / folder) else None
-    store.tidy_temp(older_than=0)  # partial downloads of processes that are gone
+    store.tidy_temp()  # partial downloads of processes that are gone (not running ones)
     freed = done.bytes + sum(a.size for a in plan.archives) + report.index_bytes
     info(
         f"removed {len(plan.archives)} archive(s), the index cache"

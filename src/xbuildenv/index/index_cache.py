@@ -108,10 +108,11 @@ def _index_bytes(
 
     headers: dict[str, str] = {}
     if cached is not None and not policy.refresh:
-        if isinstance(meta.get("etag"), str):
-            headers["If-None-Match"] = str(meta["etag"])
-        if isinstance(meta.get("last_modified"), str):
-            headers["If-Modified-Since"] = str(meta["last_modified"])
+        for key, header in (("etag", "If-None-Match"), ("last_modified", "If-Modified-Since")):
+            value = meta.get(key)
+            # Only a plain one-line value: a damaged record must not break the request.
+            if isinstance(value, str) and value.isprintable() and len(value) < 1024:
+                headers[header] = value
     try:
         response = fetch_bytes(source, headers=headers)
     except DownloadError as exc:

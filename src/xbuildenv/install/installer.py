@@ -195,7 +195,7 @@ def _install_locked(
         guard = _store_lock(store, source, on_wait)
         try:
             guard.__enter__()
-        except LockTimeout:
+        except (LockTimeout, RootError):  # also: a lock file the store has no room for
             # A stopped (Ctrl-Z) or stuck holder must not block this release for every
             # root on the machine: go on without the store (no sharing, no tee).
             if on_wait is not None:
@@ -253,7 +253,7 @@ def _store_lock(
         return contextlib.nullcontext()  # an unusable store costs speed, not the install
     key = source.sha256 or url_key(source.url)
     wait = env_number(ENV_STORE_LOCK_TIMEOUT, DEFAULT_STORE_LOCK_TIMEOUT)
-    return FileLock(folder / f"{key}.lock", timeout=wait, on_wait=on_wait)
+    return FileLock(folder / f"{key}.lock", timeout=wait, on_wait=on_wait, pid_record=True)
 
 
 def tidy_root(layout: RootLayout) -> list[Path]:
