@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from ..cache.layout import remove_tree
+from ..cache.paths import read_bounded
 from ..errors import ArchiveError
 
 CDN_BASE = "https://cdn.jsdelivr.net/pyodide/v{version}/full/"
@@ -38,6 +39,7 @@ def _page(title: str, body: str) -> str:
 
 
 LOCK_MEMBER = "xbuildenv/pyodide-root/dist/pyodide-lock.json"
+MAX_LOCK_BYTES = 256 << 20  # real lock files are ~1 MB
 _PACKAGE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,198}[A-Za-z0-9])?$")
 
 
@@ -163,7 +165,9 @@ class IndexBuilder:
         if name != LOCK_MEMBER or self._used is not None:
             return
         try:
-            self._used = path.read_bytes()
+            # Bounded, never through a symlink: on the linked route this is another
+            # root's file, read before its tree is checked against its manifest.
+            self._used = read_bounded(path, MAX_LOCK_BYTES)
         except OSError:
             return  # finish() builds it the plain way
         self._done.clear()
