@@ -70,6 +70,9 @@ def test_version_folder_that_is_a_symlink_is_not_an_install(arena: Arena) -> Non
     os.symlink(arena.root / "2.0.0", link)
     shown = arena.cli("version", "--path", str(arena.root))
     assert "2.0.0" not in shown.out, shown.out
+    # Uninstalling it removes the link, never what it points at.
+    assert arena.cli("uninstall", "2.0.0", "--path", str(arena.root)).code == 0
+    assert not os.path.lexists(arena.root / "2.0.0") and fake.is_dir()
     check_decoy(arena.decoy, before)
 
 

@@ -154,6 +154,27 @@ def case_python_bad_version(a: Arena) -> Result:
     return a.cli("versions", "--python", _probe_script(a, out))
 
 
+def case_metadata_dev_zero(a: Arena) -> Result:
+    return a.cli("search", "--metadata", "/dev/zero", "--path", str(a.root), timeout=30)
+
+
+def case_metadata_fifo(a: Arena) -> Result:
+    os.mkfifo(a.base / "index-pipe")
+    return a.cli("search", "--metadata", str(a.base / "index-pipe"), timeout=30)
+
+
+def case_url_fifo(a: Arena) -> Result:
+    os.mkfifo(a.base / "archive-pipe")
+    return a.cli("install", "--url", str(a.base / "archive-pipe"), "--path", str(a.root))
+
+
+def case_index_url_with_newline(a: Arena) -> Result:
+    entry = {**a.goods.releases["2.0.0"]}
+    entry["url"] = entry["url"] + "\r\nX-Evil: 1"
+    a.serve_index({"2.0.0": entry})
+    return a.install("2.0.0")
+
+
 NUMERIC = [
     "XBUILDENV_TIMEOUT",
     "XBUILDENV_RETRIES",
@@ -186,6 +207,10 @@ CASES: dict[str, tuple[Callable[[Arena], Result], int, str]] = {
     "python-list": (case_python_list, 2, "answered the probe with something that is not its"),
     "python-wrong-types": (case_python_wrong_types, 2, "answered the probe with something"),
     "python-bad-version": (case_python_bad_version, 2, "reported version '../..'"),
+    "metadata-dev-zero": (case_metadata_dev_zero, 1, "/dev/zero is not a regular file"),
+    "metadata-fifo": (case_metadata_fifo, 1, "index-pipe is not a regular file"),
+    "url-fifo": (case_url_fifo, 1, "archive-pipe is not a regular file"),
+    "index-url-newline": (case_index_url_with_newline, 1, "holds no spaces or control"),
 }
 
 

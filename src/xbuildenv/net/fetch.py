@@ -76,6 +76,18 @@ def local_path(source: str) -> Path | None:
     return Path(source).expanduser()
 
 
+MAX_DOCUMENT = 64 << 20  # an index is ~40 KB; more than this is not one
+
+
+def _bounded(body: bytes, source: str) -> bytes:
+    if len(body) > MAX_DOCUMENT:
+        raise DownloadError(
+            f"{source} is larger than {MAX_DOCUMENT >> 20} MB; it is not a release index",
+            "check the URL or path",
+        )
+    return body
+
+
 def open_regular(path: Path) -> Any:
     """Open a local archive or index for reading: a regular file only (a FIFO would
     hang the read for ever, a device never end); :class:`DownloadError` otherwise."""
@@ -108,6 +120,8 @@ def remote_archive_problem(index: str, url: str) -> str | None:
     allowed = ("https",) if base == "https" else ("http", "https")
     if parsed.scheme not in allowed or not parsed.netloc:
         return f"it may only name {' or '.join(allowed)} archives"
+    if not url.isprintable() or " " in url:
+        return "a URL holds no spaces or control characters"
     return None
 
 
@@ -249,7 +263,7 @@ def fetch_bytes(
     if path is not None:
         try:
             with open_regular(path) as fh:
-                return Response(fh.read())
+                return Response(_bounded(fh.read(MAX_DOCUMENT + 1), source))
         except OSError as exc:
             raise DownloadError(
                 f"cannot read {path}: {exc.strerror or exc}", "check the path"
@@ -268,7 +282,7 @@ def fetch_bytes(
             raise
         with resp:
             try:
-                body = resp.read()
+                body = _bounded(resp.read(MAX_DOCUMENT + 1), source)
             except OSError as exc:
                 raise _Retryable(_describe(exc)) from None
             except urllib.error.URLError as exc:  # pragma: no cover - defensive
