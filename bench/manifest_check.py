@@ -14,8 +14,9 @@ folder, then measures, each as the median of ``--runs`` runs:
 * ``store route``: what the install falls back to when the check fails (unpacking the
   stored archive), for scale.
 
-Page cache warm (every run reads files the previous one read), one machine, so compare
-the figures with each other, not with another machine's.
+Page cache warm (every run reads files the previous one read), writeback flushed
+before each run (``sync``), one machine: compare the figures with each other, not with
+another machine's.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ def _median(runs: int, step: Callable[[], None], reset: Callable[[], None]) -> l
     times = []
     for _ in range(runs):
         reset()
+        os.sync()  # no writeback of the previous run's files in this run's time
         started = time.perf_counter()
         step()
         times.append(time.perf_counter() - started)
