@@ -251,6 +251,13 @@ def test_newline_folder_cannot_forge_a_versions_line(root_arena: Arena) -> None:
     r = a.cli("versions", "--path", str(a.root))
     assert r.code == 0, r.err
     assert "9.9.9" not in r.out, r.out
+    # The active link pointing at it: no active version, and no error either.
+    (a.root / "xbuildenv").unlink()
+    os.symlink(forged, a.root / "xbuildenv")
+    for command in ("version", "versions"):
+        r = a.cli(command, "--path", str(a.root))
+        assert "Traceback" not in r.err and "9.9.9" not in r.out, (command, r.out, r.err)
+        assert r.code in (0, 1), r.err
 
 
 def test_lock_file_names_are_still_written(root_arena: Arena) -> None:

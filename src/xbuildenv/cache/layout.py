@@ -141,8 +141,11 @@ class RootLayout(Record):
                     return None
             except OSError:
                 return None
-        if name.startswith(".") or not self.is_installed(name):
-            return None
+        try:
+            if name.startswith(".") or not self.is_installed(name):
+                return None
+        except UsageError:
+            return None  # a link to a name we would never make is no active version
         return name
 
     def list_versions(self) -> list[InstalledVersion]:
