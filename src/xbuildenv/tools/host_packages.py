@@ -36,6 +36,7 @@ from packaging.version import InvalidVersion, Version
 
 from ..cache.layout import remove_tree
 from ..cache.locks import FileLock
+from ..cache.paths import chmod_here
 from ..errors import UsageError, XBuildEnvError
 from .tool_process import ToolError, run_tool
 
@@ -228,7 +229,7 @@ def copy_extras(extras_root: Path, site: Path) -> int:
             if dst.is_file() or dst.is_symlink():
                 dst.unlink()
             shutil.copyfile(src, dst)
-            os.chmod(dst, 0o644 | (src.stat().st_mode & 0o111))
+            chmod_here(dst, 0o644 | (src.stat().st_mode & 0o111))  # never through a link
             written += 1
     return written
 
