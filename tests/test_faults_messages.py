@@ -120,6 +120,15 @@ def case_hard_link_to_itself(a: Arena) -> Result:
     return a.install("2.0.0")
 
 
+def case_member_under_a_file(a: Arena) -> Result:
+    def add(tf: tarfile.TarFile) -> None:
+        _member("xbuildenv/plain")(tf)
+        _member("xbuildenv/plain/inside")(tf)
+
+    _archive(a, extra=add)
+    return a.install("2.0.0")
+
+
 def case_empty_url(a: Arena) -> Result:
     return a.cli("install", "--url", "", "--path", str(a.root))
 
@@ -200,6 +209,7 @@ CASES: dict[str, tuple[Callable[[Arena], Result], int, str]] = {
         1,
         "hard link 'xbuildenv/h' points at itself",
     ),
+    "member-under-a-file": (case_member_under_a_file, 1, "is inside 'xbuildenv/plain', a file"),
     "empty-url": (case_empty_url, 2, "--url is empty; give the URL or path of an archive"),
     "tool-is-a-number": (case_tool_is_a_number, 1, "'tool' must be a table, not int"),
     "pyproject-not-utf8": (case_pyproject_not_utf8, 1, "pyproject.toml is not valid UTF-8"),

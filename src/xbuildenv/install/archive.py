@@ -135,8 +135,11 @@ class _Extractor:
     def _no_symlink_parents(self, name: str) -> None:
         parts = name.split("/")
         for i in range(1, len(parts)):
-            if "/".join(parts[:i]) in self.links:
+            parent = "/".join(parts[:i])
+            if parent in self.links:
                 raise ArchiveError(f"archive member {name!r} would be written through a symlink")
+            if parent in self.files:  # else mkdir fails, and the root would get the blame
+                raise ArchiveError(f"archive member {name!r} is inside {parent!r}, a file")
 
     def _ensure_parent(self, name: str) -> Path:
         parent = posixpath.dirname(name)
