@@ -129,6 +129,11 @@ def case_member_under_a_file(a: Arena) -> Result:
     return a.install("2.0.0")
 
 
+def case_long_url(a: Arena) -> Result:
+    url = a.goods.releases["2.0.0"]["url"] + "?" + "x" * 300
+    return a.cli("install", "--url", url, "--path", str(a.root))
+
+
 def case_empty_url(a: Arena) -> Result:
     return a.cli("install", "--url", "", "--path", str(a.root))
 
@@ -210,6 +215,7 @@ CASES: dict[str, tuple[Callable[[Arena], Result], int, str]] = {
         "hard link 'xbuildenv/h' points at itself",
     ),
     "member-under-a-file": (case_member_under_a_file, 1, "is inside 'xbuildenv/plain', a file"),
+    "long-url": (case_long_url, 2, "cannot name a version folder: it is longer than 200"),
     "empty-url": (case_empty_url, 2, "--url is empty; give the URL or path of an archive"),
     "tool-is-a-number": (case_tool_is_a_number, 1, "'tool' must be a table, not int"),
     "pyproject-not-utf8": (case_pyproject_not_utf8, 1, "pyproject.toml is not valid UTF-8"),

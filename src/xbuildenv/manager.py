@@ -246,7 +246,17 @@ class XBuildEnvManager:
         if url is not None:
             if not url.strip():
                 raise UsageError("--url is empty", "give the URL or path of an archive")
-            source = InstallSource(url_to_version(url), url)
+            name = url_to_version(url)
+            try:
+                check_version_name(name)
+            except UsageError as exc:
+                reason = exc.message.split(": ", 1)[-1]
+                shown = url if len(url) <= 60 else url[:57] + "..."
+                raise UsageError(
+                    f"--url {shown!r} cannot name a version folder: {reason}",
+                    "use a shorter URL (e.g. a redirect) or serve it from an index",
+                ) from None
+            source = InstallSource(name, url)
         else:
             release = self.resolve_release(
                 version, nightly=nightly, debug=debug, force=force_install
