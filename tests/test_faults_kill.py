@@ -4,7 +4,9 @@ The code calls ``checkpoint(name)`` at every phase boundary and per extracted me
 (see ``src/xbuildenv/checkpoints.py``); with ``XBUILDENV_TEST_CHECKPOINTS=at=N`` the
 process sends itself SIGKILL (or SIGINT/SIGTERM) at its N-th checkpoint. A dry run
 lists the points; each case then starts from a copy of a root with 1.0.0 installed
-and active, stops the install at one point, and checks:
+and active, stops the install at one point (addressed by name and occurrence, so that
+thread interleaving cannot shift it), first asserts that the signal was delivered (the
+exit status; after SIGKILL, no checkpoint logged after the point), then checks:
 
 * every folder that looks installed (``.installed``) is complete;
 * the version installed before is byte-identical;
