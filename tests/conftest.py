@@ -69,3 +69,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(
         f"bad inputs tried: {s['bad_inputs']} / cache changes found: {s['cache_changes']}"
     )
+    terminalreporter.write_line(
+        f"escapes tried: {s['escapes_tried']} / escapes found: {s['escapes_found']}"
+        f" (writes, deletes, reads or chmods outside the cache)"
+    )
+    terminalreporter.write_line(
+        f"heals tried: {s['heals_tried']} / heals failed: {s['heals_failed']}"
+        f" / hostile inputs with a precise message: {s['messages_tried']}"
+    )

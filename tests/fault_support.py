@@ -214,3 +214,96 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
     return port
+
+
+# --- escapes: a decoy outside the cache, and runs as an unprivileged user ------------
+NOBODY = 65534
+
+
+def make_decoy(folder: Path, owner: int | None = None) -> Path:
+    """A folder outside every cache that no input may change: files of the kinds the
+    tool itself writes and deletes (``*.part``, ``*.tmp``, ``*.lock``, sha-named
+    archives), a private key at mode 600, a sub-folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        "id_rsa": b"-----BEGIN OPENSSH PRIVATE KEY-----\n",
+        "download.part": b"partial",
+        "record.tmp": b"temporary",
+        "victim.lock": b"",
+        "a" * 64: b"looks like a stored archive",
+        "sub/notes.txt": b"keep me",
+        "index.json": b'{"releases": {}}',
+    }
+    for name, data in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    os.chmod(folder / "id_rsa", 0o600)
+    if owner is not None:
+        for dirpath, dirnames, filenames in os.walk(folder):
+            for name in [".", *dirnames, *filenames]:
+                os.lchown(os.path.join(dirpath, name), owner, owner)
+    return folder
+
+
+def decoy_state(folder: Path) -> dict[str, Any]:
+    """Names, types, modes, owners, sizes and hashes under ``folder`` (and itself)."""
+    import hashlib
+
+    state: dict[str, Any] = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in [".", *dirnames, *filenames]:
+            p = os.path.join(dirpath, name)
+            info = os.lstat(p)
+            entry: tuple[Any, ...] = (info.st_mode, info.st_uid, info.st_size)
+            if os.path.islink(p):
+                entry += (os.readlink(p),)
+            elif os.path.isfile(p):
+                with open(p, "rb") as fh:
+                    entry += (hashlib.sha256(fh.read()).hexdigest(),)
+            state[os.path.relpath(p, folder)] = entry
+    return state
+
+
+def check_decoy(folder: Path, before: dict[str, Any]) -> None:
+    """Count one escape tried; assert nothing in the decoy changed."""
+    FAULT_STATS["escapes_tried"] += 1
+    after = decoy_state(folder)
+    changed = {
+        k: (before.get(k), after.get(k))
+        for k in before.keys() | after.keys()
+        if before.get(k) != after.get(k)
+    }
+    FAULT_STATS["escapes_found"] += int(bool(changed))
+    assert not changed, f"written outside the cache: {changed}"
+
+
+def heal(ok: bool) -> bool:
+    """Count one heal tried (and failed, when not ``ok``)."""
+    FAULT_STATS["heals_tried"] += 1
+    FAULT_STATS["heals_failed"] += int(not ok)
+    return ok
+
+
+_nobody_ok: list[str] = []
+
+
+def nobody_prefix() -> list[str]:
+    """``setpriv`` to run a command as nobody, or a pytest skip saying why not."""
+    import shutil
+    import sys
+
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("running as an unprivileged user needs root to switch users")
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    prefix = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+    if not _nobody_ok:
+        probe = subprocess.run(
+            [*prefix, sys.executable, "-c", "import xbuildenv"], capture_output=True, text=True
+        )
+        if probe.returncode != 0:
+            pytest.skip(f"nobody cannot run this Python and package: {probe.stderr.strip()[-200:]}")
+        _nobody_ok.append("yes")
+    return prefix

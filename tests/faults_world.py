@@ -3,7 +3,8 @@
 A module-scoped :class:`World` serves good releases 1.0.0 and 2.0.0 from a real
 loopback server and keeps a template root with 1.0.0 installed and active; each test
 gets its own copy (:meth:`World.case`), adds hostile routes under its own prefix, and
-checks with :meth:`Case.unchanged` that a failure left the cache exactly as it was.
+checks with :meth:`Case.unchanged` that a failure left the cache exactly as it was,
+and a decoy folder next to the cache (outside it) untouched.
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_support import FAULT_STATS, big_files, copy_root, leftovers, root_problems
+from fault_support import (
+    FAULT_STATS,
+    big_files,
+    copy_root,
+    decoy_state,
+    leftovers,
+    make_decoy,
+    root_problems,
+)
 from support import PY_FULL, Result, Server, clean_env, make_tar, release, run, sha256, snapshot
 
 _ids = itertools.count()
@@ -56,17 +65,31 @@ class Case:
     def cli(self, *args: str, **env: str) -> Result:
         return run(*args, "--path", str(self.root), env={**self.env, **env})
 
+    @property
+    def decoy(self) -> Path:
+        """A folder next to the root and the store, outside the cache: never changed."""
+        return self.root.parent / "decoy"
+
     def snapshot(self) -> dict[str, Any]:
         state = snapshot(self.root)
         state.update({f"store/{k}": v for k, v in snapshot(self.store / "archives").items()})
+        if self.decoy.is_dir():
+            state.update({f"decoy:{k}": v for k, v in decoy_state(self.decoy).items()})
         return state
 
     def unchanged(self, before: dict[str, Any]) -> None:
         """Count one bad input; assert the root and the store are as they were."""
         FAULT_STATS["bad_inputs"] += 1
         problems = []
-        if self.snapshot() != before:
-            after = self.snapshot()
+        after = self.snapshot()
+        if ".xbuildenv-owner.json" not in before:
+            # A root's owner record is written when the root is first made (so gc
+            # knows it is ours), even if the install then fails.
+            after.pop(".xbuildenv-owner.json", None)
+        FAULT_STATS["escapes_tried"] += int(self.decoy.is_dir())
+        decoy = [k for k in before.keys() | after.keys() if k.startswith("decoy:")]
+        FAULT_STATS["escapes_found"] += int(any(before.get(k) != after.get(k) for k in decoy))
+        if after != before:
             problems.append(
                 {
                     k: (before.get(k), after.get(k))
@@ -107,6 +130,7 @@ class World:
         if name != "template":
             copy_root(self.template.root, folder / "root")
             shutil.copytree(self.template.store, folder / "store", symlinks=True)
+            make_decoy(folder / "decoy")
         env = {**self.env, "XBUILDENV_CACHE_DIR": str(folder / "store")}
         return Case(self, folder / "root", folder / "store", env, f"/{n}")
 

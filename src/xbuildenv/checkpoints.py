@@ -12,8 +12,11 @@ tests can stop a real process at an exact point with a real signal:
   with ``O_APPEND`` before any signal, so the line survives a SIGKILL);
 * ``at=N``: at the N-th checkpoint (1-based, counted across threads) send
   ``signal`` to this process;
-* ``signal=KILL|INT|TERM``: which signal (default KILL);
-* ``name=PREFIX``: count only checkpoints whose name starts with ``PREFIX``.
+* ``signal=KILL|INT|TERM|STOP|NONE``: which signal (default KILL); ``NONE`` sends
+  nothing, so the tests can check that their own checks fail without the signal;
+* ``name=PREFIX``: count only checkpoints whose name starts with ``PREFIX``;
+* ``point=NAME``: count only checkpoints named exactly ``NAME`` (so ``at=N`` is its
+  N-th occurrence, whatever the other threads did meanwhile).
 
 This is a test hook, never a user setting: it is deliberately undocumented in the
 CLI help and costs one dictionary lookup per call when unset.
@@ -55,7 +58,7 @@ def checkpoint(name: str) -> None:
 def _hit(name: str, spec: dict[str, str]) -> None:
     global _count
     prefix = spec.get("name", "")
-    if not name.startswith(prefix):
+    if not name.startswith(prefix) or spec.get("point", name) != name:
         return
     with _lock:  # the network and extraction threads both pass checkpoints
         _count += 1
@@ -67,8 +70,9 @@ def _hit(name: str, spec: dict[str, str]) -> None:
                 os.write(fd, f"{name}\n".encode())
             finally:
                 os.close(fd)
-        if spec.get("at", "").isdigit() and number == int(spec["at"]):
-            signum = getattr(signal, "SIG" + spec.get("signal", "KILL").upper())
+        name = spec.get("signal", "KILL").upper()
+        if spec.get("at", "").isdigit() and number == int(spec["at"]) and name != "NONE":
+            signum = getattr(signal, "SIG" + name)
             os.kill(os.getpid(), signum)
             if signum == signal.SIGKILL:
                 time.sleep(10)  # never reached: the kernel has already ended us

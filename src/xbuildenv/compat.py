@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .cache.layout import LINK_NAME, PYTHON_MARKER
+from .cache.layout import EMSDK_MARKER, LINK_NAME, PYTHON_MARKER
 from .errors import (
     IncompatibleError,
     NotInstalledError,
@@ -29,7 +29,7 @@ from .settings.config import KEY_DEFAULT_URL
 
 CDN_BASE = "https://cdn.jsdelivr.net/pyodide/v{version}/full/"
 PYTHON_VERSION_MARKER_FILE = PYTHON_MARKER
-EMSCRIPTEN_VERSION_MARKER_FILE = ".emscripten-version"
+EMSCRIPTEN_VERSION_MARKER_FILE = EMSDK_MARKER  # pyodide-build's name for it
 
 __all__ = [
     "CDN_BASE",

@@ -28,7 +28,9 @@ __all__ = [
     "MetadataError",
     "NotInstalledError",
     "PatchError",
+    "PathEscapeError",
     "RootError",
+    "StoreUnavailableError",
     "ToolError",
     "UnknownKeyError",
     "UsageError",
@@ -171,3 +173,16 @@ class StorageError(XBuildEnvError):
 class MirrorError(XBuildEnvError):
     """``mirror sync`` cannot go on: nothing selected, an origin archive failed its
     sha256 check, an index URL names an unsafe archive path."""
+
+
+class PathEscapeError(XBuildEnvError):
+    """A path computed from an archive, index, Makefile.envs or record would leave its folder."""
+
+
+class StoreUnavailableError(XBuildEnvError):
+    """The machine-wide store's lock was held too long; the install goes on without it."""
+
+
+class TreeMismatchError(XBuildEnvError):
+    """Another root's tree no longer matches its manifest, so it is not linked (the
+    install unpacks from the store instead; never shown to users)."""

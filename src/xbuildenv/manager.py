@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 # pipeline) are imported where they are used, so that installing an installed version
 # and the read commands start fast.
 from .cache.fs import remove_tree
-from .cache.layout import RootLayout, url_to_version
-from .cache.owners import record_use
+from .cache.layout import RootLayout, check_version_name, url_to_version
+from .cache.owners import read_owner, record_use
 from .cache.root import ResolvedRoot, resolve_root
 from .errors import (
     ConfigError,
@@ -42,6 +42,7 @@ from .install.installer import (
     tidy_root,
 )
 from .install.origins import mirrored_source, remote_store_for
+from .net.fetch import remote_archive_problem
 from .settings.build_settings import build_setting
 from .settings.config import (
     DEFAULT_MAX_UNPACKED,
@@ -118,7 +119,10 @@ class XBuildEnvManager:
         if raw is None:
             return DEFAULT_MAX_AGE
         try:
-            return max(float(raw), 0.0)
+            value = float(raw)
+            if value != value or abs(value) == float("inf"):
+                raise ValueError(raw)
+            return max(value, 0.0)
         except ValueError:
             raise ConfigError(
                 f"index max age {raw!r} is not a number of seconds",
@@ -303,17 +307,43 @@ class XBuildEnvManager:
             return result
         started = time.monotonic()
         if url is not None:
-            source = InstallSource(url_to_version(url), url)
+            if not url.strip():
+                raise UsageError("--url is empty", "give the URL or path of an archive")
+            name = url_to_version(url)
+            try:
+                check_version_name(name)
+            except UsageError as exc:
+                reason = exc.message.split(": ", 1)[-1]
+                shown = url if len(url) <= 60 else url[:57] + "..."
+                raise UsageError(
+                    f"--url {shown!r} cannot name a version folder: {reason}",
+                    "use a shorter URL (e.g. a redirect) or serve it from an index",
+                ) from None
+            source = InstallSource(name, url)
         else:
             release = self.resolve_release(
                 version, nightly=nightly, debug=debug, force=force_install
             )
+            index = self.metadata_url or channel_url(nightly, debug)
+            problem = remote_archive_problem(index, release.url)
+            if problem is not None:
+                raise MetadataError(
+                    f"release {release.version!r} of the remote index {index} names "
+                    f"{release.url!r}; {problem}",
+                    "nothing was read; report the index to its publisher",
+                )
+            check_version_name(release.version)
             source = mirrored_source(
                 self.project,
                 InstallSource(release.version, release.url, release.sha256, release.version),
                 release.origin_url,
             )
         resolved = time.monotonic() - started
+        # The owner record is written when the root is first made, not at the end: gc
+        # must never take a root in its first install for one of pyodide-build's.
+        self.layout.ensure_root()
+        if read_owner(self.env_dir) is None:
+            self._record_use()
         options = InstallOptions(
             force=force_install,
             activate=activate,

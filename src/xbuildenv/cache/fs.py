@@ -12,13 +12,18 @@ import os
 import sys
 from pathlib import Path
 
+from .paths import chmod_here
+
 __all__ = ["exchange", "remove_tree", "write_atomic"]
 
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write a small file so readers see the old or the new content, never a mix."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    tmp.write_bytes(data)
+    # O_NOFOLLOW and O_EXCL: a link planted at the temporary name is never written through
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    with os.fdopen(os.open(tmp, flags, 0o644), "wb") as fh:
+        fh.write(data)
     os.replace(tmp, path)
 
 
@@ -31,11 +36,10 @@ def remove_tree(path: Path) -> None:
         return
 
     def onerror(func: object, p: str, exc: BaseException) -> None:
-        try:
-            os.chmod(os.path.dirname(p), 0o755)
-            os.chmod(p, 0o755)
-        except OSError:
-            pass
+        # Make the entry and its folder deletable; never through a symlink (chmod
+        # follows links: a link to ~/.ssh/id_rsa must not make that file 755).
+        chmod_here(os.path.dirname(p), 0o755)
+        chmod_here(p, 0o755)
         if os.path.isdir(p) and not os.path.islink(p):
             shutil.rmtree(p, ignore_errors=True)
         else:

@@ -34,12 +34,14 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 from ..checkpoints import checkpoint
 from ..errors import NotInstalledError, RootError, UsageError
 from ..records import Record
 from .fs import exchange, remove_tree
+from .paths import read_text_bounded, real_dir
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
 if TYPE_CHECKING:
@@ -69,6 +71,8 @@ PACKAGE_INDEX_STAGING = ".package-index"
 
 # Default roots: <pyodide-build cache>/.pyodide-xbuildenv-<install id>.
 ROOT_PREFIX = ".pyodide-xbuildenv-"
+# A root gc is deleting, renamed away first: <pyodide-build cache>/.gc-*.
+GC_PREFIX = ".gc-"
 # The machine-wide store, <pyodide-build cache>/xbuildenv-store/, and its folders.
 STORE_NAME = "xbuildenv-store"
 STORE_ARCHIVES = "archives"  # verified archives, named by their sha256
@@ -76,6 +80,9 @@ STORE_TMP = "tmp"  # downloads in progress (<name>-<pid>.part)
 STORE_URLS = "urls"  # records of archives installed with --url
 STORE_INDEX = "index"  # cached release indexes
 STORE_LOCKS = ".locks"  # one lock file per archive being fetched
+# Size and sha256 of every file the archive put in <version>/xbuildenv/, written at
+# install time: another root links this tree only after checking it (cache/manifest.py).
+MANIFEST = ".xbuildenv-manifest.json"
 
 
 def _token() -> str:
@@ -88,17 +95,33 @@ def url_to_version(url: str) -> str:
     return url.replace("://", "_").replace(".", "_").replace("/", "_").replace(":", "_")
 
 
+# Version names become folder names, and also parts of longer names (staging
+# ``.staging-<8 hex>-<pid>-<version>``, lock ``.xbuildenv-<version>.lock``): 200 bytes
+# leaves room for those within the usual 255-byte limit of one name.
+MAX_VERSION_BYTES = 200
+
+
 def check_version_name(version: str) -> str:
-    """Refuse names that would escape the root or collide with our own folders."""
-    if (
-        not version
-        or version.startswith(".")
-        or "/" in version
-        or "\\" in version
-        or version == LINK_NAME
-        or "\0" in version
-    ):
-        raise UsageError(f"{version!r} is not a valid version name")
+    """Refuse names that would escape the root, collide with our own folders, forge
+    lines in listings, or not fit the file system; called before any lock or path."""
+    reason = None
+    if not version:
+        reason = "it is empty"
+    elif "\0" in version:
+        reason = "it holds a NUL character"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in version):
+        reason = "it holds a newline or another control character"
+    elif "/" in version or "\\" in version:
+        reason = "it holds a path separator"
+    elif version.startswith("."):
+        reason = "it starts with '.' ('..', or a name reserved for our own folders)"
+    elif version == LINK_NAME:
+        reason = f"'{LINK_NAME}' is the name of the active-version link"
+    elif len(version.encode("utf-8", "surrogateescape")) > MAX_VERSION_BYTES:
+        reason = f"it is longer than {MAX_VERSION_BYTES} bytes"
+    if reason is not None:
+        shown = version if len(version) <= 60 else version[:57] + "..."
+        raise UsageError(f"{shown!r} is not a valid version name: {reason}")
     return version
 
 
@@ -138,13 +161,21 @@ class RootLayout(Record):
 
     # --- reading -------------------------------------------------------------
     def is_installed(self, version: str) -> bool:
-        return (self.version_dir(version) / INSTALLED_MARKER).is_file()
+        """A real folder with ``.installed``: a symlink in the root is never a version
+        (it would make us write markers and delete host packages wherever it points)."""
+        folder = self.version_dir(version)
+        return real_dir(folder) and _is_regular(folder / INSTALLED_MARKER)
+
+    def is_foreign_link(self, version: str) -> bool:
+        """``ROOT/<version>`` is a symlink (someone else's folder, not an install)."""
+        return os.path.islink(self.version_dir(version))
 
     def python_marker(self, version: str) -> str | None:
         try:
-            return (self.version_dir(version) / PYTHON_MARKER).read_text().strip() or None
-        except OSError:
+            text = read_text_bounded(self.version_dir(version) / PYTHON_MARKER, 256)
+        except (OSError, ValueError):
             return None
+        return text.strip() or None
 
     def current_version(self) -> str | None:
         """The active version: the link's target, if it is a complete install in this root."""
@@ -161,8 +192,11 @@ class RootLayout(Record):
                     return None
             except OSError:
                 return None
-        if name.startswith(".") or not self.is_installed(name):
-            return None
+        try:
+            if name.startswith(".") or not self.is_installed(name):
+                return None
+        except UsageError:
+            return None  # a link to a name we would never make is no active version
         return name
 
     def list_versions(self) -> list[InstalledVersion]:
@@ -181,8 +215,12 @@ class RootLayout(Record):
                 continue
             if not entry.is_dir(follow_symlinks=False):
                 continue
-            if not os.path.isfile(os.path.join(entry.path, INSTALLED_MARKER)):
+            if not _is_regular(os.path.join(entry.path, INSTALLED_MARKER)):
                 continue
+            try:
+                check_version_name(entry.name)
+            except UsageError:
+                continue  # a name we would never make (a newline would forge a line)
             marker = self.python_marker(entry.name)
             is_active = entry.name == active
             found.append(InstalledVersion(entry.name, Path(entry.path), marker, is_active))
@@ -209,6 +247,9 @@ class RootLayout(Record):
         return path
 
     def write_python_marker(self, folder: Path, python: str) -> None:
+        path = folder / PYTHON_MARKER
+        if os.path.islink(path):
+            path.unlink()  # never write through a planted link
         (folder / PYTHON_MARKER).write_text(python)
 
     def publish(self, staging: Path, version: str) -> None:
@@ -294,3 +335,10 @@ def leftover_version(name: str) -> tuple[str, str] | None:
     head = match.group(1)
     prefix = next(p for p in (STAGING_PREFIX, REPLACED_PREFIX, TRASH_PREFIX) if head.startswith(p))
     return prefix, match.group(2)
+
+
+def _is_regular(path: Path | str) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False

@@ -51,10 +51,19 @@ class FileLock:
         path: Path,
         timeout: float | None = None,
         on_wait: Callable[[str], None] | None = None,
+        *,
+        shared: bool = False,
+        pid_record: bool = False,
     ) -> None:
         self.path = path
         self.timeout = timeout
         self.on_wait = on_wait
+        # Shared holders may be many; the file is removed on release only by a holder
+        # that can then take it exclusively (so never under another holder).
+        self.shared = shared
+        # The holder writes its pid into the file; a waiter that finds the holder
+        # stopped (Ctrl-Z, SIGSTOP) gives up at once instead of at the timeout.
+        self.pid_record = pid_record
         self._fd: int | None = None
         self._fallback: object | None = None
 
@@ -77,9 +86,15 @@ class FileLock:
         while True:
             fd = self._open()
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             except BlockingIOError:
+                stopped = self.pid_record and _holder_stopped(fd)
                 os.close(fd)
+                if stopped:
+                    raise LockTimeoutError(
+                        f"the process holding {self.path} is stopped",
+                        "resume it (fg) or end it",
+                    ) from None
                 if self.timeout is not None and time.monotonic() - started > self.timeout:
                     raise LockTimeoutError(
                         f"another process holds {self.path}",
@@ -92,6 +107,12 @@ class FileLock:
                 continue
             if self._same_file(fd):
                 self._fd = fd
+                if self.pid_record:
+                    try:
+                        os.ftruncate(fd, 0)
+                        os.pwrite(fd, str(os.getpid()).encode(), 0)
+                    except OSError:
+                        pass  # a full disk: waiters just wait for the timeout
                 return
             os.close(fd)  # it was unlinked under us: start over with the new file
 
@@ -105,7 +126,15 @@ class FileLock:
             | getattr(os, "O_NONBLOCK", 0)
         )
         try:
-            fd = os.open(self.path, flags, 0o644)
+            try:
+                fd = os.open(self.path, flags, 0o644)
+            except FileNotFoundError:
+                if not self.shared:
+                    raise
+                # An install waiting for a root that gc removed meanwhile: the root
+                # is made again, as the install would have made it.
+                _make_dir(self.path.parent)
+                fd = os.open(self.path, flags, 0o644)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise RootError(
@@ -141,7 +170,12 @@ class FileLock:
         if self._fd is None:
             return
         try:
-            os.unlink(self.path)
+            if self.shared:
+                import fcntl
+
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # others: keep it
+            if self._same_file(self._fd):
+                os.unlink(self.path)
         except OSError:
             pass
         os.close(self._fd)  # closing drops the flock
@@ -160,6 +194,21 @@ class FileLock:
         self.release()
 
 
+def _holder_stopped(fd: int) -> bool:
+    """Whether the pid written in a lock file names a stopped process (Linux /proc)."""
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii").strip()
+        if not text.isdigit():
+            return False
+        with open(f"/proc/{int(text)}/stat", "rb") as fh:
+            stat_line = fh.read(512)
+    except (OSError, ValueError):
+        return False
+    # "pid (comm) S ...": the state follows the last ')' (comm may hold spaces).
+    state = stat_line[stat_line.rfind(b")") + 2 : stat_line.rfind(b")") + 3]
+    return state in (b"T", b"t")
+
+
 # A root's lock files sit in the root itself, as dot-files: pyodide-build lists every
 # *folder* of a root as a version, so a lock folder there would show up as one.
 
@@ -170,8 +219,34 @@ def _root_lock(root: Path, name: str, kwargs: dict[str, object]) -> FileLock:
 
 
 def version_lock(root: Path, version: str, **kwargs: object) -> FileLock:
-    """The lock guarding one version folder of ``root``: ``.xbuildenv-<version>.lock``."""
+    """The lock guarding one version folder of ``root``: ``.xbuildenv-<version>.lock``.
+
+    The name is checked first: a version like ``a/../../victim`` must not make us
+    create (and later unlink) a lock file outside the root.
+    """
+    from .layout import check_version_name
+
+    check_version_name(version)
     return _root_lock(root, f"{ROOT_LOCK_PREFIX}-{version}.lock", kwargs)
+
+
+ROOT_LOCK = f"{ROOT_LOCK_PREFIX}-root.lock"
+
+
+def root_lock(root: Path, **kwargs: object) -> FileLock:
+    """Held shared by every install in ``root``; gc takes it exclusively before
+    deleting the root, so a root being installed is never deleted."""
+    return FileLock(root / ROOT_LOCK, shared=True, **kwargs)  # type: ignore[arg-type]
+
+
+def try_root_exclusive(root: Path) -> FileLock | None:
+    """The root's lock held exclusively (the caller releases it), or None if busy."""
+    lock = FileLock(root / ROOT_LOCK, timeout=0)
+    try:
+        lock.acquire()
+    except (LockTimeoutError, RootError):
+        return None
+    return lock
 
 
 def link_lock(root: Path, **kwargs: object) -> FileLock:

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..settings.target import TargetEnv
 from .fs import write_atomic
 from .layout import OWNER_FILE
+from .paths import read_bounded
 
 
 @dataclass(frozen=True)
@@ -33,15 +34,24 @@ class Owner:
 
 def read_owner(root: Path) -> Owner | None:
     try:
-        data = json.loads((root / OWNER_FILE).read_text())
+        data = json.loads(read_bounded(root / OWNER_FILE, 64 * 1024))
         return Owner(
             str(data["prefix"]),
             data.get("python"),
             data.get("install_id"),
-            float(data["last_used"]) if data.get("last_used") is not None else None,
+            _finite(data.get("last_used")),
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
+
+
+def _finite(value: object) -> float | None:
+    """A time from the record, or None when it is missing, not a number, inf or nan."""
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 def record_use(root: Path, target: TargetEnv, install_id: str) -> None:

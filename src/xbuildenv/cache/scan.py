@@ -14,10 +14,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import XBuildEnvError
 from ..records import iso_utc
 from .fs import remove_tree
-from .layout import ARCHIVE_MARKER, ROOT_PREFIX, STORE_INDEX, RootLayout
+from .layout import (
+    ARCHIVE_MARKER,
+    GC_PREFIX,
+    ROOT_PREFIX,
+    STORE_INDEX,
+    RootLayout,
+)
+from .locks import try_root_exclusive
 from .owners import Owner, last_used, read_owner
+from .paths import read_bounded, real_dir
 from .store import ArchiveStore
 
 
@@ -131,13 +140,15 @@ def scan(cache_home: Path, store: ArchiveStore) -> Scan:
         names = []
     for name in names:
         path = cache_home / name
+        if not real_dir(path):
+            continue  # a symlink to elsewhere is not a root of ours: never follow it
         layout = RootLayout(path)
         versions = [v.name for v in layout.list_versions()]
         archives = set()
         for v in versions:
             try:
-                archives.add((path / v / ARCHIVE_MARKER).read_text().strip())
-            except OSError:
+                archives.add(read_bounded(path / v / ARCHIVE_MARKER, 256).decode().strip())
+            except (OSError, ValueError):
                 pass
         roots.append(
             RootInfo(
@@ -153,13 +164,19 @@ def scan(cache_home: Path, store: ArchiveStore) -> Scan:
         )
     archive_list = []
     try:
-        for entry in os.scandir(store.archives):
-            if entry.is_file():
-                archive_list.append(ArchiveInfo(Path(entry.path), entry.name, entry.stat().st_size))
+        # Only the store's own folder: a symlink in its place points at someone else's
+        # files, which gc would otherwise delete.
+        entries = list(os.scandir(store.archives)) if real_dir(store.archives) else []
     except OSError:
-        pass
+        entries = []
+    for entry in entries:
+        try:
+            if entry.is_file(follow_symlinks=False):
+                archive_list.append(ArchiveInfo(Path(entry.path), entry.name, entry.stat().st_size))
+        except OSError:
+            continue
     index_dir = store.path / STORE_INDEX
-    index_bytes = _tree_size(index_dir, set()) if index_dir.is_dir() else 0
+    index_bytes = _tree_size(index_dir, set()) if real_dir(index_dir) else 0
     return Scan(cache_home, roots, archive_list, index_bytes)
 
 
@@ -187,14 +204,79 @@ def plan_gc(
     return plan
 
 
-def apply(plan: GcPlan) -> None:
-    """Delete what the plan names; a root is renamed away first so it vanishes at once."""
+@dataclass
+class Applied:
+    """What :func:`apply` removed and what it left because it was in use."""
+
+    roots: list[RootInfo] = field(default_factory=list)
+    busy: list[RootInfo] = field(default_factory=list)
+    leftovers: list[Path] = field(default_factory=list)  # .gc-* of killed runs, removed
+
+    @property
+    def bytes(self) -> int:
+        return sum(r.size for r in self.roots)
+
+
+def apply(plan: GcPlan, cache_home: Path | None = None) -> Applied:
+    """Delete what the plan names, with the locks an install takes.
+
+    A root is deleted only while we hold its root lock exclusively (every install
+    holds it shared), so a root being installed is skipped, not deleted. It is
+    renamed to ``.gc-<name>`` first so it vanishes at once; the folders of a gc that
+    was killed mid-delete are removed first (``cache_home``), so nothing is left for
+    ever. Archives are removed under their store lock, skipped while one is held.
+    """
+    done = Applied()
+    if cache_home is not None:
+        done.leftovers = remove_gc_leftovers(cache_home)
     for root in plan.roots:
-        trash = root.path.with_name(f".gc-{root.path.name}")
+        lock = try_root_exclusive(root.path)
+        if lock is None:
+            done.busy.append(root)
+            continue
+        trash = root.path.with_name(f"{GC_PREFIX}{root.path.name}-{os.urandom(4).hex()}")
         try:
             os.rename(root.path, trash)
         except OSError:
+            lock.release()
             continue
+        lock.release()
         remove_tree(trash)
+        done.roots.append(root)
     for archive in plan.archives:
-        archive.path.unlink(missing_ok=True)
+        remove_archive(archive.path)
+    return done
+
+
+def remove_gc_leftovers(cache_home: Path) -> list[Path]:
+    """``.gc-*`` folders of killed gc runs (already renamed away: nobody uses them)."""
+    found: list[Path] = []
+    try:
+        names = [n for n in os.listdir(cache_home) if n.startswith(GC_PREFIX)]
+    except OSError:
+        return found
+    for name in names:
+        remove_tree(cache_home / name)
+        found.append(cache_home / name)
+    return found
+
+
+def remove_archive(path: Path) -> bool:
+    """Delete a stored archive unless an install holds its store lock."""
+    from .locks import FileLock, lock_dir
+
+    try:
+        folder = lock_dir(path.parent.parent)
+    except (XBuildEnvError, OSError):
+        path.unlink(missing_ok=True)  # no usable lock folder: no install can hold one
+        return True
+    lock = FileLock(folder / f"{path.name}.lock", timeout=0)
+    try:
+        lock.acquire()
+    except XBuildEnvError:
+        return False  # in use (or the lock folder is not usable): keep it
+    try:
+        path.unlink(missing_ok=True)
+    finally:
+        lock.release()
+    return True

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +29,10 @@ from typing import IO, Any
 from ..settings.config import env_str
 from .fs import write_atomic
 from .layout import STORE_ARCHIVES, STORE_INDEX, STORE_LOCKS, STORE_NAME, STORE_TMP, STORE_URLS
+from .paths import make_real_dir, read_bounded, real_dir
 
 ENV_CACHE_DIR = "XBUILDENV_CACHE_DIR"
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def store_dir() -> Path:
@@ -63,48 +66,64 @@ class ArchiveStore:
         return self.path / STORE_ARCHIVES
 
     def archive_path(self, sha256: str) -> Path:
-        return self.archives / sha256.lower()
+        key = sha256.lower()
+        if not _HEX64.match(key):
+            raise ValueError(f"not a sha256: {sha256!r}")
+        return self.archives / key
 
     def find(self, sha256: str | None) -> Path | None:
-        if not sha256:
+        """The stored archive, if the store's folder and the entry are real (no links)."""
+        if not sha256 or not _HEX64.match(sha256.lower()) or not real_dir(self.archives):
             return None
         path = self.archive_path(sha256)
-        return path if path.is_file() else None
+        try:
+            return path if stat.S_ISREG(os.lstat(path).st_mode) else None
+        except OSError:
+            return None
 
     def discard(self, sha256: str) -> None:
         """Drop a damaged entry (its bytes did not match its name)."""
-        self.archive_path(sha256).unlink(missing_ok=True)
+        if real_dir(self.archives):
+            try:
+                self.archive_path(sha256).unlink(missing_ok=True)
+            except OSError:
+                pass  # a read-only store: the damaged copy is skipped again next time
 
     # --- writing --------------------------------------------------------------
     def open_temp(self) -> tuple[Path, IO[bytes]]:
         """A private temporary file to tee a download into."""
-        tmp = self.path / STORE_TMP
-        tmp.mkdir(parents=True, exist_ok=True)
+        tmp = make_real_dir(self.path / STORE_TMP)
         path = tmp / f"{os.urandom(16).hex()}-{os.getpid()}.part"
-        return path, path.open("wb")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0))
+        return path, os.fdopen(fd, "wb")
 
     def commit(self, temp: Path, sha256: str) -> Path:
         """Move a verified download into place (atomic; a concurrent writer is harmless)."""
-        self.archives.mkdir(parents=True, exist_ok=True)
+        make_real_dir(self.archives)
         final = self.archive_path(sha256)
         os.replace(temp, final)
         return final
 
     # --- URL references -------------------------------------------------------
     def url_record(self, url: str) -> UrlRecord | None:
+        folder = self.path / STORE_URLS
+        if not real_dir(folder):
+            return None
         try:
-            data: dict[str, Any] = json.loads(
-                (self.path / STORE_URLS / f"{url_key(url)}.json").read_text()
-            )
-            return UrlRecord(
+            data: dict[str, Any] = json.loads(read_bounded(folder / f"{url_key(url)}.json"))
+            record = UrlRecord(
                 data["url"], data["sha256"], data.get("etag"), data.get("last_modified")
             )
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None
+        if not isinstance(record.sha256, str) or not _HEX64.match(record.sha256.lower()):
+            return None  # a damaged record: forget it
+        if record.etag is not None and not isinstance(record.etag, str):
+            return None
+        return record
 
     def remember_url(self, record: UrlRecord) -> None:
-        folder = self.path / STORE_URLS
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = make_real_dir(self.path / STORE_URLS)
         write_atomic(folder / f"{url_key(record.url)}.json", json.dumps(record.__dict__).encode())
 
     def tidy(self) -> None:
@@ -129,6 +148,8 @@ class ArchiveStore:
 
         now = time.time()
         for folder in (self.path / STORE_TMP, self.path / STORE_INDEX, self.path / STORE_URLS):
+            if not real_dir(folder):
+                continue  # a symlink planted in its place: never clean someone's folder
             try:
                 entries = [e for e in os.scandir(folder) if e.name.endswith((".part", ".tmp"))]
             except OSError:

@@ -7,9 +7,13 @@ archive's own files are shared: what an install or a build writes (the package
 index, markers, host site-packages under ``packages/.artifacts``, emsdk) is never
 linked, so one root cannot change another's environment through them.
 
-Modes: ``hardlink`` (default; falls back to a copy per file where linking fails,
-e.g. across filesystems) and ``copy`` (a reflink where the filesystem supports it,
-else a plain copy: private files at the cost of disk).
+Mode bits do not stop root, so the other root's tree is first checked file by file
+against the manifest written when it was installed (:mod:`xbuildenv.cache.manifest`);
+a tree that differs in any way is not linked.
+
+Modes: ``hardlink`` (default: a reflink where the filesystem has them, else a hard
+link, else a copy per file, e.g. across filesystems) and ``copy`` (a reflink where
+the filesystem supports it, else a plain copy: private files at the cost of disk).
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ import stat
 from pathlib import Path
 from typing import Literal
 
+from ..errors import TreeMismatchError
 from .layout import ARCHIVE_MARKER, INSTALLED_MARKER, ROOT_PREFIX
+from .manifest import Manifest, file_digest
+from .paths import chmod_here, read_bounded, real_dir
 
 # How a tree another root unpacked is shared: hard links, or private copies (reflinks
 # where the filesystem has them).
@@ -53,26 +60,35 @@ def find_tree(cache_home: Path, sha256: str, exclude: Path) -> Path | None:
                 continue
             folder = Path(entry.path)
             try:
-                if (folder / ARCHIVE_MARKER).read_text().strip() != sha256:
+                if read_bounded(folder / ARCHIVE_MARKER, 256).decode().strip() != sha256:
                     continue
-            except OSError:
+            except (OSError, ValueError):
                 continue
-            if (folder / INSTALLED_MARKER).is_file() and (folder / "xbuildenv").is_dir():
+            if (folder / INSTALLED_MARKER).is_file() and real_dir(folder / "xbuildenv"):
                 return folder
     return None
 
 
 def _reflink(src: str, dst: str) -> bool:
+    """Clone ``src`` to a new ``dst`` (copy-on-write); False (and no ``dst``) if not."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
         return False
-    with open(src, "rb") as s, open(dst, "wb") as d:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    with open(src, "rb") as s:
+        fd = os.open(dst, flags, 0o644)
         try:
-            fcntl.ioctl(d.fileno(), _FICLONE, s.fileno())
+            fcntl.ioctl(fd, _FICLONE, s.fileno())
             return True
         except OSError:
+            os.close(fd)
+            fd = -1
+            os.unlink(dst)
             return False
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
 
 def _copy(src: str, dst: str) -> None:
@@ -81,37 +97,90 @@ def _copy(src: str, dst: str) -> None:
     shutil.copymode(src, dst)
 
 
+class _Sharer:
+    """Puts one file of the source tree in place: a reflink where the file system has
+    them (a private copy that costs no space: nothing another root does can reach
+    it), else a hard link (``hardlink`` mode) or a copy."""
+
+    def __init__(self, mode: LinkMode) -> None:
+        self.mode = mode
+        self.reflinks = True  # until the file system says it has none
+
+    def __call__(self, src: str, dst: str) -> None:
+        if self.reflinks:
+            if _reflink(src, dst):
+                shutil.copymode(src, dst)
+                return
+            self.reflinks = False
+        if self.mode != "hardlink":
+            shutil.copyfile(src, dst)
+            shutil.copymode(src, dst)
+            return
+        _make_read_only(src)
+        try:
+            os.link(src, dst)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EACCES):
+                raise
+            _copy(src, dst)
+
+
+def _mismatch(source: Path, what: str) -> TreeMismatchError:
+    return TreeMismatchError(f"{source} does not match its manifest ({what})")
+
+
 def link_tree(source: Path, dest: Path, mode: LinkMode = "hardlink") -> int:
-    """Recreate ``source/xbuildenv`` under ``dest`` sharing file contents; return files."""
+    """Recreate ``source/xbuildenv`` under ``dest`` sharing file contents; return files.
+
+    Every file is checked against ``source``'s manifest (size and sha256, taken on
+    what landed in ``dest``) and the tree must hold exactly the manifest's names;
+    :class:`TreeMismatchError` otherwise (the caller then unpacks from the store).
+    ``dest`` gets the manifest too, so the next root can link from it in turn.
+    """
+    found = Manifest.read(source)
+    if found is None:
+        raise _mismatch(source, "no manifest")
+    expected = found.without(PRIVATE)
+    share = _Sharer(mode)
     base = str(source)
     count = 0
+    seen_links: set[str] = set()
     private = {os.path.join(base, p) for p in PRIVATE}
     for dirpath, dirnames, filenames in os.walk(os.path.join(base, "xbuildenv")):
         dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in private]
         rel = os.path.relpath(dirpath, base)
         out_dir = os.path.join(dest, rel)
         os.makedirs(out_dir, exist_ok=True)
-        for d in dirnames:  # symlinked folders appear here, not in filenames
-            src = os.path.join(dirpath, d)
-            if os.path.islink(src):
-                os.symlink(os.readlink(src), os.path.join(out_dir, d))
+        for name in [*dirnames, *filenames]:  # symlinked folders appear in dirnames
+            src = os.path.join(dirpath, name)
+            if not os.path.islink(src):
+                continue
+            key = f"{rel}/{name}"
+            target = os.readlink(src)
+            if expected.links.get(key) != target:
+                raise _mismatch(source, f"symlink {key} changed or was added")
+            os.symlink(target, os.path.join(out_dir, name))
+            seen_links.add(key)
         for name in filenames:
             src = os.path.join(dirpath, name)
-            dst = os.path.join(out_dir, name)
             if os.path.islink(src):
-                os.symlink(os.readlink(src), dst)
                 continue
-            if mode == "hardlink":
-                _make_read_only(src)
-                try:
-                    os.link(src, dst)
-                except OSError as exc:
-                    if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EACCES):
-                        raise
-                    _copy(src, dst)
-            else:
-                _copy(src, dst)
+            key = f"{rel}/{name}"
+            want = expected.files.get(key)
+            if want is None:
+                raise _mismatch(source, f"{key} was added")
+            if os.lstat(src).st_size != want[0]:
+                raise _mismatch(source, f"{key} changed size")
+            dst = os.path.join(out_dir, name)
+            share(src, dst)
+            # Hashed where it landed: for a hard link that is the shared inode itself,
+            # for a copy or reflink the bytes this root actually got.
+            if file_digest(dst) != want:
+                raise _mismatch(source, f"{key} changed")
             count += 1
+    if count != len(expected.files) or seen_links != set(expected.links):
+        raise _mismatch(source, "files are missing")
+    expected.write(dest)
     return count
 
 
@@ -119,4 +188,4 @@ def _make_read_only(path: str) -> None:
     info = os.lstat(path)
     wanted = stat.S_IMODE(info.st_mode) & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
     if wanted != stat.S_IMODE(info.st_mode):
-        os.chmod(path, wanted)
+        chmod_here(path, wanted)

@@ -6,6 +6,7 @@ Parsing and printing only; the decisions live in :mod:`xbuildenv.cache_scan`.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import time
 from typing import Any
@@ -129,8 +130,9 @@ def cmd_cache_list(args: argparse.Namespace) -> int:
 
 def cmd_cache_clean(args: argparse.Namespace) -> int:
     from ..cache.fs import remove_tree
+    from ..cache.layout import STORE_INDEX, STORE_URLS
     from ..cache.scan import GcPlan, apply, scan
-    from .output import info
+    from .output import info, warn
 
     home, store = _paths()
     report = scan(home, store)
@@ -139,26 +141,31 @@ def cmd_cache_clean(args: argparse.Namespace) -> int:
         archives=report.archives,
         index_bytes=report.index_bytes,
     )
-    apply(plan)
-    for folder in ("index", "urls", "tmp"):
-        remove_tree(store.path / folder) if (store.path / folder).exists() else None
+    done = apply(plan, home)
+    for r in done.busy:
+        warn(f"kept root {r.path}: an install is running in it")
+    for folder in (STORE_INDEX, STORE_URLS):
+        # remove_tree unlinks a symlink planted in the folder's place, never its target
+        remove_tree(store.path / folder) if os.path.lexists(store.path / folder) else None
+    store.tidy_temp()  # partial downloads of processes that are gone (not running ones)
+    removed = GcPlan(roots=done.roots, archives=plan.archives, index_bytes=report.index_bytes)
     if args.json:
         from .output import print_json
 
-        print_json(plan.to_json(dry_run=False))
+        print_json(removed.to_json(dry_run=False))
         return 0
     info(
         f"removed {len(plan.archives)} archive(s), the index cache"
-        + (f" and {len(plan.roots)} root(s)" if args.all else "")
-        + f"; freed {format_bytes(plan.bytes)}",
+        + (f" and {len(done.roots)} root(s)" if args.all else "")
+        + f"; freed {format_bytes(removed.bytes)}",
         args.quiet,
     )
     return 0
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    from ..cache.scan import apply, plan_gc, scan
-    from .output import info
+    from ..cache.scan import GcPlan, apply, plan_gc, scan
+    from .output import info, warn
 
     older = parse_age(args.older_than) if args.older_than else None
     home, store = _paths()
@@ -166,17 +173,28 @@ def cmd_gc(args: argparse.Namespace) -> int:
     if args.json:
         from .output import print_json
 
-        if not args.dry_run:
-            apply(plan)
-        print_json(plan.to_json(dry_run=args.dry_run))
+        if args.dry_run:
+            print_json(plan.to_json(dry_run=True))
+            return 0
+        done = apply(plan, home)
+        for r in done.busy:
+            warn(f"kept root {r.path}: an install is running in it")
+        removed = GcPlan(roots=done.roots, archives=plan.archives, index_bytes=plan.index_bytes)
+        print_json(removed.to_json(dry_run=False))
         return 0
     verb = "would remove" if args.dry_run else "removing"
     for r in plan.roots:
         print(f"{verb} root {r.path} ({r.gc_reason}; {format_bytes(r.size)})")
     for a in plan.archives:
         print(f"{verb} archive {a.sha256[:12]} ({format_bytes(a.size)}; no root uses it)")
-    if not args.dry_run:
-        apply(plan)
-    freed = "would free" if args.dry_run else "freed"
-    info(f"{freed} {format_bytes(plan.bytes)}", args.quiet)
+    if args.dry_run:
+        info(f"would free {format_bytes(plan.bytes)}", args.quiet)
+        return 0
+    done = apply(plan, home)
+    for r in done.busy:
+        warn(f"kept root {r.path}: an install is running in it")
+    for path in done.leftovers:
+        print(f"removed {path.name} (left by a gc that was stopped)")
+    freed = done.bytes + sum(a.size for a in plan.archives) + plan.index_bytes
+    info(f"freed {format_bytes(freed)}", args.quiet)
     return 0

@@ -15,17 +15,19 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..cache.fs import write_atomic
 from ..cache.layout import STORE_INDEX
+from ..cache.paths import make_real_dir, read_bounded, real_dir
 from ..cache.store import store_dir, url_key
 from ..errors import DownloadError, MetadataError
 from ..net.fetch import fetch_bytes, local_path, resolve_relative
 from .releases import Releases, parse_index
 
 DEFAULT_MAX_AGE = 24 * 3600.0
+MAX_INDEX_BYTES = 64 << 20  # the real stable index is ~40 KB
 
 
 @dataclass(frozen=True)
@@ -52,23 +54,50 @@ def load_releases(
     A malformed release is left out (see ``Releases.broken``), not fatal.
     """
     policy = policy or IndexPolicy()
-    body = _index_bytes(source, policy, folder or store_dir() / STORE_INDEX, warn)
-    releases = parse_index(body, f"release index {source}", tolerant=True)
+    folder = folder or store_dir() / STORE_INDEX
+    body, cached = _index_bytes(source, policy, folder, warn)
+    try:
+        releases = parse_index(body, f"release index {source}", tolerant=True)
+    except MetadataError:
+        if not cached:
+            raise
+        # Our own copy is damaged (a bad disk, a killed writer, a hand edit), not the
+        # server's: drop it and fetch again.
+        _discard(folder, source)
+        if policy.offline:
+            raise MetadataError(
+                f"the cached copy of the release index {source} is damaged and was removed",
+                "run the command again without --offline to fetch it again",
+            ) from None
+        body, _ = _index_bytes(source, replace(policy, refresh=True), folder, warn)
+        releases = parse_index(body, f"release index {source}", tolerant=True)
     return releases.with_urls(lambda url: resolve_relative(source, url))
+
+
+def _discard(folder: Path, source: str) -> None:
+    for path in _paths(folder, source):
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _index_bytes(
     source: str, policy: IndexPolicy, folder: Path, warn: Callable[[str], None] | None
-) -> bytes:
+) -> tuple[bytes, bool]:
+    """The index's bytes, and whether they are our cached copy (not checked again)."""
     if local_path(source) is not None:
-        return fetch_bytes(source).body
+        return fetch_bytes(source).body, False
     body_path, meta_path = _paths(folder, source)
     cached: bytes | None = None
     meta: dict[str, object] = {}
     try:
-        cached = body_path.read_bytes()
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError):
+        if not real_dir(folder):
+            raise OSError("not our folder")  # a symlink in its place: never read through it
+        cached = read_bounded(body_path, MAX_INDEX_BYTES)
+        loaded = json.loads(read_bounded(meta_path))
+        meta = loaded if isinstance(loaded, dict) else {}
+    except (OSError, ValueError, RecursionError):
         cached = None
     if policy.offline:
         if cached is None:
@@ -76,18 +105,19 @@ def _index_bytes(
                 f"--offline: no cached copy of the release index {source}",
                 "run once without --offline to cache it",
             )
-        return cached
+        return cached, True
     fetched_at = meta.get("fetched_at")
     age = time.time() - fetched_at if isinstance(fetched_at, (int, float)) else None
     if cached is not None and not policy.refresh and age is not None and 0 <= age < policy.max_age:
-        return cached
+        return cached, True
 
     headers: dict[str, str] = {}
     if cached is not None and not policy.refresh:
-        if isinstance(meta.get("etag"), str):
-            headers["If-None-Match"] = str(meta["etag"])
-        if isinstance(meta.get("last_modified"), str):
-            headers["If-Modified-Since"] = str(meta["last_modified"])
+        for key, header in (("etag", "If-None-Match"), ("last_modified", "If-Modified-Since")):
+            value = meta.get(key)
+            # Only a plain one-line value: a damaged record must not break the request.
+            if isinstance(value, str) and value.isprintable() and len(value) < 1024:
+                headers[header] = value
     try:
         response = fetch_bytes(source, headers=headers)
     except DownloadError as exc:
@@ -95,10 +125,10 @@ def _index_bytes(
             raise
         if warn is not None:
             warn(f"could not refresh the release index ({exc.message}); using the cached copy")
-        return cached
+        return cached, True
     if response.status == 304 and cached is not None:
         _save(body_path, meta_path, None, {**meta, "fetched_at": time.time()})
-        return cached
+        return cached, True
     # Never cache a document that is not an index (single bad releases are left out later).
     parse_index(response.body, f"release index {source}", tolerant=True)
     _save(
@@ -112,13 +142,13 @@ def _index_bytes(
             "fetched_at": time.time(),
         },
     )
-    return response.body
+    return response.body, False
 
 
 def _save(body_path: Path, meta_path: Path, body: bytes | None, meta: dict[str, object]) -> None:
     """Best effort: a cache we cannot write is a slower run, not a failure."""
     try:
-        body_path.parent.mkdir(parents=True, exist_ok=True)
+        make_real_dir(body_path.parent)
         if body is not None:
             write_atomic(body_path, body)
         write_atomic(meta_path, json.dumps(meta).encode())

@@ -174,6 +174,11 @@ def parse_index(
     """
     try:
         doc = json.loads(data)
+    except RecursionError:
+        raise MetadataError(
+            f"{source} is nested too deeply to be a release index",
+            "check the URL or file, or use --metadata to point at a good index",
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise MetadataError(
             f"{source} is not valid JSON ({exc})",

@@ -16,14 +16,16 @@ Every member is checked before anything is written, with rules at least as stric
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import posixpath
 import tarfile
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Self
 
 from ..checkpoints import checkpoint
 from ..errors import ArchiveError
@@ -38,6 +40,38 @@ class ExtractStats:
     members: int = 0
     files: int = 0
     unpacked_bytes: int = 0
+    # What was extracted, for the tree manifest (see cache/manifest.py):
+    # regular files {name: (size, sha256)} and symlinks {name: target}.
+    hashes: dict[str, tuple[int, str]] = field(default_factory=dict)
+    symlinks: dict[str, str] = field(default_factory=dict)
+
+
+# One name in a path, and a whole path, as most file systems allow (NAME_MAX, PATH_MAX
+# less room for the root and version folders in front).
+_NAME_MAX = 255
+_PATH_MAX = 3000
+
+
+_EOF_HEADER: type[Exception] = getattr(tarfile, "EOFHeaderError")  # noqa: B009 - not in stubs
+
+
+class _EndTracking(tarfile.TarInfo):
+    """Records why tarfile stopped reading headers: only an all-zero block (the
+    end-of-archive marker) is a real end; tarfile treats a stream that simply stops
+    (a .tar cut at a member boundary) or a garbled header as the end too."""
+
+    @classmethod
+    def fromtarfile(cls, tf: tarfile.TarFile) -> Self:
+        try:
+            info = super().fromtarfile(tf)
+        except _EOF_HEADER:
+            setattr(tf, "xbuildenv_end", "marker")  # noqa: B010 - no such attribute in stubs
+            raise
+        except tarfile.HeaderError as exc:
+            setattr(tf, "xbuildenv_end", type(exc).__name__)  # noqa: B010
+            raise
+        setattr(tf, "xbuildenv_end", None)  # noqa: B010
+        return info
 
 
 def _clean_name(raw: str) -> str:
@@ -51,6 +85,14 @@ def _clean_name(raw: str) -> str:
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
         raise ArchiveError(f"archive member {raw!r} has an absolute path; refusing to extract")
     parts = [p for p in name.split("/") if p not in ("", ".")]
+    if any(len(p.encode("utf-8", "surrogateescape")) > _NAME_MAX for p in parts) or (
+        len(name.encode("utf-8", "surrogateescape")) > _PATH_MAX
+    ):
+        shown = raw if len(raw) <= 80 else raw[:77] + "..."
+        raise ArchiveError(
+            f"archive member {shown!r} has a name too long for the file system",
+            "this is not a Pyodide cross-build environment archive",
+        )
     if ".." in parts:
         raise ArchiveError(f"archive member {raw!r} points outside the archive ('..')")
     if not parts:
@@ -100,8 +142,11 @@ class _Extractor:
     def _no_symlink_parents(self, name: str) -> None:
         parts = name.split("/")
         for i in range(1, len(parts)):
-            if "/".join(parts[:i]) in self.links:
+            parent = "/".join(parts[:i])
+            if parent in self.links:
                 raise ArchiveError(f"archive member {name!r} would be written through a symlink")
+            if parent in self.files:  # else mkdir fails, and the root would get the blame
+                raise ArchiveError(f"archive member {name!r} is inside {parent!r}, a file")
 
     def _ensure_parent(self, name: str) -> Path:
         parent = posixpath.dirname(name)
@@ -146,8 +191,12 @@ class _Extractor:
             self._clear(path, name)
             os.symlink(member.linkname, path)
             self.links.add(name)
+            self.stats.hashes.pop(name, None)
+            self.stats.symlinks[name] = member.linkname
         elif member.islnk():
             target = _clean_name(member.linkname)
+            if target == name:
+                raise ArchiveError(f"hard link {name!r} points at itself")
             if target not in self.files:
                 raise ArchiveError(
                     f"hard link {name!r} -> {member.linkname!r} does not point at a file "
@@ -157,6 +206,8 @@ class _Extractor:
             self._clear(path, name)
             os.link(self.dest / target, path)
             self.files.add(name)
+            self.stats.symlinks.pop(name, None)
+            self.stats.hashes[name] = self.stats.hashes[target]
         else:
             kind = (
                 "device"
@@ -179,6 +230,7 @@ class _Extractor:
         assert source is not None  # a regular member always has data
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
         fd = os.open(path, flags, mode)
+        digest = hashlib.sha256()
         with os.fdopen(fd, "wb") as out:
             remaining = member.size
             while remaining:
@@ -186,9 +238,12 @@ class _Extractor:
                 if not block:
                     raise ArchiveError(f"archive is truncated inside {name!r}")
                 out.write(block)
+                digest.update(block)
                 remaining -= len(block)
         os.utime(path, (member.mtime, member.mtime))
         self.files.add(name)
+        self.stats.symlinks.pop(name, None)
+        self.stats.hashes[name] = (member.size, digest.hexdigest())
         self.stats.files += 1
         if self.on_file is not None:
             self.on_file(name, path)
@@ -220,10 +275,17 @@ def extract_stream(
     """
     extractor = _Extractor(dest, max_bytes, on_file)
     try:
-        with tarfile.open(fileobj=fileobj, mode="r|") as tf:
+        with tarfile.open(fileobj=fileobj, mode="r|", tarinfo=_EndTracking) as tf:
             for member in tf:
                 extractor.add(tf, member)
                 checkpoint("extract.member")
+            end = getattr(tf, "xbuildenv_end", None)
+        if extractor.stats.members and end != "marker":
+            raise ArchiveError(
+                f"the archive is truncated: it ends after {extractor.stats.members} member(s) "
+                "without the tar end-of-archive blocks",
+                "download it again; nothing was installed",
+            )
         _read_to_end(fileobj, max_bytes)
     except ArchiveError:
         raise
@@ -233,6 +295,11 @@ def extract_stream(
         if exc.filename is None and exc.errno is None:
             # bz2/lzma/gzip report bad data as bare OSError/EOFError
             raise ArchiveError(f"the archive is corrupt or truncated ({exc})") from None
+        if exc.errno == errno.ENAMETOOLONG:
+            raise ArchiveError(
+                "an archive member has a name too long for this file system",
+                "this is not a Pyodide cross-build environment archive",
+            ) from None
         raise
     except Exception as exc:
         if type(exc).__name__ in ("LZMAError", "ZstdError"):  # not imported unless used

@@ -32,20 +32,23 @@ from ..cache.layout import (
     REPLACED_PREFIX,
     ROOT_LOCK_PREFIX,
     RootLayout,
+    check_version_name,
     leftover_version,
 )
 from ..cache.locks import (
     FileLock,
     link_lock,
     lock_dir,
+    root_lock,
     sweep_stale_locks,
     version_lock,
 )
+from ..cache.paths import real_dir
 from ..cache.store import ArchiveStore, url_key
 from ..checkpoints import checkpoint
 from ..errors import LockTimeoutError, RootError, UsageError
 from ..net.fetch import FetchSettings
-from ..settings.config import DEFAULT_MAX_UNPACKED
+from ..settings.config import DEFAULT_MAX_UNPACKED, env_number
 from ..settings.dirs import cache_home
 
 if TYPE_CHECKING:  # at run time, materialize loads only when a tree is unpacked
@@ -57,6 +60,11 @@ if TYPE_CHECKING:  # at run time, materialize loads only when a tree is unpacked
 # What an install did: a new version, a forced reinstall, nothing (already there), or
 # the markers rewritten for another host Python.
 InstallAction = Literal["installed", "reinstalled", "already installed", "refreshed"]
+
+# How long an install waits for another process's download of the same archive before
+# going on without the store (that process may be stopped with Ctrl-Z, or stuck).
+ENV_STORE_LOCK_TIMEOUT = "XBUILDENV_STORE_LOCK_TIMEOUT"
+DEFAULT_STORE_LOCK_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True)
@@ -111,7 +119,9 @@ def tidy_version(layout: RootLayout, version: str) -> None:
         found = leftover_version(path.name)
         if found is None or found[1] != version:
             continue
-        restorable = (path / INSTALLED_MARKER).is_file() and not target.exists()
+        restorable = (
+            real_dir(path) and (path / INSTALLED_MARKER).is_file() and not os.path.lexists(target)
+        )
         if found[0] == REPLACED_PREFIX and restorable:
             os.rename(path, target)  # a forced reinstall died mid-swap: restore
             continue
@@ -157,10 +167,20 @@ def install_version(
 ) -> InstallResult:
     """Install ``source`` into ``layout`` for host Python ``python`` ("X.Y")."""
     options = options or InstallOptions()
+    version = check_version_name(source.version)  # before any lock or path
     layout.ensure_root()
-    version = source.version
-    with version_lock(layout.root, version, on_wait=on_wait):
+    # Shared for the whole install: gc and 'cache clean --all' take it exclusively,
+    # so they skip a root that is being installed instead of deleting it under us.
+    with (
+        root_lock(layout.root, on_wait=on_wait),
+        version_lock(layout.root, version, on_wait=on_wait),
+    ):
         checkpoint("install.locked")
+        if layout.is_foreign_link(version):
+            raise RootError(
+                f"{layout.version_dir(version)} is a symlink, not an installed version",
+                "remove the link (xbuildenv never installs into or through it)",
+            )
         tidy_version(layout, version)
         result = _install_locked(layout, source, python, options, on_progress, on_wait)
         if options.activate:
@@ -206,13 +226,23 @@ def _install_locked(
         if source.release_version is not None:
             index = IndexBuilder(staging, source.release_version)
         started = time.monotonic()
-        with _store_lock(store, source, on_wait):
+        guard = _store_lock(store, source, on_wait)
+        try:
+            guard.__enter__()
+        except (LockTimeoutError, RootError):  # also: a lock file the store has no room for
+            # A stopped (Ctrl-Z) or stuck holder must not block this release for every
+            # root on the machine: go on without the store (no sharing, no tee).
+            if on_wait is not None:
+                on_wait("the archive store is busy for too long; installing without it")
+            store, guard = None, contextlib.nullcontext()
+            guard.__enter__()
+        try:
             got = obtain_tree(
                 source.url,
                 source.sha256,
                 staging,
                 root=layout.root,
-                cache_home=cache_home() if options.use_store else None,
+                cache_home=cache_home() if store is not None else None,
                 store=store,
                 link_mode=options.link_mode,
                 max_unpacked=options.max_unpacked,
@@ -222,7 +252,10 @@ def _install_locked(
                 remote=options.remote,
                 origin_url=source.origin_url,
                 warn=options.warn,
+                on_restart=index.restart if index is not None else None,
             )
+        finally:
+            guard.__exit__(None, None, None)
         checkpoint("install.obtained")
         obtained = time.monotonic()
         if index is not None:
@@ -273,7 +306,8 @@ def _store_lock(
     except (OSError, RootError):
         return contextlib.nullcontext()  # an unusable store costs speed, not the install
     key = source.sha256 or url_key(source.url)
-    return FileLock(folder / f"{key}.lock", on_wait=on_wait)
+    wait = env_number(ENV_STORE_LOCK_TIMEOUT, DEFAULT_STORE_LOCK_TIMEOUT)
+    return FileLock(folder / f"{key}.lock", timeout=wait, on_wait=on_wait, pid_record=True)
 
 
 def tidy_root(layout: RootLayout) -> list[Path]:

@@ -21,15 +21,17 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 from ..cache.fs import remove_tree
 from ..cache.layout import ARCHIVE_MARKER, INSTALLED_MARKER
+from ..cache.manifest import Manifest
 from ..cache.store import ArchiveStore, UrlRecord
-from ..cache.treelink import LinkMode, find_tree, link_tree
-from ..errors import ArchiveError, ChecksumError, DownloadError
+from ..cache.treelink import PRIVATE, LinkMode, find_tree, link_tree
+from ..errors import ArchiveError, ChecksumError, DownloadError, TreeMismatchError
 from ..net.fetch import FetchSettings, local_path, validator_of
 from ..settings.config import DEFAULT_MAX_UNPACKED
+from .archive import ExtractStats
 from .package_index import LOCK_MEMBER
 from .pipeline import download_and_extract
 
@@ -86,6 +88,7 @@ def obtain_tree(
     settings: FetchSettings | None = None,
     on_progress: Callable[[int, int | None], None] | None = None,
     on_file: Callable[[str, Path], None] | None = None,
+    on_restart: Callable[[], None] | None = None,
     remote: RemoteStore | None = None,
     origin_url: str | None = None,
     warn: Callable[[str], None] | None = None,
@@ -94,7 +97,8 @@ def obtain_tree(
 
     ``on_file(name, path)`` hears of the archive's files as they arrive (on the linked
     route, of the lock file before linking starts: see
-    :class:`~xbuildenv.package_index.IndexBuilder`).
+    :class:`~xbuildenv.install.package_index.IndexBuilder`); ``on_restart()`` that a
+    route failed and the staging folder was emptied for the next one.
 
     ``remote`` is the fleet's shared store, tried after this machine's own store and
     before the network. ``url`` may be a mirror's copy (``XBUILDENV_MIRROR``) of
@@ -103,20 +107,27 @@ def obtain_tree(
     """
     known = _known_sha(url, sha256, store)
     result = None
+
+    def reset() -> None:
+        if on_restart is not None:
+            # First: e.g. the package index thread, which writes into the staging folder
+            on_restart()
+        _reset(staging)
+
     if known and cache_home is not None:
         other = find_tree(cache_home, known, exclude=root)
         if other is not None:
             try:
                 if on_file is not None:
                     on_file(LOCK_MEMBER, other / LOCK_MEMBER)
-                link_tree(other, staging, link_mode)
+                link_tree(other, staging, link_mode)  # writes staging's manifest too
                 # The other root may have been uninstalled while we walked it.
                 if (other / INSTALLED_MARKER).is_file():
                     result = Obtained("linked", known)
                 else:
-                    _reset(staging)
-            except OSError:
-                _reset(staging)  # the other root changed under us: unpack instead
+                    reset()
+            except (OSError, TreeMismatchError):
+                reset()  # changed, damaged or gone: unpack from the store instead
     from_remote = False
     if (
         result is None
@@ -132,19 +143,22 @@ def obtain_tree(
         )
     if result is None and known and store is not None and (cached := store.find(known)):
         try:
-            download_and_extract(
+            streamed = download_and_extract(
                 str(cached),
                 staging,
                 expected_sha256=known,
                 max_unpacked=max_unpacked,
                 on_file=on_file,
             )
-            result = Obtained("remote" if from_remote else "store", known, 0, cached.stat().st_size)
-        except (ChecksumError, ArchiveError):
-            if _file_sha256(cached) == known:
+            _write_manifest(staging, streamed.stats)
+            route: Route = "remote" if from_remote else "store"
+            result = Obtained(route, known, 0, streamed.size)
+        except (ChecksumError, ArchiveError, DownloadError):
+            # DownloadError: the stored file cannot be read (an I/O error, a bad sector)
+            if _stored_copy_ok(cached, known):
                 raise  # the archive itself is bad, not our copy of it
-            store.discard(known)
-            _reset(staging)
+            store.discard(known)  # damaged: dropped, and fetched again below
+            reset()
     if result is None:
         result = _from_origin(
             url,
@@ -158,9 +172,21 @@ def obtain_tree(
             remote,
             origin_url,
             warn,
+            reset,
         )
     (staging / ARCHIVE_MARKER).write_text(result.sha256)
     return result
+
+
+def _stored_copy_ok(path: Path, sha256: str) -> bool:
+    try:
+        return _file_sha256(path) == sha256
+    except OSError:
+        return False
+
+
+def _write_manifest(staging: Path, stats: ExtractStats) -> None:
+    Manifest(stats.hashes, stats.symlinks).without(PRIVATE).write(staging)
 
 
 def _from_origin(
@@ -175,6 +201,7 @@ def _from_origin(
     remote: RemoteStore | None,
     origin_url: str | None,
     warn: Callable[[str], None] | None,
+    reset: Callable[[], None],
 ) -> Obtained:
     """The network route: the mirror's copy, else the origin; then share it."""
     try:
@@ -186,7 +213,7 @@ def _from_origin(
                 raise
             if warn is not None:
                 warn(f"mirror copy {url} refused ({exc.message}); fetching from {origin_url}")
-            _reset(staging)
+            reset()
             result = _from_network(origin_url, *args)
         if remote is not None and store is not None and (kept := store.find(result.sha256)):
             remote.upload(kept, result.sha256)
@@ -206,13 +233,7 @@ def _from_network(
     on_progress: Callable[[int, int | None], None] | None,
     on_file: Callable[[str, Path], None] | None,
 ) -> Obtained:
-    temp = None
-    fh = None
-    if store is not None and local_path(url) is None:
-        try:
-            temp, fh = store.open_temp()
-        except OSError:
-            temp = fh = None  # a store we cannot write to only costs speed
+    tee = _StoreTee(store if local_path(url) is None else None)
     try:
         streamed = download_and_extract(
             url,
@@ -221,24 +242,67 @@ def _from_network(
             max_unpacked=max_unpacked,
             settings=settings,
             on_progress=on_progress,
-            sink=fh.write if fh is not None else None,
+            sink=tee.write if tee.fh is not None else None,
             on_file=on_file,
         )
-        if fh is not None and temp is not None and store is not None:
-            fh.close()
+        _write_manifest(staging, streamed.stats)
+        if tee.finish() and store is not None and tee.temp is not None:
             try:
-                store.commit(temp, streamed.sha256)
-                temp = None
+                store.commit(tee.temp, streamed.sha256)
+                tee.temp = None
                 if sha256 is None and streamed.validator:
                     store.remember_url(UrlRecord(url, streamed.sha256, streamed.validator))
             except OSError:
-                pass
+                pass  # a store we cannot write to only costs speed
         return Obtained("network", streamed.sha256, streamed.size, streamed.size)
     finally:
-        if fh is not None:
-            fh.close()
-        if temp is not None:
+        tee.discard()
+
+
+class _StoreTee:
+    """The store's copy of a download. Any error writing it (a full or read-only
+    disk under the store) stops the copy, never the install: a store that cannot be
+    written only costs speed."""
+
+    def __init__(self, store: ArchiveStore | None) -> None:
+        self.temp: Path | None = None
+        self.fh: IO[bytes] | None = None
+        if store is not None:
             try:
-                os.unlink(temp)
+                self.temp, self.fh = store.open_temp()
+            except OSError:
+                self.temp = self.fh = None
+
+    def write(self, chunk: bytes) -> None:
+        if self.fh is None:
+            return
+        try:
+            self.fh.write(chunk)
+        except OSError:
+            self.discard()
+
+    def finish(self) -> bool:
+        """Close the copy; True when it holds every byte."""
+        if self.fh is None:
+            return False
+        try:
+            self.fh.close()
+        except OSError:
+            self.discard()
+            return False
+        self.fh = None
+        return True
+
+    def discard(self) -> None:
+        if self.fh is not None:
+            try:
+                self.fh.close()
             except OSError:
                 pass
+            self.fh = None
+        if self.temp is not None:
+            try:
+                os.unlink(self.temp)
+            except OSError:
+                pass
+            self.temp = None

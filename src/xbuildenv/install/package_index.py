@@ -9,12 +9,14 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
 from ..cache.fs import remove_tree
 from ..cache.layout import PACKAGE_INDEX_STAGING
+from ..cache.paths import read_bounded
 from ..errors import ArchiveError
 
 CDN_BASE = "https://cdn.jsdelivr.net/pyodide/v{version}/full/"
@@ -38,12 +40,16 @@ def _page(title: str, body: str) -> str:
 
 
 LOCK_MEMBER = "xbuildenv/pyodide-root/dist/pyodide-lock.json"
+MAX_LOCK_BYTES = 256 << 20  # real lock files are ~1 MB
+_PACKAGE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,198}[A-Za-z0-9])?$")
 
 
 def render_pages(lock_bytes: bytes, version: str, where: object) -> dict[str, str]:
     """The index pages for a lock file: ``{package: page}``, plus ``""`` for the top page."""
     try:
         packages = json.loads(lock_bytes).get("packages", {})
+    except RecursionError:
+        raise ArchiveError(f"{where} is nested too deeply to be a lock file") from None
     except (ValueError, AttributeError) as exc:
         raise ArchiveError(f"{where} is not a valid lock file ({exc})") from None
     if not isinstance(packages, dict):
@@ -57,9 +63,14 @@ def render_pages(lock_bytes: bytes, version: str, where: object) -> dict[str, st
         file_name = str(info.get("file_name", ""))
         if not file_name.endswith(".whl"):
             continue
-        # Lock-file names are canonical already; refuse anything that is not a plain name.
-        if "/" in name or name in ("", ".", ".."):
-            continue
+        # Lock-file names are canonical already (PEP 503): anything else would become
+        # a path of its own, or collide with the index's own index.html.
+        if not _PACKAGE_NAME.match(name) or name.lower() == "index.html":
+            shown = name if len(name) <= 60 else name[:57] + "..."
+            raise ArchiveError(
+                f"{where} lists a package named {shown!r}, which is not a package name",
+                "this archive is damaged or not a Pyodide cross-build environment",
+            )
         if urlparse(file_name).scheme:
             href = file_name
         else:
@@ -155,7 +166,9 @@ class IndexBuilder:
         if name != LOCK_MEMBER or self._used is not None:
             return
         try:
-            self._used = path.read_bytes()
+            # Bounded, never through a symlink: on the linked route this is another
+            # root's file, read before its tree is checked against its manifest.
+            self._used = read_bounded(path, MAX_LOCK_BYTES)
         except OSError:
             return  # finish() builds it the plain way
         self._done.clear()
@@ -190,6 +203,15 @@ class IndexBuilder:
             error, self._error = self._error, None
             raise error
         os.rename(self._out, target)
+
+    def restart(self) -> None:
+        """Forget the lock file seen so far: the staging folder was emptied and the
+        tree comes again by another route (the pages written so far went with it)."""
+        self._cancel.set()
+        self._done.wait(timeout=30)
+        self._cancel = threading.Event()
+        self._used = None
+        self._error = None
 
     def close(self) -> None:
         """Stop the thread (on failure) and wait, so the staging folder can be removed."""

@@ -76,6 +76,55 @@ def local_path(source: str) -> Path | None:
     return Path(source).expanduser()
 
 
+MAX_DOCUMENT = 64 << 20  # an index is ~40 KB; more than this is not one
+
+
+def _bounded(body: bytes, source: str) -> bytes:
+    if len(body) > MAX_DOCUMENT:
+        raise DownloadError(
+            f"{source} is larger than {MAX_DOCUMENT >> 20} MB; it is not a release index",
+            "check the URL or path",
+        )
+    return body
+
+
+def open_regular(path: Path) -> Any:
+    """Open a local archive or index for reading: a regular file only (a FIFO would
+    hang the read for ever, a device never end); :class:`DownloadError` otherwise."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise DownloadError(
+            f"cannot read {path}: {exc.strerror or exc}", "check the path or URL"
+        ) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise DownloadError(f"{path} is not a regular file", "give the path of an archive file")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def remote_archive_problem(index: str, url: str) -> str | None:
+    """Why a remote index may not name ``url`` (None when it may).
+
+    Only an http(s) URL with a host, of the same or a stronger scheme than the
+    index's: never a local path, ``file://``, a protocol-relative ``//host/...`` (it
+    reads as a local path) or another scheme.
+    """
+    base = urlparse(index).scheme
+    if base not in ("http", "https"):
+        return None  # a local index may name local archives
+    parsed = urlparse(url)
+    allowed = ("https",) if base == "https" else ("http", "https")
+    if parsed.scheme not in allowed or not parsed.netloc:
+        return f"it may only name {' or '.join(allowed)} archives"
+    if not url.isprintable() or " " in url:
+        return "a URL holds no spaces or control characters"
+    return None
+
+
 def resolve_relative(base: str, ref: str) -> str:
     """Resolve a release URL that may be relative to the index it came from."""
     if urlparse(ref).scheme or Path(ref).is_absolute():
@@ -91,13 +140,16 @@ REFUSED_PAUSE = 0.25  # seconds between them
 
 
 def _urlopen(request: Any, settings: FetchSettings) -> Any:
+    """Open with the redirect rule of :func:`_opener`; HTTPS verified as :mod:`.tls` says
+    (the trust store is loaded only for an https URL)."""
     import urllib.request
 
+    handlers: list[Any] = []
     if request.full_url.startswith("https:"):
         from .tls import context
 
-        return urllib.request.urlopen(request, timeout=settings.timeout, context=context())
-    return urllib.request.urlopen(request, timeout=settings.timeout)
+        handlers.append(urllib.request.HTTPSHandler(context=context()))
+    return _opener(*handlers).open(request, timeout=settings.timeout)
 
 
 def _describe(exc: BaseException) -> str:
@@ -125,6 +177,8 @@ def _open(url: str, settings: FetchSettings, headers: dict[str, str]) -> Any:
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **headers})
     try:
         return _urlopen(request, settings)
+    except DownloadError:
+        raise
     except urllib.error.HTTPError as exc:
         exc.close()
         if exc.code >= 500 or exc.code == 429:
@@ -153,6 +207,28 @@ def _open(url: str, settings: FetchSettings, headers: dict[str, str]) -> Any:
         if text == "the connection was refused":
             raise RefusedError(text) from None
         raise RetryableError(text) from None
+
+
+def _opener(*handlers: Any) -> Any:
+    """urllib's default opener (proxies from the environment, the system's CAs), with
+    redirects that never downgrade: https -> http is refused, as is any redirect to a
+    scheme other than http(s)."""
+    import urllib.request
+
+    class NoDowngrade(urllib.request.HTTPRedirectHandler):
+        def redirect_request(
+            self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+        ) -> Any:
+            old, new = urlparse(req.full_url).scheme, urlparse(newurl).scheme
+            if new not in ("http", "https") or (old == "https" and new != "https"):
+                raise DownloadError(
+                    f"{req.full_url} redirects to {newurl}, which is not {old}",
+                    "refusing a redirect that drops TLS or leaves http(s); "
+                    "ask the server's owner to fix it, or use the final URL if you trust it",
+                )
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    return urllib.request.build_opener(NoDowngrade, *handlers)
 
 
 class _Budget:
@@ -214,7 +290,8 @@ def fetch_bytes(
     path = local_path(source)
     if path is not None:
         try:
-            return Response(path.read_bytes())
+            with open_regular(path) as fh:
+                return Response(_bounded(fh.read(MAX_DOCUMENT + 1), source))
         except OSError as exc:
             raise DownloadError(
                 f"cannot read {path}: {exc.strerror or exc}", "check the path"
@@ -233,7 +310,7 @@ def fetch_bytes(
             raise
         with resp:
             try:
-                body = resp.read()
+                body = _bounded(resp.read(MAX_DOCUMENT + 1), source)
             except OSError as exc:
                 raise RetryableError(_describe(exc)) from None
             except urllib.error.URLError as exc:  # pragma: no cover - defensive
@@ -292,15 +369,18 @@ class Download:
                 resp = _with_retries(self.url, self.settings, self._resume, budget)
 
     def _file_chunks(self, path: Path) -> Iterator[bytes]:
-        try:
-            fh = path.open("rb")
-        except OSError as exc:
-            raise DownloadError(
-                f"cannot read {path}: {exc.strerror or exc}", "check the path or URL"
-            ) from None
+        fh = open_regular(path)
         with fh:
             self.size = os.fstat(fh.fileno()).st_size
-            while chunk := fh.read(CHUNK):
+            while True:
+                try:
+                    chunk = fh.read(CHUNK)
+                except OSError as exc:  # an I/O error: a damaged disk or stored copy
+                    raise DownloadError(
+                        f"cannot read {path}: {exc.strerror or exc}", "check the file"
+                    ) from None
+                if not chunk:
+                    break
                 self.received += len(chunk)
                 yield chunk
 

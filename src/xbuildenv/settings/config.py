@@ -107,15 +107,22 @@ def load_project_config(start: Path | None = None) -> ProjectConfig:
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}", "fix or remove that file") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not valid UTF-8", "fix or remove that file") from None
+    except (OSError, ValueError, RecursionError) as exc:  # TOMLDecodeError is a ValueError
+        what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ConfigError(f"cannot read {path}: {what}", "fix or remove that file") from None
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(
+            f"{path}: 'tool' must be a table, not {type(tool).__name__}",
+            "fix that file (e.g. [tool.pyodide.build])",
+        )
     table: Any = data
     for part in PYPROJECT_TABLE:
         table = table.get(part, {}) if isinstance(table, dict) else {}
     if not isinstance(table, dict):
         table = {}
-    tool = data.get("tool", {})
-    tool = tool if isinstance(tool, dict) else {}
     own = tool.get("xbuildenv", {})
     return ProjectConfig(
         path=path,
@@ -141,6 +148,10 @@ def env_number(name: str, default: float, *, minimum: float = 0) -> float:
         raise ConfigError(
             f"{name}={raw!r} is not a number", f"set {name} to a number or unset it"
         ) from None
+    if value != value or value in (float("inf"), float("-inf")):  # nan, inf: no limit
+        raise ConfigError(
+            f"{name}={raw!r} is not a finite number", f"set {name} to a number or unset it"
+        )
     if value < minimum:
         raise ConfigError(f"{name}={raw!r} must be at least {minimum:g}", f"fix {name}")
     return value

@@ -9,6 +9,7 @@ the active virtual environment (``VIRTUAL_ENV``) or an interpreter named with
 from __future__ import annotations
 
 import os
+import re
 import sys
 from importlib.util import find_spec
 from pathlib import Path
@@ -115,11 +116,30 @@ def probe_interpreter(python: str, source: str) -> TargetEnv:
             [exe, "-I", "-c", _PROBE], capture_output=True, text=True, timeout=30, check=True
         ).stdout
         info = json.loads(out)
-    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+    except (OSError, subprocess.SubprocessError, ValueError, RecursionError) as exc:
         raise UsageError(
             f"cannot run the target Python {python!r} ({source}): {exc}",
             "pass an existing interpreter with --python",
         ) from None
+    shape: dict[str, type | tuple[type, ...]] = {
+        "prefix": str,
+        "python": str,
+        "pb_dir": (str, type(None)),
+        "pb_ver": (str, type(None)),
+    }
+    if not isinstance(info, dict) or any(
+        not isinstance(info.get(k, 0), t) or k not in info for k, t in shape.items()
+    ):
+        raise UsageError(
+            f"the target Python {python!r} ({source}) answered the probe with something "
+            "that is not its description",
+            "pass a CPython interpreter with --python (is it a wrapper script?)",
+        )
+    if not re.match(r"^\d+\.\d+$", info["python"]):
+        raise UsageError(
+            f"the target Python {python!r} ({source}) reported version {info['python']!r}",
+            "pass a CPython interpreter with --python",
+        )
     return TargetEnv(
         prefix=Path(info["prefix"]).resolve(),
         python_version=info["python"],

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..cache.paths import contained
 from ..errors import UnknownKeyError
 from ..settings.build_settings import OVERRIDABLE, project_overrides
 from ..settings.config import ProjectConfig
@@ -157,6 +158,7 @@ class BuildConfig:
     pyodide_root: Path
     variables: dict[str, str]
     unresolved: frozenset[str] = field(default_factory=frozenset)
+    user_set: frozenset[str] = field(default_factory=frozenset)  # set by variable or pyproject
 
     def get(self, key: str) -> str:
         """The value of a ``config`` key; :class:`UnknownKeyError` for an unknown one."""
@@ -182,7 +184,16 @@ class BuildConfig:
 
     @property
     def host_site_packages(self) -> Path:
-        return Path(self.variables["HOSTSITEPACKAGES"])
+        """Where host packages go; refused (:class:`PathEscapeError`) when the value
+        derived from the archive's Makefile.envs (PYMAJOR/PYMINOR) leaves the
+        environment. A value the user set (variable, pyproject) is theirs to choose."""
+        path = Path(self.variables["HOSTSITEPACKAGES"])
+        if "HOSTSITEPACKAGES" in self.user_set:
+            return path
+        rel = os.path.relpath(path, self.pyodide_root) if path.is_absolute() else str(path)
+        return contained(
+            self.pyodide_root, rel, "HOSTSITEPACKAGES (from PYMAJOR/PYMINOR in Makefile.envs)"
+        )
 
 
 def load_build_config(
@@ -220,12 +231,13 @@ def load_build_config(
     emsdk = emsdk_dir_for(pyodide_root)
     variables["PYODIDE_EMSDK_DIR"] = str(emsdk)
     variables["PYODIDE_EMSCRIPTEN_DIR"] = str(emsdk / "upstream" / "emscripten")
-    if project is not None:
-        variables.update(project_overrides(project, env))
+    overrides = project_overrides(project, env) if project is not None else {}
+    variables.update(overrides)
     known = set(variables) | set(OVERRIDABLE.values())
-    variables.update({name: env[name] for name in known if name in env and name != "PYODIDE_ROOT"})
+    from_env = {name: env[name] for name in known if name in env and name != "PYODIDE_ROOT"}
+    variables.update(from_env)
     unresolved = frozenset(n for n in mv.unresolved if n in variables)
-    return BuildConfig(pyodide_root, variables, unresolved)
+    return BuildConfig(pyodide_root, variables, unresolved, frozenset(overrides) | set(from_env))
 
 
 def build_environment(config: BuildConfig) -> dict[str, str]:

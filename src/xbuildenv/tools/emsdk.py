@@ -32,6 +32,7 @@ from typing import Literal
 from ..cache.fs import remove_tree
 from ..cache.layout import EMSDK_MARKER, EMSDK_STAGING_PREFIX, EMSDK_TRASH_PREFIX
 from ..cache.locks import FileLock
+from ..cache.paths import read_text_bounded
 from ..errors import EmsdkError, PatchError, ToolError, UsageError
 from ..settings.config import ProjectConfig, setting
 from .build_config import emsdk_dir_for
@@ -69,8 +70,8 @@ def installed_emscripten(pyodide_root: Path) -> str | None:
     """The Emscripten version installed for this environment, if a complete install exists."""
     emsdk = emsdk_dir_for(pyodide_root)
     try:
-        version = (emsdk.parent / EMSDK_MARKER).read_text(encoding="utf-8").strip()
-    except OSError:
+        version = read_text_bounded(emsdk.parent / EMSDK_MARKER, 256).strip()
+    except (OSError, ValueError):
         return None
     if not version or not (emsdk / "upstream" / "emscripten").is_dir():
         return None
@@ -106,6 +107,9 @@ def install_emscripten(
         raise UsageError(
             "no Emscripten version given and Makefile.envs names none", "pass --version"
         )
+    if version.startswith("-") or any(c.isspace() or ord(c) < 32 for c in version):
+        # It goes on emsdk's command line: it must not read as an option.
+        raise UsageError(f"{version[:60]!r} is not an Emscripten version", "pass --version X.Y.Z")
     if shutil.which("git") is None:
         raise EmsdkError("git is needed to install the Emscripten SDK but was not found on PATH")
     emsdk = emsdk_dir_for(pyodide_root)

@@ -37,6 +37,7 @@ from packaging.version import InvalidVersion, Version
 from ..cache.fs import remove_tree
 from ..cache.layout import HOST_STAGING_PREFIX
 from ..cache.locks import FileLock
+from ..cache.paths import chmod_here
 from ..errors import HostPackagesError, ToolError, UsageError
 from .tool_process import run_tool
 
@@ -226,7 +227,7 @@ def copy_extras(extras_root: Path, site: Path) -> int:
             if dst.is_file() or dst.is_symlink():
                 dst.unlink()
             shutil.copyfile(src, dst)
-            os.chmod(dst, 0o644 | (src.stat().st_mode & 0o111))
+            chmod_here(dst, 0o644 | (src.stat().st_mode & 0o111))  # never through a link
             written += 1
     return written
 

@@ -1,0 +1,83 @@
+"""The per-file manifest of an installed tree, checked before another root links it.
+
+Hard-linked files are protected by mode bits only, and root (most CI containers)
+ignores those: a build that appends to a shared file, or a user who deletes or adds
+one, changes the tree for every root that links it later. So each version folder gets
+``.xbuildenv-manifest.json`` at install time (size and sha256 of every file and the
+target of every symlink, as extracted from the verified archive), and a root links
+another root's tree only when that tree matches it file for file: same names, same
+sizes, same bytes. Anything else (a file changed, missing or added, no manifest) and
+the install unpacks from the store instead.
+
+Why sha256 and not size + mtime: mtime is settable by anyone who can write the file
+(``touch -r``), and an append that keeps the size is easy. Reading the tree costs
+about what reading the archive would, but no decompression and no writing: see
+``bench/manifest_check.py`` for figures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from .layout import MANIFEST
+from .paths import read_bounded
+
+_MAX_MANIFEST = 64 << 20
+_CHUNK = 1 << 20
+
+
+class Manifest:
+    """Files ``{relative name: (size, sha256)}`` and symlinks ``{name: target}``,
+    names relative to the version folder (``xbuildenv/...``)."""
+
+    def __init__(self, files: dict[str, tuple[int, str]], links: dict[str, str]) -> None:
+        self.files = files
+        self.links = links
+
+    def write(self, folder: Path) -> None:
+        data = {"version": 1, "files": self.files, "links": self.links}
+        path = folder / MANIFEST
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        with os.fdopen(os.open(path, flags, 0o444), "w") as fh:
+            json.dump(data, fh, separators=(",", ":"))
+
+    @classmethod
+    def read(cls, folder: Path) -> Manifest | None:
+        """The manifest of ``folder``, or None when missing or not one of ours."""
+        try:
+            data = json.loads(read_bounded(folder / MANIFEST, _MAX_MANIFEST))
+            files = {
+                str(k): (int(v[0]), str(v[1]))
+                for k, v in data["files"].items()
+                if isinstance(v, list) and len(v) == 2
+            }
+            links = {str(k): str(v) for k, v in data["links"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            return None
+        return cls(files, links)
+
+    def without(self, prefixes: tuple[str, ...]) -> Manifest:
+        """The manifest less the private folders (never shared, never checked)."""
+
+        def keep(name: str) -> bool:
+            return not any(name == p or name.startswith(p + "/") for p in prefixes)
+
+        return Manifest(
+            {k: v for k, v in self.files.items() if keep(k)},
+            {k: v for k, v in self.links.items() if keep(k)},
+        )
+
+
+def file_digest(path: str) -> tuple[int, str]:
+    """Size and sha256 of the file at ``path`` (never through a symlink)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as fh:
+        digest = hashlib.sha256()
+        size = 0
+        while block := fh.read(_CHUNK):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
