@@ -10,7 +10,6 @@ leaves the disk work to :mod:`xbuildenv.install` and :mod:`xbuildenv.cache`.
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -26,12 +25,11 @@ from .cache.owners import read_owner, record_use
 from .cache.root import ResolvedRoot, resolve_root
 from .errors import (
     ConfigError,
-    IncompatibleError,
     MetadataError,
     NotInstalledError,
     UsageError,
-    VersionNotFoundError,
 )
+from .index.choice import untagged
 from .index.index_cache import DEFAULT_MAX_AGE, IndexPolicy, load_releases
 from .index.releases import Release, Releases, channel_url
 from .install.installer import (
@@ -42,7 +40,7 @@ from .install.installer import (
     tidy_root,
 )
 from .install.origins import mirrored_source, remote_store_for
-from .net.fetch import remote_archive_problem
+from .net.urls import remote_archive_problem
 from .settings.build_settings import build_setting
 from .settings.config import (
     DEFAULT_MAX_UNPACKED,
@@ -62,8 +60,6 @@ if TYPE_CHECKING:
     from .cache.treelink import LinkMode
 
 __all__ = ["XBuildEnvManager", "default_xbuildenv_path"]
-_SERIES = re.compile(r"^\d+\.\d+$")  # "0.27": a release series
-_TAGGED = re.compile(r"^[vV]\d")  # "v0.27.7": a git tag's spelling of 0.27.7
 
 
 def default_xbuildenv_path(python: str | None = None) -> Path:
@@ -215,51 +211,16 @@ class XBuildEnvManager:
         force: bool = False,
     ) -> Release:
         """The release to install: the named one (checked) or the latest compatible."""
-        from .index.compatibility import latest_compatible, nearest_versions, why_not_compatible
+        from .index.choice import choose_release
 
-        releases = self.releases(nightly=nightly, debug=debug)
-        if version is None:
-            return latest_compatible(
-                releases.values(),
-                self.python_version,
-                self.pyodide_build_version,
-                by_published=nightly,
-            )
-        release = releases.get(version)
-        if release is None and version in releases.broken:
-            raise MetadataError(
-                f"release {version!r}: {releases.broken[version]}",
-                "the release index has this release wrong; pick another version "
-                "(see 'xbuildenv search') or use --url",
-            )
-        if release is None and _SERIES.match(version):
-            # "0.27" as uv's "3.12": the newest compatible 0.27.x (or, with --force, the
-            # newest 0.27.x at all).
-            series = [r for r in releases.values() if r.version.startswith(version + ".")]
-            if series:
-                if force:
-                    from .index.compatibility import sort_releases
-
-                    return sort_releases(series, by_published=nightly)[0]
-                return latest_compatible(
-                    series,
-                    self.python_version,
-                    self.pyodide_build_version,
-                    by_published=nightly,
-                )
-        if release is None:
-            near = nearest_versions(releases, version)
-            hint = f"nearest available: {', '.join(near)}" if near else "the index is empty"
-            raise VersionNotFoundError(
-                f"version {version} is not in the release index",
-                hint + " (see 'xbuildenv search --all')",
-            )
-        if not force and not self.is_compatible(release):
-            raise IncompatibleError(
-                why_not_compatible(release, self.python_version, self.pyodide_build_version),
-                "pick another version (see 'xbuildenv search') or pass --force",
-            )
-        return release
+        return choose_release(
+            self.releases(nightly=nightly, debug=debug),
+            version,
+            self.python_version,
+            self.pyodide_build_version,
+            by_published=nightly,
+            force=force,
+        )
 
     # --- actions -------------------------------------------------------------
     def install(
@@ -285,8 +246,8 @@ class XBuildEnvManager:
         """
         if url and version:
             raise UsageError("give a VERSION or --url, not both")
-        if version is not None and _TAGGED.match(version):
-            version = version[1:]  # "v0.27.7", as the release tags are spelled
+        if version is not None:
+            version = untagged(version)
         if url is None and version is None:
             # DEFAULT_CROSS_BUILD_ENV_URL, else the pyproject key (pyodide-build's order)
             url = build_setting(self.project, KEY_DEFAULT_URL).value or None

@@ -23,7 +23,8 @@ from ..cache.layout import STORE_INDEX
 from ..cache.paths import make_real_dir, read_bounded, real_dir
 from ..cache.store import store_dir, url_key
 from ..errors import DownloadError, MetadataError
-from ..net.fetch import fetch_bytes, local_path, resolve_relative
+from ..net.fetch import fetch_bytes
+from ..net.urls import local_path, resolve_relative
 from .releases import Releases, parse_index
 
 DEFAULT_MAX_AGE = 24 * 3600.0

@@ -29,7 +29,8 @@ from ..cache.manifest import Manifest
 from ..cache.store import ArchiveStore, UrlRecord
 from ..cache.treelink import PRIVATE, LinkMode, find_tree, link_tree
 from ..errors import ArchiveError, ChecksumError, DownloadError, TreeMismatchError
-from ..net.fetch import FetchSettings, local_path, validator_of
+from ..net.fetch import FetchSettings, validator_of
+from ..net.urls import local_path
 from ..settings.config import DEFAULT_MAX_UNPACKED
 from .archive import ExtractStats
 from .package_index import LOCK_MEMBER

@@ -27,8 +27,9 @@ from ..cache.store import ArchiveStore, url_key
 from ..errors import MetadataError, MirrorError, UsageError
 from ..index.mirror_prefix import OFFICIAL_PREFIX, relative_path
 from ..index.releases import Release, channel_url, parse_index
-from ..net.fetch import fetch_bytes, local_path, resolve_relative
+from ..net.fetch import fetch_bytes
 from ..net.storage import Storage
+from ..net.urls import local_path, resolve_relative
 from .selection import CHANNELS, INDEX_NAMES, Selection, select
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")

@@ -25,12 +25,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urljoin, urlparse
+from urllib.parse import urlparse
 
 from .. import __version__
 from ..checkpoints import checkpoint
 from ..errors import DownloadError, RefusedError, RetryableError
 from ..settings.config import ENV_RETRIES, ENV_TIMEOUT, env_number
+from .urls import local_path
 
 CHUNK = 256 * 1024
 USER_AGENT = f"xbuildenv/{__version__}"
@@ -66,16 +67,6 @@ class Response:
     status: int = 200
 
 
-def local_path(source: str) -> Path | None:
-    """The filesystem path for a plain path or ``file://`` URL, else None."""
-    parsed = urlparse(source)
-    if parsed.scheme == "file":
-        return Path(unquote(parsed.path))
-    if parsed.scheme in ("http", "https"):
-        return None
-    return Path(source).expanduser()
-
-
 MAX_DOCUMENT = 64 << 20  # an index is ~40 KB; more than this is not one
 
 
@@ -104,35 +95,6 @@ def open_regular(path: Path) -> Any:
         raise DownloadError(f"{path} is not a regular file", "give the path of an archive file")
     os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
-
-
-def remote_archive_problem(index: str, url: str) -> str | None:
-    """Why a remote index may not name ``url`` (None when it may).
-
-    Only an http(s) URL with a host, of the same or a stronger scheme than the
-    index's: never a local path, ``file://``, a protocol-relative ``//host/...`` (it
-    reads as a local path) or another scheme.
-    """
-    base = urlparse(index).scheme
-    if base not in ("http", "https"):
-        return None  # a local index may name local archives
-    parsed = urlparse(url)
-    allowed = ("https",) if base == "https" else ("http", "https")
-    if parsed.scheme not in allowed or not parsed.netloc:
-        return f"it may only name {' or '.join(allowed)} archives"
-    if not url.isprintable() or " " in url:
-        return "a URL holds no spaces or control characters"
-    return None
-
-
-def resolve_relative(base: str, ref: str) -> str:
-    """Resolve a release URL that may be relative to the index it came from."""
-    if urlparse(ref).scheme or Path(ref).is_absolute():
-        return ref
-    base_path = local_path(base)
-    if base_path is not None:
-        return str(base_path.absolute().parent / ref)
-    return urljoin(base, ref)
 
 
 REFUSED_ATTEMPTS = 2  # attempts for a refused connection (documented in the README)

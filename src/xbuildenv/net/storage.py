@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StorageError
-from .fetch import local_path
+from .urls import local_path
 
 CHUNK = 1024 * 1024
 TEMP_SUFFIX = ".part"  # hidden temporary files: ``.<name>.<pid>.<hex>.part``
