@@ -287,6 +287,23 @@ def test_gc_skips_a_root_in_its_first_install(root_arena: Arena, command: list[s
     assert _complete(a, a.root)
 
 
+def test_gc_killed_mid_delete_is_finished_by_the_next(root_arena: Arena) -> None:
+    a = root_arena
+    a.serve_index(a.goods.releases)
+    assert a.install("2.0.0").code == 0
+    log = a.base / "gc-log"
+    spec = f"point=gc.renamed,at=1,signal=KILL,log={log}"
+    r = a.cli("cache", "clean", "--all", XBUILDENV_TEST_CHECKPOINTS=spec)
+    assert r.code == -9 and log.read_text() == "gc.renamed\n", (r.code, r.err)
+    left = [p for p in a.cache.iterdir() if p.name.startswith(".gc-")]
+    assert len(left) == 1 and not a.root.exists()
+    before = a.decoy_state()
+    r = a.cli("gc")
+    assert heal(r.code == 0 and not left[0].exists()), r.err
+    assert f"removed {left[0].name} (left by a gc that was stopped)" in r.out, r.out
+    check_decoy(a.decoy, before)
+
+
 def test_gc_removes_what_a_killed_gc_left(root_arena: Arena) -> None:
     a = root_arena
     left = a.cache / ".gc-.pyodide-xbuildenv-deadbeef0000-1a2b3c4d"

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..checkpoints import checkpoint
 from ..errors import XBuildEnvError
 from ..settings.root import ROOT_PREFIX
 from .layout import INSTALLED_MARKER, RootLayout, remove_tree
@@ -195,6 +196,7 @@ def apply(plan: GcPlan, cache_home: Path | None = None) -> Applied:
             lock.release()
             continue
         lock.release()
+        checkpoint("gc.renamed")
         remove_tree(trash)
         done.roots.append(root)
     for archive in plan.archives:
