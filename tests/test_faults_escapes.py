@@ -220,6 +220,10 @@ def test_symlinked_root_in_the_cache_is_never_followed(arena: Arena) -> None:
     (fake / "1.0.0" / ".installed").touch()
     os.symlink(fake, arena.other_root(7))
     before = arena.decoy_state()
+    listed = arena.cli("cache", "list", "--json")
+    assert listed.code == 0, listed.err
+    roots = [r["path"] for r in __import__("json").loads(listed.out)["roots"]]
+    assert str(arena.other_root(7)) not in roots, "a symlink was taken for a root"
     for args in (
         ["cache", "list"],
         ["gc", "--include-unknown"],
