@@ -31,7 +31,9 @@ def _archive(a: Arena, files: dict[str, bytes] | None = None, extra: object = No
 
 
 def _keyed(a: Arena, key: str) -> None:
-    a.serve_index({key: {**a.goods.releases["2.0.0"], "version": key}})
+    """An index whose only release is keyed ``key`` (its fields are fine: the key, the
+    version name an install uses, is what is at fault)."""
+    a.serve_index({key: a.goods.releases["2.0.0"]})
 
 
 def _member(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> Callable[..., None]:
@@ -189,6 +191,12 @@ def case_index_url_with_newline(a: Arena) -> Result:
     return a.install("2.0.0")
 
 
+def case_index_field_newline(a: Arena) -> Result:
+    entry = {**a.goods.releases["2.0.0"], "emscripten_version": "4.0.9\n2.0.0  3.13  9.9.9"}
+    a.serve_index({"2.0.0": entry})
+    return a.cli("search", "--all")
+
+
 NUMERIC = [
     "XBUILDENV_TIMEOUT",
     "XBUILDENV_RETRIES",
@@ -226,7 +234,8 @@ CASES: dict[str, tuple[Callable[[Arena], Result], int, str]] = {
     "metadata-dev-zero": (case_metadata_dev_zero, 1, "/dev/zero is not a regular file"),
     "metadata-fifo": (case_metadata_fifo, 1, "index-pipe is not a regular file"),
     "url-fifo": (case_url_fifo, 1, "archive-pipe is not a regular file"),
-    "index-url-newline": (case_index_url_with_newline, 1, "holds no spaces or control"),
+    "index-url-newline": (case_index_url_with_newline, 1, "field 'url' holds a control char"),
+    "index-field-newline": (case_index_field_newline, 1, "'emscripten_version' holds a control"),
 }
 
 
