@@ -287,6 +287,32 @@ def test_gc_skips_a_root_in_its_first_install(root_arena: Arena, command: list[s
     assert _complete(a, a.root)
 
 
+def test_stopped_gc_does_not_block_installs_for_ever(root_arena: Arena) -> None:
+    a = root_arena
+    a.serve_index(a.goods.releases)
+    assert a.install("1.0.0").code == 0
+    log = a.base / "gc-log"
+    gc = subprocess.Popen(
+        [sys.executable, "-m", "xbuildenv", "gc", "--older-than", "0s"],
+        env={**a.env, "XBUILDENV_TEST_CHECKPOINTS": f"point=gc.locked,at=1,signal=STOP,log={log}"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not log.exists():
+            assert gc.poll() is None and time.monotonic() < deadline, gc.communicate()
+            time.sleep(0.05)
+        time.sleep(0.2)
+        r = a.install("2.0.0", timeout=30)
+        line = one_error(r)
+        assert ".xbuildenv-root.lock is stopped; resume it (fg) or end it" in line, line
+    finally:
+        code, err = _resume(gc)
+    assert heal(code == 0), err
+
+
 def test_gc_killed_mid_delete_is_finished_by_the_next(root_arena: Arena) -> None:
     a = root_arena
     a.serve_index(a.goods.releases)

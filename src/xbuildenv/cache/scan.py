@@ -165,11 +165,12 @@ class Applied:
 
     roots: list[RootInfo] = field(default_factory=list)
     busy: list[RootInfo] = field(default_factory=list)
+    archives: list[ArchiveInfo] = field(default_factory=list)  # removed (not in use)
     leftovers: list[Path] = field(default_factory=list)  # .gc-* of killed runs, removed
 
     @property
     def bytes(self) -> int:
-        return sum(r.size for r in self.roots)
+        return sum(r.size for r in self.roots) + sum(a.size for a in self.archives)
 
 
 def apply(plan: GcPlan, cache_home: Path | None = None) -> Applied:
@@ -189,6 +190,7 @@ def apply(plan: GcPlan, cache_home: Path | None = None) -> Applied:
         if lock is None:
             done.busy.append(root)
             continue
+        checkpoint("gc.locked")
         trash = root.path.with_name(f"{GC_PREFIX}{root.path.name}-{os.urandom(4).hex()}")
         try:
             os.rename(root.path, trash)
@@ -200,7 +202,8 @@ def apply(plan: GcPlan, cache_home: Path | None = None) -> Applied:
         remove_tree(trash)
         done.roots.append(root)
     for archive in plan.archives:
-        remove_archive(archive.path)
+        if remove_archive(archive.path):
+            done.archives.append(archive)
     return done
 
 

@@ -136,9 +136,9 @@ def cmd_cache_clean(args: argparse.Namespace) -> int:
         # remove_tree unlinks a symlink planted in the folder's place, never its target
         remove_tree(store.path / folder) if os.path.lexists(store.path / folder) else None
     store.tidy_temp()  # partial downloads of processes that are gone (not running ones)
-    freed = done.bytes + sum(a.size for a in plan.archives) + report.index_bytes
+    freed = done.bytes + report.index_bytes
     info(
-        f"removed {len(plan.archives)} archive(s), the index cache"
+        f"removed {len(done.archives)} archive(s), the index cache"
         + (f" and {len(done.roots)} root(s)" if args.all else "")
         + f"; freed {human(freed)}",
         args.quiet,
@@ -167,6 +167,5 @@ def cmd_gc(args: argparse.Namespace) -> int:
         warn(f"kept root {r.path}: an install is running in it")
     for path in done.leftovers:
         print(f"removed {path.name} (left by a gc that was stopped)")
-    freed = done.bytes + sum(a.size for a in plan.archives)
-    info(f"freed {human(freed)}", args.quiet)
+    info(f"freed {human(done.bytes)}", args.quiet)
     return 0
