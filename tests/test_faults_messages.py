@@ -136,6 +136,16 @@ def case_long_url(a: Arena) -> Result:
     return a.cli("install", "--url", url, "--path", str(a.root))
 
 
+def case_emscripten_version_option(a: Arena) -> Result:
+    files = big_files(PY_FULL, "2.0.0", count=2)
+    files["xbuildenv/pyodide-root/Makefile.envs"] += (
+        b"export PYODIDE_EMSCRIPTEN_VERSION ?= --help\n"
+    )
+    _archive(a, files)
+    assert a.install("2.0.0").code == 0
+    return a.cli("install-emscripten", "--path", str(a.root))
+
+
 def case_empty_url(a: Arena) -> Result:
     return a.cli("install", "--url", "", "--path", str(a.root))
 
@@ -224,6 +234,11 @@ CASES: dict[str, tuple[Callable[[Arena], Result], int, str]] = {
     ),
     "member-under-a-file": (case_member_under_a_file, 1, "is inside 'xbuildenv/plain', a file"),
     "long-url": (case_long_url, 2, "cannot name a version folder: it is longer than 200"),
+    "emscripten-version-option": (
+        case_emscripten_version_option,
+        2,
+        "'--help' is not an Emscripten version",
+    ),
     "empty-url": (case_empty_url, 2, "--url is empty; give the URL or path of an archive"),
     "tool-is-a-number": (case_tool_is_a_number, 1, "'tool' must be a table, not int"),
     "pyproject-not-utf8": (case_pyproject_not_utf8, 1, "pyproject.toml is not valid UTF-8"),
@@ -248,7 +263,8 @@ def test_message(root_arena: Arena, name: str) -> None:
     line = one_error(result, code=code)
     assert expect in line, line
     assert "unexpected" not in line and "cannot write to" not in line, line
-    assert not (root_arena.root / "2.0.0").exists()
+    if name != "emscripten-version-option":  # that one needs an installed environment
+        assert not (root_arena.root / "2.0.0").exists()
     check_decoy(root_arena.decoy, before)
 
 
