@@ -10,8 +10,8 @@ from typing import IO
 
 import pytest
 
-from xbuildenv.install import parallel_bz2
 from xbuildenv.errors import ArchiveError
+from xbuildenv.install import parallel_bz2
 from xbuildenv.install.parallel_bz2 import BLOCK_MAGIC, END_MAGIC, ParallelBz2, find_marker
 
 
