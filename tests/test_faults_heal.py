@@ -23,6 +23,8 @@ from support import PY_FULL, make_tar, one_error, release, sha256
 
 pytest_plugins = ["faults_arena"]
 
+ROOT_NAME = ".pyodide-xbuildenv-0123456789ab"
+
 if TYPE_CHECKING:
     from faults_arena import Arena
 
@@ -119,6 +121,50 @@ def test_copy_mode_keeps_a_root_apart_from_writes_in_another(root_arena: Arena) 
     with (a.root / envs).open("a") as fh:  # a build in root A writes into its file
         fh.write("export PYODIDE_EMSCRIPTEN_VERSION = 0.0.0-evil\n")
     assert b"evil" not in (b / envs).read_bytes()
+
+
+def test_reflinks_are_preferred_where_the_filesystem_has_them(root_arena: Arena) -> None:
+    """On XFS (reflink=1) a second root gets copy-on-write clones, not hard links: a
+    write in one root (even by root, who ignores modes) never reaches the other."""
+    import shutil
+
+    if os.geteuid() != 0 or shutil.which("mkfs.xfs") is None:
+        pytest.skip("needs root and mkfs.xfs (xfsprogs) to make a reflink filesystem")
+    a = root_arena
+    image, mnt = a.base / "xfs.img", a.base / "xfs"
+    with image.open("wb") as fh:
+        fh.truncate(320 << 20)
+    made = subprocess.run(["mkfs.xfs", "-q", "-m", "reflink=1", str(image)], capture_output=True)
+    mnt.mkdir()
+    mounted = subprocess.run(["mount", "-o", "loop", str(image), str(mnt)], capture_output=True)
+    if made.returncode or mounted.returncode:
+        pytest.skip(f"cannot make or mount an XFS image here: {mounted.stderr.decode().strip()}")
+    try:
+        cache = mnt / "home" / ".cache"
+        env = {**a.env, "HOME": str(mnt / "home"), "XDG_CACHE_HOME": str(cache)}
+        a.serve_index(a.goods.releases)
+        first, second = (cache / "pyodide-build" / f"{ROOT_NAME[:-1]}{n}" for n in (1, 2))
+        index = {
+            "PYODIDE_CROSS_BUILD_ENV_METADATA_URL": a.env["PYODIDE_CROSS_BUILD_ENV_METADATA_URL"]
+        }
+        for root in (first, second):
+            done = subprocess.run(
+                [sys.executable, "-m", "xbuildenv", "install", "2.0.0", "--path", str(root)],
+                env={**env, **index},
+                capture_output=True,
+                text=True,
+            )
+            assert done.returncode == 0, done.stderr
+        assert "shared the files" in done.stderr, done.stderr
+        envs = "2.0.0/xbuildenv/pyodide-root/Makefile.envs"
+        assert os.stat(first / envs).st_ino != os.stat(second / envs).st_ino
+        assert os.stat(first / envs).st_nlink == 1  # cloned, not linked
+        with (first / envs).open("a") as fh:
+            fh.write("export PYODIDE_EMSCRIPTEN_VERSION = 0.0.0-evil\n")
+        assert b"evil" not in (second / envs).read_bytes()
+        assert heal(_complete(a, second))
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 # --- healing: damage in the store -----------------------------------------------------------
