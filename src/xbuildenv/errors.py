@@ -81,10 +81,6 @@ class PathEscapeError(XBuildEnvError):
     """A path computed from an archive, index, Makefile.envs or record would leave its folder."""
 
 
-class StoreUnavailableError(XBuildEnvError):
-    """The machine-wide store's lock was held too long; the install goes on without it."""
-
-
 class TreeMismatchError(XBuildEnvError):
     """Another root's tree no longer matches its manifest, so it is not linked (the
     install unpacks from the store instead; never shown to users)."""
