@@ -76,6 +76,24 @@ def test_version_folder_that_is_a_symlink_is_not_an_install(arena: Arena) -> Non
     check_decoy(arena.decoy, before)
 
 
+def test_refresh_never_drops_host_packages_through_a_link(arena: Arena) -> None:
+    """A version made for another Python drops its host packages: only its own."""
+    _installed(arena)
+    fake = arena.decoy / "fake-env"
+    site = fake / "xbuildenv/pyodide-root/packages/.artifacts/lib/python3.0/site-packages"
+    site.mkdir(parents=True)
+    (site / "pkg.py").write_text("x = 1\n")
+    import shutil
+
+    shutil.rmtree(arena.root / "1.0.0" / "xbuildenv")
+    os.symlink(fake / "xbuildenv", arena.root / "1.0.0" / "xbuildenv")
+    (arena.root / "1.0.0" / ".build-python-version").write_text("3.0")
+    before = arena.decoy_state()
+    line = one_error(arena.install("1.0.0"))
+    assert "host site-packages" in line and "leads outside" in line, line
+    check_decoy(arena.decoy, before)
+
+
 # --- store sub-folders that are symlinks ------------------------------------------------
 @pytest.mark.parametrize("sub", ["archives", "tmp", "index", "urls"])
 def test_store_subfolder_symlink_is_never_followed(arena: Arena, sub: str) -> None:
@@ -220,6 +238,10 @@ def test_symlinked_root_in_the_cache_is_never_followed(arena: Arena) -> None:
     (fake / "1.0.0" / ".installed").touch()
     os.symlink(fake, arena.other_root(7))
     before = arena.decoy_state()
+    listed = arena.cli("cache", "list", "--json")
+    assert listed.code == 0, listed.err
+    roots = [r["path"] for r in __import__("json").loads(listed.out)["roots"]]
+    assert str(arena.other_root(7)) not in roots, "a symlink was taken for a root"
     for args in (
         ["cache", "list"],
         ["gc", "--include-unknown"],

@@ -23,6 +23,8 @@ from support import PY_FULL, make_tar, one_error, release, sha256
 
 pytest_plugins = ["faults_arena"]
 
+ROOT_NAME = ".pyodide-xbuildenv-0123456789ab"
+
 if TYPE_CHECKING:
     from faults_arena import Arena
 
@@ -119,6 +121,50 @@ def test_copy_mode_keeps_a_root_apart_from_writes_in_another(root_arena: Arena) 
     with (a.root / envs).open("a") as fh:  # a build in root A writes into its file
         fh.write("export PYODIDE_EMSCRIPTEN_VERSION = 0.0.0-evil\n")
     assert b"evil" not in (b / envs).read_bytes()
+
+
+def test_reflinks_are_preferred_where_the_filesystem_has_them(root_arena: Arena) -> None:
+    """On XFS (reflink=1) a second root gets copy-on-write clones, not hard links: a
+    write in one root (even by root, who ignores modes) never reaches the other."""
+    import shutil
+
+    if os.geteuid() != 0 or shutil.which("mkfs.xfs") is None:
+        pytest.skip("needs root and mkfs.xfs (xfsprogs) to make a reflink filesystem")
+    a = root_arena
+    image, mnt = a.base / "xfs.img", a.base / "xfs"
+    with image.open("wb") as fh:
+        fh.truncate(320 << 20)
+    made = subprocess.run(["mkfs.xfs", "-q", "-m", "reflink=1", str(image)], capture_output=True)
+    mnt.mkdir()
+    mounted = subprocess.run(["mount", "-o", "loop", str(image), str(mnt)], capture_output=True)
+    if made.returncode or mounted.returncode:
+        pytest.skip(f"cannot make or mount an XFS image here: {mounted.stderr.decode().strip()}")
+    try:
+        cache = mnt / "home" / ".cache"
+        env = {**a.env, "HOME": str(mnt / "home"), "XDG_CACHE_HOME": str(cache)}
+        a.serve_index(a.goods.releases)
+        first, second = (cache / "pyodide-build" / f"{ROOT_NAME[:-1]}{n}" for n in (1, 2))
+        index = {
+            "PYODIDE_CROSS_BUILD_ENV_METADATA_URL": a.env["PYODIDE_CROSS_BUILD_ENV_METADATA_URL"]
+        }
+        for root in (first, second):
+            done = subprocess.run(
+                [sys.executable, "-m", "xbuildenv", "install", "2.0.0", "--path", str(root)],
+                env={**env, **index},
+                capture_output=True,
+                text=True,
+            )
+            assert done.returncode == 0, done.stderr
+        assert "shared the files" in done.stderr, done.stderr
+        envs = "2.0.0/xbuildenv/pyodide-root/Makefile.envs"
+        assert os.stat(first / envs).st_ino != os.stat(second / envs).st_ino
+        assert os.stat(first / envs).st_nlink == 1  # cloned, not linked
+        with (first / envs).open("a") as fh:
+            fh.write("export PYODIDE_EMSCRIPTEN_VERSION = 0.0.0-evil\n")
+        assert b"evil" not in (second / envs).read_bytes()
+        assert heal(_complete(a, second))
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 # --- healing: damage in the store -----------------------------------------------------------
@@ -285,6 +331,49 @@ def test_gc_skips_a_root_in_its_first_install(root_arena: Arena, command: list[s
         code, err = _resume(proc)
     assert heal(code == 0), err
     assert _complete(a, a.root)
+
+
+def test_stopped_gc_does_not_block_installs_for_ever(root_arena: Arena) -> None:
+    a = root_arena
+    a.serve_index(a.goods.releases)
+    assert a.install("1.0.0").code == 0
+    log = a.base / "gc-log"
+    gc = subprocess.Popen(
+        [sys.executable, "-m", "xbuildenv", "gc", "--older-than", "0s"],
+        env={**a.env, "XBUILDENV_TEST_CHECKPOINTS": f"point=gc.locked,at=1,signal=STOP,log={log}"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not log.exists():
+            assert gc.poll() is None and time.monotonic() < deadline, gc.communicate()
+            time.sleep(0.05)
+        time.sleep(0.2)
+        r = a.install("2.0.0", timeout=30)
+        line = one_error(r)
+        assert ".xbuildenv-root.lock is stopped; resume it (fg) or end it" in line, line
+    finally:
+        code, err = _resume(gc)
+    assert heal(code == 0), err
+
+
+def test_gc_killed_mid_delete_is_finished_by_the_next(root_arena: Arena) -> None:
+    a = root_arena
+    a.serve_index(a.goods.releases)
+    assert a.install("2.0.0").code == 0
+    log = a.base / "gc-log"
+    spec = f"point=gc.renamed,at=1,signal=KILL,log={log}"
+    r = a.cli("cache", "clean", "--all", XBUILDENV_TEST_CHECKPOINTS=spec)
+    assert r.code == -9 and log.read_text() == "gc.renamed\n", (r.code, r.err)
+    left = [p for p in a.cache.iterdir() if p.name.startswith(".gc-")]
+    assert len(left) == 1 and not a.root.exists()
+    before = a.decoy_state()
+    r = a.cli("gc")
+    assert heal(r.code == 0 and not left[0].exists()), r.err
+    assert f"removed {left[0].name} (left by a gc that was stopped)" in r.out, r.out
+    check_decoy(a.decoy, before)
 
 
 def test_gc_removes_what_a_killed_gc_left(root_arena: Arena) -> None:

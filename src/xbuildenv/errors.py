@@ -30,7 +30,6 @@ __all__ = [
     "PatchError",
     "PathEscapeError",
     "RootError",
-    "StoreUnavailableError",
     "ToolError",
     "UnknownKeyError",
     "UsageError",
@@ -177,10 +176,6 @@ class MirrorError(XBuildEnvError):
 
 class PathEscapeError(XBuildEnvError):
     """A path computed from an archive, index, Makefile.envs or record would leave its folder."""
-
-
-class StoreUnavailableError(XBuildEnvError):
-    """The machine-wide store's lock was held too long; the install goes on without it."""
 
 
 class TreeMismatchError(XBuildEnvError):

@@ -88,7 +88,9 @@ class FileLock:
             try:
                 fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             except BlockingIOError:
-                stopped = self.pid_record and _holder_stopped(fd)
+                # A shared waiter is blocked only by an exclusive holder, which records
+                # its pid (gc): a stopped one must not block installs for ever either.
+                stopped = (self.pid_record or self.shared) and _holder_stopped(fd)
                 os.close(fd)
                 if stopped:
                     raise LockTimeoutError(
@@ -107,7 +109,7 @@ class FileLock:
                 continue
             if self._same_file(fd):
                 self._fd = fd
-                if self.pid_record:
+                if self.pid_record and not self.shared:
                     try:
                         os.ftruncate(fd, 0)
                         os.pwrite(fd, str(os.getpid()).encode(), 0)
@@ -241,7 +243,7 @@ def root_lock(root: Path, **kwargs: object) -> FileLock:
 
 def try_root_exclusive(root: Path) -> FileLock | None:
     """The root's lock held exclusively (the caller releases it), or None if busy."""
-    lock = FileLock(root / ROOT_LOCK, timeout=0)
+    lock = FileLock(root / ROOT_LOCK, timeout=0, pid_record=True)
     try:
         lock.acquire()
     except (LockTimeoutError, RootError):

@@ -30,13 +30,16 @@ MAX_RECORD = 1 << 20
 _FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-def contained(base: Path, relative: str | os.PathLike[str], what: str) -> Path:
+def contained(
+    base: Path, relative: str | os.PathLike[str], what: str, *, links: bool = True
+) -> Path:
     """``base / relative``, refused (:class:`PathEscapeError`) if it leaves ``base``.
 
     ``what`` names the input the path came from, for the message (e.g. "PYMINOR in
     Makefile.envs"). The check is lexical first (absolute paths, ``..``, NUL), then
     through the file system: the deepest existing ancestor must resolve inside
-    ``base``'s real path, so a symlink on the way cannot lead elsewhere.
+    ``base``'s real path, so a symlink on the way cannot lead elsewhere (``links=False``
+    skips that for a folder we just made ourselves, where no link can be).
     """
     text = os.fspath(relative)
     if "\0" in text:
@@ -47,6 +50,8 @@ def contained(base: Path, relative: str | os.PathLike[str], what: str) -> Path:
     if normal == ".." or normal.startswith(".." + os.sep):
         raise PathEscapeError(f"{what} ({text!r}) leads outside {base}; refusing to use it")
     path = base / normal if normal != "." else base
+    if not links:
+        return path
     try:
         real_base = os.path.realpath(base)
         probe = path

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..checkpoints import checkpoint
 from ..errors import XBuildEnvError
 from ..records import iso_utc
 from .fs import remove_tree
@@ -210,11 +211,12 @@ class Applied:
 
     roots: list[RootInfo] = field(default_factory=list)
     busy: list[RootInfo] = field(default_factory=list)
+    archives: list[ArchiveInfo] = field(default_factory=list)  # removed (not in use)
     leftovers: list[Path] = field(default_factory=list)  # .gc-* of killed runs, removed
 
     @property
     def bytes(self) -> int:
-        return sum(r.size for r in self.roots)
+        return sum(r.size for r in self.roots) + sum(a.size for a in self.archives)
 
 
 def apply(plan: GcPlan, cache_home: Path | None = None) -> Applied:
@@ -234,6 +236,7 @@ def apply(plan: GcPlan, cache_home: Path | None = None) -> Applied:
         if lock is None:
             done.busy.append(root)
             continue
+        checkpoint("gc.locked")
         trash = root.path.with_name(f"{GC_PREFIX}{root.path.name}-{os.urandom(4).hex()}")
         try:
             os.rename(root.path, trash)
@@ -241,10 +244,12 @@ def apply(plan: GcPlan, cache_home: Path | None = None) -> Applied:
             lock.release()
             continue
         lock.release()
+        checkpoint("gc.renamed")
         remove_tree(trash)
         done.roots.append(root)
     for archive in plan.archives:
-        remove_archive(archive.path)
+        if remove_archive(archive.path):
+            done.archives.append(archive)
     return done
 
 

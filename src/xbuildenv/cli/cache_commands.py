@@ -148,14 +148,14 @@ def cmd_cache_clean(args: argparse.Namespace) -> int:
         # remove_tree unlinks a symlink planted in the folder's place, never its target
         remove_tree(store.path / folder) if os.path.lexists(store.path / folder) else None
     store.tidy_temp()  # partial downloads of processes that are gone (not running ones)
-    removed = GcPlan(roots=done.roots, archives=plan.archives, index_bytes=report.index_bytes)
+    removed = GcPlan(roots=done.roots, archives=done.archives, index_bytes=report.index_bytes)
     if args.json:
         from .output import print_json
 
         print_json(removed.to_json(dry_run=False))
         return 0
     info(
-        f"removed {len(plan.archives)} archive(s), the index cache"
+        f"removed {len(done.archives)} archive(s), the index cache"
         + (f" and {len(done.roots)} root(s)" if args.all else "")
         + f"; freed {format_bytes(removed.bytes)}",
         args.quiet,
@@ -179,7 +179,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
         done = apply(plan, home)
         for r in done.busy:
             warn(f"kept root {r.path}: an install is running in it")
-        removed = GcPlan(roots=done.roots, archives=plan.archives, index_bytes=plan.index_bytes)
+        removed = GcPlan(roots=done.roots, archives=done.archives, index_bytes=plan.index_bytes)
         print_json(removed.to_json(dry_run=False))
         return 0
     verb = "would remove" if args.dry_run else "removing"
@@ -195,6 +195,5 @@ def cmd_gc(args: argparse.Namespace) -> int:
         warn(f"kept root {r.path}: an install is running in it")
     for path in done.leftovers:
         print(f"removed {path.name} (left by a gc that was stopped)")
-    freed = done.bytes + sum(a.size for a in plan.archives) + plan.index_bytes
-    info(f"freed {format_bytes(freed)}", args.quiet)
+    info(f"freed {format_bytes(done.bytes)}", args.quiet)
     return 0

@@ -106,11 +106,15 @@ def _release_from(key: str, raw: Any) -> Release:
             raise MetadataError(
                 f"release {key!r}: field {name!r} must be a non-empty string, got {value!r}"
             )
+        if not value.strip().isprintable():  # a newline would forge lines in listings
+            raise MetadataError(f"release {key!r}: field {name!r} holds a control character")
         values[name] = value.strip()
     for name in _OPTIONAL:
         value = raw.get(name)
         if value is not None and not isinstance(value, str):
             raise MetadataError(f"release {key!r}: field {name!r} must be a string, got {value!r}")
+        if isinstance(value, str) and not value.isprintable():
+            raise MetadataError(f"release {key!r}: field {name!r} holds a control character")
         values[name] = value or None
     sha = values["sha256"]
     if sha is not None and not _SHA256.match(sha):

@@ -43,7 +43,7 @@ from ..cache.locks import (
     sweep_stale_locks,
     version_lock,
 )
-from ..cache.paths import real_dir
+from ..cache.paths import contained, real_dir
 from ..cache.store import ArchiveStore, url_key
 from ..checkpoints import checkpoint
 from ..errors import LockTimeoutError, RootError, UsageError
@@ -208,9 +208,10 @@ def _install_locked(
     if was_installed and not options.force:
         if layout.python_marker(version) == python:
             return InstallResult(version, target, "already installed")
-        # Host packages built for another Python are unusable: drop them, keep the rest.
+        # Host packages built for another Python are unusable: drop them, keep the rest
+        # (only inside this version's folder: never through a link planted in it).
         for site in host_site_packages_dirs(layout.pyodide_root(version)):
-            remove_tree(site)
+            remove_tree(contained(target, os.path.relpath(site, target), "host site-packages"))
         layout.write_python_marker(target, python)
         return InstallResult(version, target, "refreshed")
 

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 from ..cache.fs import remove_tree
 from ..cache.layout import PACKAGE_INDEX_STAGING
-from ..cache.paths import read_bounded
+from ..cache.paths import contained, read_bounded
 from ..errors import ArchiveError
 
 CDN_BASE = "https://cdn.jsdelivr.net/pyodide/v{version}/full/"
@@ -120,7 +120,13 @@ def _write_some(
     for name in names:
         if cancelled is not None and cancelled.is_set():
             return
-        pkg_dir = os.path.join(index_dir, name) if name else index_dir
+        # The shared guard, on top of the name check in render_pages (the folder is
+        # ours and fresh: no links to look through).
+        pkg_dir = (
+            os.fspath(contained(Path(index_dir), name, "a pyodide-lock.json name", links=False))
+            if name
+            else index_dir
+        )
         if name:
             os.makedirs(pkg_dir, exist_ok=True)
         _write(os.path.join(pkg_dir, "index.html"), pages[name])

@@ -9,7 +9,6 @@ the active virtual environment (``VIRTUAL_ENV``) or an interpreter named with
 from __future__ import annotations
 
 import os
-import re
 import sys
 from importlib.util import find_spec
 from pathlib import Path
@@ -107,6 +106,7 @@ def _venv_python(venv: Path) -> Path:
 def probe_interpreter(python: str, source: str) -> TargetEnv:
     """Ask another interpreter for its prefix, version and pyodide-build."""
     import json
+    import re
     import shutil
     import subprocess
 
