@@ -202,9 +202,11 @@ def case_index_url_with_newline(a: Arena) -> Result:
 
 
 def case_index_field_newline(a: Arena) -> Result:
+    # The tolerant index leaves such a release out (one warning naming the field, so
+    # the forged line never reaches a table); asking for it by name is the error.
     entry = {**a.goods.releases["2.0.0"], "emscripten_version": "4.0.9\n2.0.0  3.13  9.9.9"}
     a.serve_index({"2.0.0": entry})
-    return a.cli("search", "--all")
+    return a.install("2.0.0")
 
 
 NUMERIC = [
