@@ -78,14 +78,23 @@ def _problems(read: Any) -> tuple[list[str], set[str]]:
     return problems, set(releases)
 
 
-def _points(env: dict[str, str], dest: str, meta: str, log: Path, reset: Any) -> list[int]:
+def _address(names: list[str], at: int) -> str:
+    """The ``at``-th logged checkpoint as ``point=NAME,at=K`` (its K-th occurrence):
+    the overall count varies with how the network happens to chunk a download, the
+    occurrence of a named point does not."""
+    name = names[at - 1]
+    return f"point={name},at={names[:at].count(name)}"
+
+
+def _points(env: dict[str, str], dest: str, meta: str, log: Path, reset: Any) -> list[str]:
     """Run once with a log of every checkpoint; pick the kill points to try."""
     reset()
     assert _sync(env, dest, meta, f"log={log}") == 0
     names = log.read_text().splitlines()
     sparse = [i + 1 for i, n in enumerate(names) if n != DENSE]
     dense = [i + 1 for i, n in enumerate(names) if n == DENSE]
-    return sorted(set(sparse) | set(random.Random(13).sample(dense, min(4, len(dense)))))
+    chosen = sorted(set(sparse) | set(random.Random(13).sample(dense, min(4, len(dense)))))
+    return [_address(names, at) for at in chosen]
 
 
 def test_killed_sync_into_a_folder(server: Server, tmp_path: Path) -> None:
@@ -108,7 +117,7 @@ def test_killed_sync_into_a_folder(server: Server, tmp_path: Path) -> None:
     assert len(points) >= 8
     for at in points:
         reset()
-        code = _sync(env, str(dest), new, f"at={at}")
+        code = _sync(env, str(dest), new, at)
         assert code == -9, (at, code)
         problems, listed = _problems(read)
         assert problems == [], (at, problems)
@@ -124,7 +133,7 @@ def test_killed_sync_into_a_folder(server: Server, tmp_path: Path) -> None:
     for at in random.Random(7).sample(points, 3):
         for signal in ("TERM", "INT"):
             reset()
-            assert _sync(env, str(dest), new, f"at={at},signal={signal}") == 130, (at, signal)
+            assert _sync(env, str(dest), new, f"{at},signal={signal}") == 130, (at, signal)
             problems, _ = _problems(read)
             assert problems == [], (at, signal, problems)
             assert [p.name for p in dest.rglob(".*.part")] == [], (at, signal)
@@ -156,13 +165,13 @@ def test_killed_sync_into_a_bucket(server: Server, moto_s3: MotoS3, tmp_path: Pa
     reset()
     assert _sync(env, f"s3://{state['bucket']}/m", new, f"log={log}") == 0
     names = log.read_text().splitlines()
-    points = [i + 1 for i, n in enumerate(names) if n.startswith("mirror.")]
+    points = [_address(names, i + 1) for i, n in enumerate(names) if n.startswith("mirror.")]
     if not points:
         pytest.fail(f"no mirror checkpoints in {names}")
     for at in points:
         reset()
         dest = f"s3://{state['bucket']}/m"
-        assert _sync(env, dest, new, f"at={at}") == -9, at
+        assert _sync(env, dest, new, at) == -9, at
         problems, listed = _problems(read)
         assert problems == [] and listed in ({"1.0.0", "2.0.0"}, {"2.0.0", "3.0.0"}), (at, problems)
         FAULT_STATS["kill_points"] += 1
