@@ -290,7 +290,9 @@ def extract_stream(
     except ArchiveError:
         raise
     except (tarfile.TarError, EOFError, zlib.error, ValueError) as exc:
-        raise ArchiveError(f"the archive is corrupt or truncated ({exc})") from None
+        # Where it broke helps tell a damaged archive from a damaged stream.
+        where = f", after {extractor.stats.members} member(s)" if extractor.stats.members else ""
+        raise ArchiveError(f"the archive is corrupt or truncated ({exc}{where})") from None
     except OSError as exc:
         if exc.filename is None and exc.errno is None:
             # bz2/lzma/gzip report bad data as bare OSError/EOFError

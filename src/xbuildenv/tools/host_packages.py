@@ -235,7 +235,7 @@ def copy_extras(extras_root: Path, site: Path) -> int:
 def find_uv() -> str | None:
     """The uv executable: the ``uv`` Python package's, else the one on PATH."""
     try:
-        from uv import find_uv_bin  # type: ignore[import-not-found]
+        from uv import find_uv_bin  # type: ignore[import-not-found, unused-ignore]
 
         return str(find_uv_bin())
     except (ImportError, FileNotFoundError):
