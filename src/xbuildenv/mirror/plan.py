@@ -29,7 +29,7 @@ from ..index.mirror_prefix import OFFICIAL_PREFIX, relative_path
 from ..index.releases import Release, channel_url, parse_index
 from ..net.fetch import fetch_bytes
 from ..net.storage import Storage
-from ..net.urls import local_path, resolve_relative
+from ..net.urls import local_path, remote_archive_problem, resolve_relative
 from .selection import CHANNELS, INDEX_NAMES, Selection, select
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -111,15 +111,12 @@ def archive_path(url: str, sha256: str | None, origin: str = OFFICIAL_PREFIX) ->
 
 
 def _check_scheme(index_source: str, url: str) -> None:
-    """A remote index may only name remote archives (same or stronger scheme)."""
-    index_scheme = urlparse(index_source).scheme
-    scheme = urlparse(url).scheme
-    if index_scheme in ("http", "https") and (
-        scheme not in ("http", "https") or (index_scheme == "https" and scheme == "http")
-    ):
+    """A remote index may only name remote archives (the rule installs keep too)."""
+    problem = remote_archive_problem(index_source, url)
+    if problem is not None:
         raise MirrorError(
-            f"the release index {index_source} names {url}, which is not a remote "
-            f"{index_scheme} URL",
+            f"the release index {index_source} names {url}, which is not a remote archive "
+            f"it may name ({problem})",
             "refusing to copy it into the mirror; check the index",
         )
 
