@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +38,27 @@ def moto_s3() -> Iterator[object]:
     s3 = MotoS3()
     yield s3
     s3.close()
+
+
+@pytest.fixture
+def private_process_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process's environment without user configuration, with a private cache,
+    HOME and working folder: for tests that call the library in-process."""
+    for key in list(os.environ):
+        if key.startswith(("PYODIDE_", "XBUILDENV_")) or key == "VIRTUAL_ENV":
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+@pytest.fixture
+def emsdk_repo(tmp_path: Path) -> str:
+    """A local git repository standing in for emsdk (see tools_helpers.FAKE_EMSDK)."""
+    from tools_helpers import make_emsdk_repo
+
+    return make_emsdk_repo(tmp_path)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,16 +11,8 @@ from support import OTHER_PY, PY_MM, Server, serve_env, serve_index
 from xbuildenv import XBuildEnvError, XBuildEnvManager, default_xbuildenv_path
 from xbuildenv.errors import IncompatibleError, NotInstalledError
 
-
-@pytest.fixture(autouse=True)
-def private_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key in list(os.environ):
-        if key.startswith(("PYODIDE_", "XBUILDENV_")) or key == "VIRTUAL_ENV":
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
-    yield
+# In-process API calls: no user configuration, a private cache, HOME and working folder.
+pytestmark = pytest.mark.usefixtures("private_process_env")
 
 
 def test_manager_lifecycle(server: Server, tmp_path: Path) -> None:

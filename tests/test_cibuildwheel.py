@@ -27,7 +27,6 @@ from support import DATA, Server, clean_env, default_files, make_tar, sha256
 from test_dropin_api import SCRIPT
 from test_dropin_inputs import PYODIDE_BUILD_0392
 from test_interop import FIXTURE_PYTHON, find_python
-from test_tools_emsdk import FAKE_EMSDK, git
 
 pytestmark = pytest.mark.interop
 
@@ -117,19 +116,6 @@ def served_real_index(server: Server, mm: str) -> str:
         entry["url"] = server.add(f"/dl/{key}.tar.gz", body)
         entry["sha256"] = sha256(body)
     return server.add("/index.json", json.dumps(doc).encode())
-
-
-@pytest.fixture
-def emsdk_repo(tmp_path: Path) -> str:
-    repo = tmp_path / "emsdk-repo"
-    repo.mkdir()
-    (repo / "emsdk").write_text(FAKE_EMSDK)
-    (repo / "emsdk").chmod(0o755)
-    (repo / "emsdk_env.sh").write_text("# sourced by users\n")
-    git("init", "-q", cwd=repo)
-    git("add", ".", cwd=repo)
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "emsdk", cwd=repo)
-    return f"file://{repo}"
 
 
 def venv_env(venv: Path, tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from support import PY_FULL, Server, default_files, one_error, run, serve_env, serve_index
 from test_cli_output import run_on_terminal
-from test_tools_emsdk import emsdk_repo  # noqa: F401  (a fixture)
 from tools_helpers import install_env
 
 
@@ -241,7 +240,7 @@ def test_quiet_install_emscripten_prints_no_hints(
     server: Server,
     env: dict[str, str],
     tmp_path: Path,
-    emsdk_repo: str,  # noqa: F811  (the fixture imported above)
+    emsdk_repo: str,
 ) -> None:
     env = {**env, "FAKE_EMSDK_LOG": str(tmp_path / "log"), "XBUILDENV_EMSDK_URL": emsdk_repo}
     root = str(tmp_path / "root")

@@ -8,8 +8,6 @@ real pyodide-build class.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -76,15 +74,8 @@ def drive(*args: object) -> list[str]:
     return result
 
 
-@pytest.fixture(autouse=True)
-def private_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key in list(os.environ):
-        if key.startswith(("PYODIDE_", "XBUILDENV_")) or key == "VIRTUAL_ENV":
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
-    yield
+# In-process API calls: no user configuration, a private cache, HOME and working folder.
+pytestmark = pytest.mark.usefixtures("private_process_env")
 
 
 def test_pyodide_build_style_code_runs_unchanged(server: Server, tmp_path: Path) -> None:

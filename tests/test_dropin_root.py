@@ -13,21 +13,7 @@ from pathlib import Path
 
 import pytest
 from support import PY_MM, Server, make_tar, one_error, run
-from test_tools_emsdk import FAKE_EMSDK, git
 from tools_helpers import fixture_files, install_env
-
-
-@pytest.fixture
-def emsdk_repo(tmp_path: Path) -> str:
-    repo = tmp_path / "emsdk-repo"
-    repo.mkdir()
-    (repo / "emsdk").write_text(FAKE_EMSDK)
-    (repo / "emsdk").chmod(0o755)
-    (repo / "emsdk_env.sh").write_text("# sourced by users\n")
-    git("init", "-q", cwd=repo)
-    git("add", ".", cwd=repo)
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "emsdk", cwd=repo)
-    return f"file://{repo}"
 
 
 def warnings(err: str) -> list[str]:

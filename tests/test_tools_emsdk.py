@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-import pytest
 from support import Server, one_error, run
 from tools_helpers import install_env
-
-# The stand-in: records each call, and builds the tree a real emsdk would.
-FAKE_EMSDK = r"""#!/bin/sh
-echo "$*" >> "$FAKE_EMSDK_LOG"
-case "$1" in
-  install)
-    if [ -n "$FAKE_EMSDK_FAIL" ]; then echo "error: download failed for $3"; exit 3; fi
-    mkdir -p upstream/emscripten/src node/22.16.0_64bit/bin
-    printf 'line1\nline2\nline3\n' > upstream/emscripten/src/settings.js
-    echo "$3" > upstream/emscripten/emscripten-version.txt
-    printf '#!/bin/sh\n' > node/22.16.0_64bit/bin/node
-    ;;
-  activate)
-    echo "emsdk_path = 'embedded'" > .emscripten
-    ;;
-esac
-"""
 
 GOOD_PATCH = b"""diff --git a/src/settings.js b/src/settings.js
 --- a/src/settings.js
@@ -47,24 +28,6 @@ BAD_PATCH = b"""diff --git a/src/settings.js b/src/settings.js
 """
 
 PATCHES = "xbuildenv/pyodide-root/emsdk/patches/"
-
-
-def git(*args: str, cwd: Path) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
-
-
-@pytest.fixture
-def emsdk_repo(tmp_path: Path) -> str:
-    repo = tmp_path / "emsdk-repo"
-    repo.mkdir()
-    script = repo / "emsdk"
-    script.write_text(FAKE_EMSDK)
-    script.chmod(0o755)
-    (repo / "emsdk_env.sh").write_text("# sourced by users\n")
-    git("init", "-q", cwd=repo)
-    git("add", ".", cwd=repo)
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "emsdk", cwd=repo)
-    return f"file://{repo}"
 
 
 def calls(log: Path) -> list[str]:
