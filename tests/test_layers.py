@@ -20,15 +20,16 @@ PACKAGE = Path(xbuildenv.__file__).resolve().parent
 
 # Lowest first. Top-level modules are named by file; subpackages by folder.
 LAYERS: list[set[str]] = [
-    {"errors", "records", "checkpoints"},
+    {"_version", "errors", "records", "checkpoints"},
+    {"fs"},
     {"settings"},
     {"net"},
     {"cache"},
     {"index"},
     {"install"},
     {"tools", "mirror"},
-    # the facade, pyodide-build's names, and the 0.1 import paths kept for one release
-    {"manager", "compat", "build_config", "host_packages", "emsdk", "shell_env", "makefile_envs"},
+    # the facade and pyodide-build's names
+    {"manager", "compat"},
     {"cli"},
     {"__init__", "__main__"},
 ]
@@ -41,10 +42,10 @@ def rank(unit: str) -> int:
     raise AssertionError(f"{unit} is in no layer: add it to LAYERS")
 
 
-def modules() -> list[str]:
+def modules(package: Path = PACKAGE) -> list[str]:
     names = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        parts = path.relative_to(PACKAGE).with_suffix("").parts
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package).with_suffix("").parts
         if parts[-1] == "__init__" and len(parts) > 1:
             parts = parts[:-1]
         names.append(".".join(("xbuildenv", *parts)))
@@ -54,7 +55,11 @@ def modules() -> list[str]:
 def unit_of(module: str) -> str:
     """The layer unit of a dotted module name: its subpackage, or its top-level name."""
     parts = module.split(".")
-    return parts[1] if len(parts) > 1 else "__init__"
+    if len(parts) == 1:
+        return "__init__"
+    if not (PACKAGE / parts[1]).is_dir() and not (PACKAGE / f"{parts[1]}.py").is_file():
+        return "__init__"  # ``from xbuildenv import name``: an attribute of the package
+    return parts[1]
 
 
 def imports_of(path: Path, module: str) -> list[tuple[int, str]]:
@@ -81,22 +86,41 @@ def imports_of(path: Path, module: str) -> list[tuple[int, str]]:
     return found
 
 
-def upward_imports() -> list[str]:
+def upward_imports(package: Path = PACKAGE) -> list[str]:
     problems = []
-    for module in modules():
-        path = PACKAGE.joinpath(*module.split(".")[1:])
+    for module in modules(package):
+        path = package.joinpath(*module.split(".")[1:])
         path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
         own = rank(unit_of(module))
         for line, target in imports_of(path, module):
-            if target in ("xbuildenv", "xbuildenv.__version__"):
-                continue  # the version string: defined at the top, read by the CLI
             if rank(unit_of(target)) > own:
-                problems.append(f"{path.relative_to(PACKAGE)}:{line} imports {target}")
+                problems.append(f"{path.relative_to(package)}:{line} imports {target}")
     return problems
 
 
 def test_imports_go_down_the_layers_only() -> None:
     assert upward_imports() == []
+
+
+@pytest.mark.parametrize(
+    ("module", "line"),
+    [
+        ("fs/paths.py", "from ..cache import layout"),
+        ("fs/locks.py", "from ..settings.dirs import cache_home"),
+        ("cache/root.py", "from ..index import releases"),
+        ("net/fetch.py", "from .. import __version__"),
+    ],
+)
+def test_a_planted_upward_import_is_found(tmp_path: Path, module: str, line: str) -> None:
+    """The check is live: a copy of the package with one upward import fails it."""
+    import shutil
+
+    copy = tmp_path / "xbuildenv"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    target = copy / module
+    target.write_text(target.read_text() + f"\n{line}\n")
+    found = upward_imports(copy)
+    assert len(found) == 1 and found[0].startswith(module), found
 
 
 def test_every_module_is_in_a_layer() -> None:
@@ -113,13 +137,26 @@ def test_each_module_imports_alone(module: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_public_names_and_old_paths_are_the_same_objects() -> None:
-    from xbuildenv import build_config, emsdk, host_packages, makefile_envs, shell_env
+def test_public_names_resolve_and_the_old_alias_modules_are_gone() -> None:
+    import importlib
+    import inspect
 
-    assert build_config.load_build_config is xbuildenv.load_build_config
-    assert emsdk.install_emscripten is xbuildenv.install_emscripten
-    assert host_packages.install_host_packages is xbuildenv.install_host_packages
-    assert makefile_envs.parse_makefile_envs is xbuildenv.parse_makefile_envs
-    assert shell_env.render is xbuildenv.render
     for name in xbuildenv.__all__:
-        assert getattr(xbuildenv, name) is not None
+        value = getattr(xbuildenv, name)
+        assert inspect.isclass(value) or inspect.isfunction(value) or name == "__version__", name
+    for old in ("build_config", "emsdk", "host_packages", "makefile_envs", "shell_env"):
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(f"xbuildenv.{old}")
+
+
+def test_the_version_is_written_once() -> None:
+    """pyproject reads the version from _version.py; the installed metadata agrees."""
+    import importlib.metadata
+    import tomllib
+
+    from xbuildenv._version import __version__
+
+    pyproject = tomllib.loads((PACKAGE.parents[1] / "pyproject.toml").read_text())
+    assert "version" in pyproject["project"]["dynamic"]
+    assert "version" not in pyproject["project"]
+    assert importlib.metadata.version("xbuildenv") == __version__ == xbuildenv.__version__

@@ -1,4 +1,4 @@
-"""The shared guards of cache/paths.py, on real files, links, FIFOs and devices."""
+"""The shared guards of fs/paths.py, on real files, links, FIFOs and devices."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from xbuildenv.cache.paths import chmod_here, contained, make_real_dir, read_bounded, real_dir
 from xbuildenv.errors import PathEscapeError
+from xbuildenv.fs.paths import chmod_here, contained, make_real_dir, read_bounded, real_dir
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,9 @@ command line's read commands) stay fast:
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+from ._version import __version__
 
-__version__ = "0.1.0"
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 
 __all__ = [
     "XBuildEnvError",

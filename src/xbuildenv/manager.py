@@ -16,10 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# Heavier modules (packaging via compatibility, tarfile via archive, the download
-# pipeline) are imported where they are used, so that installing an installed version
-# and the read commands start fast.
-from .cache.fs import remove_tree
 from .cache.layout import RootLayout, check_version_name, url_to_version
 from .cache.owners import read_owner, record_use
 from .cache.root import ResolvedRoot, resolve_root
@@ -29,6 +25,11 @@ from .errors import (
     NotInstalledError,
     UsageError,
 )
+
+# Heavier modules (packaging via compatibility, tarfile via archive, the download
+# pipeline) are imported where they are used, so that installing an installed version
+# and the read commands start fast.
+from .fs.files import remove_tree
 from .index.choice import untagged
 from .index.index_cache import DEFAULT_MAX_AGE, IndexPolicy, load_releases
 from .index.releases import Release, Releases, channel_url

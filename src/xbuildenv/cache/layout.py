@@ -39,9 +39,9 @@ from pathlib import Path
 
 from ..checkpoints import checkpoint
 from ..errors import NotInstalledError, RootError, UsageError
+from ..fs.files import exchange, remove_tree
+from ..fs.paths import read_text_bounded, real_dir
 from ..records import Record
-from .fs import exchange, remove_tree
-from .paths import read_text_bounded, real_dir
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
 if TYPE_CHECKING:

@@ -22,8 +22,8 @@ import json
 import os
 from pathlib import Path
 
+from ..fs.paths import read_bounded
 from .layout import MANIFEST
-from .paths import read_bounded
 
 _MAX_MANIFEST = 64 << 20
 _CHUNK = 1 << 20

@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..fs.files import write_atomic
+from ..fs.paths import read_bounded
 from ..settings.target import TargetEnv
-from .fs import write_atomic
 from .layout import OWNER_FILE
-from .paths import read_bounded
 
 
 @dataclass(frozen=True)

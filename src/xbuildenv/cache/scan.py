@@ -16,8 +16,9 @@ from typing import Any
 
 from ..checkpoints import checkpoint
 from ..errors import XBuildEnvError
+from ..fs.files import remove_tree
+from ..fs.paths import read_bounded, real_dir
 from ..records import iso_utc
-from .fs import remove_tree
 from .layout import (
     ARCHIVE_MARKER,
     GC_PREFIX,
@@ -27,7 +28,6 @@ from .layout import (
 )
 from .locks import try_root_exclusive
 from .owners import Owner, last_used, read_owner
-from .paths import read_bounded, real_dir
 from .store import ArchiveStore
 
 
@@ -268,7 +268,8 @@ def remove_gc_leftovers(cache_home: Path) -> list[Path]:
 
 def remove_archive(path: Path) -> bool:
     """Delete a stored archive unless an install holds its store lock."""
-    from .locks import FileLock, lock_dir
+    from ..fs.locks import FileLock
+    from .locks import lock_dir
 
     try:
         folder = lock_dir(path.parent.parent)

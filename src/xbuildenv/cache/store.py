@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from ..fs.files import write_atomic
+from ..fs.paths import make_real_dir, read_bounded, real_dir
 from ..settings.config import env_str
-from .fs import write_atomic
 from .layout import STORE_ARCHIVES, STORE_INDEX, STORE_LOCKS, STORE_NAME, STORE_TMP, STORE_URLS
-from .paths import make_real_dir, read_bounded, real_dir
 
 ENV_CACHE_DIR = "XBUILDENV_CACHE_DIR"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -128,7 +128,7 @@ class ArchiveStore:
 
     def tidy(self) -> None:
         """Remove what killed processes left: partial downloads and stale lock files."""
-        from .locks import sweep_stale_locks
+        from ..fs.locks import sweep_stale_locks
 
         try:
             # Only a real folder: a planted symlink must not make us delete elsewhere.

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import TreeMismatchError
+from ..fs.paths import chmod_here, read_bounded, real_dir
 from .layout import ARCHIVE_MARKER, INSTALLED_MARKER, ROOT_PREFIX
 from .manifest import Manifest, file_digest
-from .paths import chmod_here, read_bounded, real_dir
 
 # How a tree another root unpacked is shared: hard links, or private copies (reflinks
 # where the filesystem has them).

@@ -129,9 +129,9 @@ def cmd_cache_list(args: argparse.Namespace) -> int:
 
 
 def cmd_cache_clean(args: argparse.Namespace) -> int:
-    from ..cache.fs import remove_tree
     from ..cache.layout import STORE_INDEX, STORE_URLS
     from ..cache.scan import GcPlan, apply, scan
+    from ..fs.files import remove_tree
     from .output import info, warn
 
     home, store = _paths()

@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
+from .._version import __version__
 from ..errors import INTERRUPTED_EXIT_CODE, XBuildEnvError
 from . import core_commands, options
 

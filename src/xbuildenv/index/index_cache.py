@@ -18,11 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..cache.fs import write_atomic
 from ..cache.layout import STORE_INDEX
-from ..cache.paths import make_real_dir, read_bounded, real_dir
 from ..cache.store import store_dir, url_key
 from ..errors import DownloadError, MetadataError
+from ..fs.files import write_atomic
+from ..fs.paths import make_real_dir, read_bounded, real_dir
 from ..net.fetch import fetch_bytes
 from ..net.urls import local_path, resolve_relative
 from .releases import Releases, parse_index

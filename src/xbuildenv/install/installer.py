@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..cache.fs import remove_tree
 from ..cache.layout import (
     INSTALLED_MARKER,
     LINK_TMP_PREFIX,
@@ -35,18 +34,13 @@ from ..cache.layout import (
     check_version_name,
     leftover_version,
 )
-from ..cache.locks import (
-    FileLock,
-    link_lock,
-    lock_dir,
-    root_lock,
-    sweep_stale_locks,
-    version_lock,
-)
-from ..cache.paths import contained, real_dir
+from ..cache.locks import link_lock, lock_dir, root_lock, version_lock
 from ..cache.store import ArchiveStore, url_key
 from ..checkpoints import checkpoint
 from ..errors import LockTimeoutError, RootError, UsageError
+from ..fs.files import remove_tree
+from ..fs.locks import FileLock, sweep_stale_locks
+from ..fs.paths import contained, real_dir
 from ..net.fetch import FetchSettings
 from ..settings.config import DEFAULT_MAX_UNPACKED, env_number
 from ..settings.dirs import cache_home

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
-from ..cache.fs import remove_tree
 from ..cache.layout import ARCHIVE_MARKER, INSTALLED_MARKER
 from ..cache.manifest import Manifest
 from ..cache.store import ArchiveStore, UrlRecord
 from ..cache.treelink import PRIVATE, LinkMode, find_tree, link_tree
 from ..errors import ArchiveError, ChecksumError, DownloadError, TreeMismatchError
+from ..fs.files import remove_tree
 from ..net.fetch import FetchSettings, validator_of
 from ..net.urls import local_path
 from ..settings.config import DEFAULT_MAX_UNPACKED

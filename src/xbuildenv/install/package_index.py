@@ -14,10 +14,10 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ..cache.fs import remove_tree
 from ..cache.layout import PACKAGE_INDEX_STAGING
-from ..cache.paths import contained, read_bounded
 from ..errors import ArchiveError
+from ..fs.files import remove_tree
+from ..fs.paths import contained, read_bounded
 
 CDN_BASE = "https://cdn.jsdelivr.net/pyodide/v{version}/full/"
 INDEX_DIR = "package_index"

@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..cache.paths import contained
 from ..errors import UnknownKeyError
+from ..fs.paths import contained
 from ..settings.build_settings import OVERRIDABLE, project_overrides
 from ..settings.config import ProjectConfig
 from .makefile_envs import parse_makefile_envs

@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ..cache.fs import remove_tree
 from ..cache.layout import EMSDK_MARKER, EMSDK_STAGING_PREFIX, EMSDK_TRASH_PREFIX
-from ..cache.locks import FileLock
-from ..cache.paths import read_text_bounded
 from ..errors import EmsdkError, PatchError, ToolError, UsageError
+from ..fs.files import remove_tree
+from ..fs.locks import FileLock
+from ..fs.paths import read_text_bounded
 from ..settings.config import ProjectConfig, setting
 from .build_config import emsdk_dir_for
 from .tool_process import run_tool

@@ -34,11 +34,11 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from ..cache.fs import remove_tree
 from ..cache.layout import HOST_STAGING_PREFIX
-from ..cache.locks import FileLock
-from ..cache.paths import chmod_here
 from ..errors import HostPackagesError, ToolError, UsageError
+from ..fs.files import remove_tree
+from ..fs.locks import FileLock
+from ..fs.paths import chmod_here
 from .tool_process import run_tool
 
 __all__ = ["INSTALLERS", "HostPackagesResult", "install_host_packages", "read_pins"]
