@@ -8,7 +8,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from docs_gen.reference import expand  # noqa: E402
+from docs_gen.reference import expand
 
 
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:
