@@ -4,6 +4,8 @@ every byte of a download, waits for another holder's lock, and warnings."""
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from xbuildenv import XBuildEnvManager
 from xbuildenv.cache.layout import ROOT_PREFIX
 from xbuildenv.cache.locks import lock_dir, version_lock
 from xbuildenv.cache.store import ArchiveStore
+from xbuildenv.cli.progress import InstallReporter
 from xbuildenv.fs.locks import FileLock
 from xbuildenv.install.reporter import NullReporter, Phase
 from xbuildenv.settings.dirs import cache_home
@@ -137,3 +140,42 @@ def test_a_refused_mirror_copy_is_a_warning_to_the_reporter_or_else_the_managers
     monkeypatch.setenv("XBUILDENV_CACHE_DIR", str(tmp_path / "another-store"))
     XBuildEnvManager(tmp_path / "b", meta, warn=said.append).install("1.0", force_install=True)
     assert len(said) == 1 and said[0] == heard.warnings[0]
+
+
+def test_the_cli_bar_is_labelled_with_the_route(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI's reporter on a real terminal (a pty): the bar says what is being read."""
+    monkeypatch.delenv("CI", raising=False)
+    meta = serve_index(server, serve_env(server, "1.0"))
+    first = XBuildEnvManager(tmp_path / "a", meta)
+    first.install("1.0")
+    first.uninstall_version("1.0")  # the archive stays in the store
+
+    master, slave = os.openpty()
+    drawn = bytearray()
+    reader = threading.Thread(target=_drain, args=(master, drawn))
+    reader.start()
+    with open(slave, "w", encoding="utf-8") as terminal:
+        reporter = InstallReporter(quiet=False, stream=terminal)
+        try:
+            result = XBuildEnvManager(tmp_path / "b", meta).install("1.0", reporter=reporter)
+        finally:
+            reporter.close()
+    reader.join(timeout=10)
+    os.close(master)
+    assert result.route == "store"
+    text = drawn.decode()
+    assert re.search(r"unpacking \[#+\] ", text) and "downloading" not in text, text
+
+
+def _drain(fd: int, into: bytearray) -> None:
+    """Read a pty's output until its other end is closed (so the writer never blocks)."""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the terminal side is closed
+            return
+        if not chunk:
+            return
+        into += chunk
