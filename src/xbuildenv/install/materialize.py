@@ -1,7 +1,7 @@
 """Putting an archive's tree into a staging folder by the cheapest sound route.
 
 1. **linked**: another root on this machine already unpacked the same archive
-   (same sha256): share its files (see :mod:`xbuildenv.treelink`). No download, no
+   (same sha256): share its files (see :mod:`xbuildenv.cache.treelink`). No download, no
    decompression.
 2. **store**: the verified archive is in the machine-wide store: unpack it from
    disk (the hash is checked again on the way; a damaged entry is dropped and we

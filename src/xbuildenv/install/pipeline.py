@@ -2,8 +2,8 @@
 
 The calling thread reads the network and feeds a sha256 and a bounded pipe; a worker
 thread extracts from the other end of the pipe, with decompression in threads of its
-own between them (:class:`~xbuildenv.streams.ReadAhead`; for bzip2, the most common
-format, :class:`~xbuildenv.parallel_bz2.ParallelBz2` on every spare core). The stages
+own between them (:class:`~xbuildenv.install.streams.ReadAhead`; for bzip2, the most common
+format, :class:`~xbuildenv.install.parallel_bz2.ParallelBz2` on every spare core). The stages
 overlap, so an install takes about as long as the slowest of download, decompression
 and writing rather than their sum, and memory stays flat in the archive's size. The
 hash is checked when the last byte has arrived; the caller publishes only after that.
@@ -64,7 +64,7 @@ def download_and_extract(
 
     ``request`` gives the size cap and the fetch settings (None: the defaults);
     ``sink`` gets every raw chunk (e.g. the archive store's file), ``watcher`` every
-    extracted file (see :func:`~xbuildenv.archive.extract_stream`).
+    extracted file (see :func:`~xbuildenv.install.archive.extract_stream`).
     """
     stream = _Stream(
         url,
