@@ -17,6 +17,8 @@ TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..install.reporter import Reporter
+
 
 # --- parsers ----------------------------------------------------------------------
 def add_install(sub: Any) -> None:
@@ -270,6 +272,7 @@ def cmd_install(args: argparse.Namespace) -> int:
         raise UsageError("--metadata cannot be combined with --nightly or --debug")
     manager.tidy()
     reporter = InstallReporter(args.quiet)
+    told: Reporter = reporter  # (checked by mypy: the CLI's reporter is a Reporter)
     try:
         result = manager.install(
             args.version,
@@ -277,7 +280,7 @@ def cmd_install(args: argparse.Namespace) -> int:
             force_install=args.force,
             channel=channel_of(args.nightly, args.debug),
             upload=not args.no_upload,
-            reporter=reporter,
+            reporter=told,
         )
     finally:
         reporter.close()

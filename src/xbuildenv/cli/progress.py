@@ -20,6 +20,8 @@ TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
 if TYPE_CHECKING:
     from typing import Any, TextIO
 
+    from ..install.reporter import Phase
+
 
 def interactive(stream: TextIO | None = None) -> bool:
     stream = stream or sys.stderr
@@ -82,7 +84,7 @@ class InstallReporter:
         self.quiet = quiet
         self.bar = ProgressBar("downloading", interactive(stream) and not quiet, stream)
 
-    def phase(self, name: str) -> None:
+    def phase(self, name: Phase) -> None:
         label = _LABELS.get(name)
         if label is not None and label != self.bar.label:
             self.bar.label = label
