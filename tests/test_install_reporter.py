@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from support import Server, serve_env, serve_index
 
-from xbuildenv import XBuildEnvManager
+from xbuildenv import NullReporter, XBuildEnvManager
 from xbuildenv.cache.layout import ROOT_PREFIX
 from xbuildenv.cache.locks import lock_dir, version_lock
 from xbuildenv.cache.store import ArchiveStore
 from xbuildenv.cli.progress import InstallReporter
 from xbuildenv.fs.locks import FileLock
-from xbuildenv.install.reporter import NullReporter, Phase
+from xbuildenv.install.reporter import Phase
 from xbuildenv.settings.dirs import cache_home
 
 pytestmark = pytest.mark.usefixtures("private_process_env")
