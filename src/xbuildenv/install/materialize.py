@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
@@ -107,6 +107,9 @@ class _Routes:
     store: ArchiveStore | None
     watcher: TreeWatcher | None
     reporter: Reporter
+    # The archive's sha256: published, or remembered for the URL (None: not known
+    # before it is read, so only the network route applies).
+    known: str | None = field(init=False)
 
     def __post_init__(self) -> None:
         source = self.request.source
