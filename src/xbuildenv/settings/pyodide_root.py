@@ -59,14 +59,3 @@ def pinned_pyodide_root(project: ProjectConfig) -> PinnedRoot | None:
     if project.source_tree and project.path is not None:
         return PinnedRoot(project.path.parent, f"[tool._pyodide] in {project.path}")
     return None
-
-
-def version_of(pyodide_root: Path) -> str | None:
-    """The version folder a pyodide-root belongs to (``<version>/xbuildenv/pyodide-root``).
-
-    None for a pyodide-root outside that layout (a source tree, a hand-made folder).
-    """
-    parent = pyodide_root.parent
-    if pyodide_root.name == "pyodide-root" and parent.name == "xbuildenv":
-        return parent.parent.name
-    return None
