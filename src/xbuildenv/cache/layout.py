@@ -62,6 +62,10 @@ ARCHIVE_MARKER = ".archive-sha256"
 # In a version folder: the archive's top folder and the pyodide-root inside it.
 ARCHIVE_TOP = "xbuildenv"
 PYODIDE_ROOT_DIR = "pyodide-root"
+# In a pyodide-root: the PEP 503 index written at install time, and the patches the
+# archive ships for the Emscripten SDK.
+PACKAGE_INDEX_DIR = "package_index"
+EMSDK_PATCHES = "emsdk/patches"
 # In a version folder, as pyodide-build lays it out: the Emscripten SDK and its marker.
 EMSDK_DIR = "emsdk"
 EMSDK_MARKER = ".emscripten-version"

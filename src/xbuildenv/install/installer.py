@@ -33,6 +33,7 @@ from ..cache.layout import (
     RootLayout,
     check_version_name,
     leftover_version,
+    pyodide_root_in,
 )
 from ..cache.locks import link_lock, lock_dir, root_lock, version_lock
 from ..cache.store import ArchiveStore, url_key
@@ -254,7 +255,7 @@ def _install_locked(
         checkpoint("install.obtained")
         obtained = time.monotonic()
         if index is not None:
-            index.finish(staging / "xbuildenv" / "pyodide-root")
+            index.finish(pyodide_root_in(staging))
             checkpoint("install.index")
         indexed = time.monotonic()
         layout.write_python_marker(staging, python)

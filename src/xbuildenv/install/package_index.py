@@ -14,13 +14,12 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ..cache.layout import PACKAGE_INDEX_STAGING
+from ..cache.layout import PACKAGE_INDEX_DIR, PACKAGE_INDEX_STAGING
 from ..errors import ArchiveError
 from ..fs.files import remove_tree
 from ..fs.paths import contained, read_bounded
 
 CDN_BASE = "https://cdn.jsdelivr.net/pyodide/v{version}/full/"
-INDEX_DIR = "package_index"
 
 _PAGE = """<!DOCTYPE html>
 <html>
@@ -143,7 +142,7 @@ def build_package_index(pyodide_root: Path, version: str) -> int:
     if not lockfile.is_file():
         return 0
     pages = render_pages(lockfile.read_bytes(), version, lockfile)
-    write_pages(os.fspath(pyodide_root / INDEX_DIR), pages)
+    write_pages(os.fspath(pyodide_root / PACKAGE_INDEX_DIR), pages)
     return len(pages) - 1
 
 
@@ -198,7 +197,7 @@ class IndexBuilder:
             current = lockfile.read_bytes() if lockfile.is_file() else None
         except OSError:
             current = None
-        target = pyodide_root / INDEX_DIR
+        target = pyodide_root / PACKAGE_INDEX_DIR
         if current is not None:
             remove_tree(target)  # the archive shipped one: ours replaces it
         if self._used is None or current != self._used:
