@@ -50,7 +50,7 @@ def download_and_extract(
     """Stream ``url`` into ``dest``; raise (leaving ``dest`` to the caller) on failure.
 
     ``sink`` gets every raw chunk (e.g. the archive store's file), ``on_file`` every
-    extracted file (see :func:`~xbuildenv.archive.extract_stream`).
+    extracted file (see :func:`~xbuildenv.install.archive.extract_stream`).
     """
     switch = sys.getswitchinterval()
     # The decompressor releases the GIL for every block it works on and must win it
