@@ -229,7 +229,7 @@ def resolved(args: argparse.Namespace, project: Any = None) -> Any:
 
     project = project if project is not None else project_config()
     result = resolve_root(resolve_target(args.python), project, args.path)
-    for line in result.warnings:  # reported as errors, then resolution falls through (README: cache root)
+    for line in result.warnings:  # errors, though resolution falls through
         error(line)
     return result
 
