@@ -54,9 +54,7 @@ def test_scan_reports_roots_archives_and_who_uses_them(cache: Path) -> None:
     assert xbuildenv.scan_cache is xbuildenv.cache.scan_cache  # one public name
 
 
-def test_gc_plan_is_a_value_and_execute_removes_what_it_names(
-    cache: Path, tmp_path: Path
-) -> None:
+def test_gc_plan_is_a_value_and_execute_removes_what_it_names(cache: Path, tmp_path: Path) -> None:
     gone = cache / f"{ROOT_PREFIX}bbbbbbbbbbbb"
     _owner_gone(gone, tmp_path)
     plan = scan_cache().plan_gc()
