@@ -153,17 +153,19 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from ..index.compatibility import sort_releases
+    from ..index.compatibility import listing
     from ..index.releases import channel_name
     from .output import print_json
     from .search_view import Checked, as_json, as_table, checked_line
 
     manager = o.manager(args)
     releases = manager.releases(nightly=args.nightly, debug=args.debug)
-    ordered = sort_releases(releases.values(), by_published=args.nightly)
-    rows = [(r, manager.is_compatible(r)) for r in ordered]
-    if not args.all:
-        rows = [(r, ok) for r, ok in rows if ok]
+    rows = listing(
+        releases.values(),
+        manager.is_compatible,
+        by_published=args.nightly,
+        include_incompatible=args.all,
+    )
     source = channel_name(args.nightly, args.debug) if args.nightly or args.debug else None
     checked = Checked(
         manager.python_version, manager.pyodide_build_version, manager.pyodide_build_source

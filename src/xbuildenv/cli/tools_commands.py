@@ -24,8 +24,7 @@ def _build_config(args: argparse.Namespace) -> Any:
     )
     if config.unresolved and args.verbose:
         warn("not evaluated (they would run commands): " + ", ".join(sorted(config.unresolved)))
-    default_root = None if manager.resolved.rule == "--path" else manager.env_dir
-    stale = python_mismatch(root, manager.python_version, default_root)
+    stale = python_mismatch(root, manager.python_version, manager.resolved)
     if stale is not None:
         warn(stale)
     return manager, config

@@ -24,11 +24,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import UnknownKeyError
 from ..fs.paths import contained
 from ..settings.build_settings import OVERRIDABLE, project_overrides
 from ..settings.config import ProjectConfig
+
+if TYPE_CHECKING:
+    from ..cache.root import ResolvedRoot
 from .makefile_envs import parse_makefile_envs
 
 __all__ = ["BuildConfig", "build_environment", "emsdk_dir_for", "load_build_config"]
@@ -154,14 +158,14 @@ def emsdk_dir_for(pyodide_root: Path) -> Path:
 
 
 def python_mismatch(
-    pyodide_root: Path, python: str, default_root: Path | None = None
+    pyodide_root: Path, python: str, resolved: ResolvedRoot | None = None
 ) -> str | None:
     """A warning when the environment was installed for another host Python than
     ``python``, else None.
 
     Its host packages then belong to that Python, and ``pyodide build`` refuses the
     environment; ``xbuildenv install VERSION`` refreshes it in place (with ``--path``
-    unless its root is ``default_root``, the one the command would resolve anyway).
+    unless its root is the one resolved without it, ``resolved``).
     """
     import shlex
 
@@ -179,7 +183,7 @@ def python_mismatch(
         return None
     version, root = version_dir.name, version_dir.parent
     fix = f"xbuildenv install {shlex.quote(version)}"
-    if root != default_root:
+    if resolved is None or root != resolved.path or resolved.rule == "--path":
         fix += f" --path {shlex.quote(str(root))}"
     return (
         f"the environment {version} was installed for Python {marker}, not for the target "
