@@ -128,6 +128,8 @@ SHARED: dict[str, tuple[Opt, ...]] = {
         Opt("--offline", action="store_true", help="use only the cached release index"),
     ),
 }
+# The handler of a command that, given no subcommand, prints its help.
+PRINT_HELP = "print help"
 # What every command that reaches a root takes: which root, for which Python, how loud.
 COMMON = ("path", "python", "verbosity")
 
@@ -135,9 +137,22 @@ COMMON = ("path", "python", "verbosity")
 class Command:
     """One subcommand, declared: its words, its own arguments (``args``), the names of
     the ``SHARED`` options it takes (added after ``args``, in the order named), the
-    function that runs it, and any subcommands (``children``)."""
+    function that runs it, and any subcommands (``children``).
 
-    __slots__ = ("args", "children", "description", "examples", "handler", "help", "name", "shared")
+    A command with subcommands and no handler requires one of them (a usage error
+    without); with ``handler=PRINT_HELP`` it prints its help instead (exit 2)."""
+
+    __slots__ = (
+        "args",
+        "children",
+        "description",
+        "examples",
+        "handler",
+        "help",
+        "metavar",
+        "name",
+        "shared",
+    )
 
     def __init__(
         self,
@@ -147,13 +162,15 @@ class Command:
         *,
         args: Sequence[Opt] = (),
         shared: Sequence[str] = (),
-        handler: Callable[[argparse.Namespace], int] | None = None,
+        handler: Callable[[argparse.Namespace], int] | str | None = None,
         description: str | None = None,
         children: Sequence[Command] = (),
+        metavar: str = "ACTION",
     ) -> None:
         self.name, self.help, self.examples = name, help, tuple(examples)
         self.args, self.shared, self.handler = tuple(args), tuple(shared), handler
         self.description, self.children = description, tuple(children)
+        self.metavar = metavar  # what the usage line calls the subcommand
 
     def add_to(self, sub: Any) -> argparse.ArgumentParser:
         """Add this command (and its subcommands) to the subparsers object ``sub``."""
@@ -165,16 +182,15 @@ class Command:
                 opt.add_to(parser)
         if self.children:
             children = parser.add_subparsers(
-                dest=f"{self.name}_command", metavar="ACTION", parser_class=type(parser)
+                dest=f"{self.name}_command", metavar=self.metavar, parser_class=type(parser)
             )
             for child in self.children:
                 child.add_to(children)
-            if self.handler is None:
-                children.required = True
-        if self.handler is not None:
-            parser.set_defaults(handler=self.handler)
-        elif self.children:
+            children.required = self.handler is None
+        if self.handler == PRINT_HELP:
             parser.set_defaults(handler=lambda args: _usage(parser))
+        elif self.handler is not None:
+            parser.set_defaults(handler=self.handler)
         return parser
 
 

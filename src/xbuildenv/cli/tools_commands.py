@@ -182,6 +182,8 @@ _CONFIG = o.Command(
         "xbuildenv config list --json",
     ),
     shared=("verbosity",),
+    handler=o.PRINT_HELP,
+    metavar="SUBCOMMAND",
     children=(
         o.Command(
             "list",
