@@ -7,13 +7,31 @@ Parsing and printing only; the work (and the checks of its inputs) is in
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from . import options as o
 from .units import format_bytes
 
+if TYPE_CHECKING:
+    from ..mirror.plan import Plan
+
 
 def _human(n: int | None) -> str:
     return "unknown size" if n is None else format_bytes(n)
+
+
+def _print_plan(plan: Plan) -> None:
+    """``mirror sync --dry-run``: a line per archive, then the totals."""
+    for item in plan.items:
+        verb = {"fetch": "fetch", "store": "copy from store", "present": "keep"}[item.action]
+        print(f"{verb:<16}{item.channel:<15}{item.version:<14}{item.path} ({_human(item.size)})")
+    unknown = plan.unknown_sizes
+    print(
+        f"would fetch {len(plan.to_fetch)} archive(s), {_human(plan.bytes('fetch'))}"
+        + (f" plus {unknown} of unknown size" if unknown else "")
+        + f"; copy {plan.count('store')} from the local store; "
+        f"{plan.count('present')} already in {plan.dest}"
+    )
 
 
 def cmd_mirror_sync(args: argparse.Namespace) -> int:
@@ -37,22 +55,11 @@ def cmd_mirror_sync(args: argparse.Namespace) -> int:
         sizes=args.dry_run,
     )
     quiet = args.quiet or args.json
+    if args.dry_run and args.json:
+        print_json(plan.to_json([], [], dry_run=True))
+        return 0
     if args.dry_run:
-        if args.json:
-            print_json(plan.to_json([], [], dry_run=True))
-            return 0
-        for item in plan.items:
-            verb = {"fetch": "fetch", "store": "copy from store", "present": "keep"}[item.action]
-            print(
-                f"{verb:<16}{item.channel:<15}{item.version:<14}{item.path} ({_human(item.size)})"
-            )
-        unknown = plan.unknown_sizes
-        print(
-            f"would fetch {len(plan.to_fetch)} archive(s), {_human(plan.bytes('fetch'))}"
-            + (f" plus {unknown} of unknown size" if unknown else "")
-            + f"; copy {plan.count('store')} from the local store; "
-            f"{plan.count('present')} already in {plan.dest}"
-        )
+        _print_plan(plan)
         return 0
     result = run_sync(
         storage,
