@@ -5,8 +5,8 @@ looking for the old one, and a root looks half-installed. So no other module of 
 package may hold a string literal equal to a layout name where it can only be that
 name: a distinctive one (a dot-file, a hyphenated or nested name) anywhere, and any
 of them, even a plain word such as ``emsdk``, joined onto a path (``/``,
-``os.path.join``). Plain words elsewhere (a JSON key ``"archives"``, the program name
-``"xbuildenv"``) are other things that happen to be spelled alike.
+``os.path.join``) or made a constant of its own. Plain words elsewhere (a JSON key
+``"archives"``, the program name ``"xbuildenv"``) are other things spelled alike.
 """
 
 from __future__ import annotations
@@ -26,14 +26,21 @@ NAMES = {
     for key, value in vars(layout).items()
     if key.isupper() and isinstance(value, str) and value and not key.startswith("_")
 }
+# settings/ sits below cache/ and cannot import the layout: its one copy, by name.
+EXEMPT = {("settings/pyodide_root.py", "MAKEFILE_ENVS")}
 # Names no plain word can be mistaken for.
 DISTINCTIVE = {n for n in NAMES if n.startswith(".") or "-" in n or "/" in n}
 
 
-def _joined(tree: ast.AST) -> set[int]:
-    """ids of the string constants joined onto a path in ``tree``."""
+def _joined(tree: ast.AST, where: str) -> set[int]:
+    """ids of the string constants joined onto a path, or made a constant, in ``tree``."""
     found: set[int] = set()
     for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and all(
+            isinstance(t, ast.Name) and t.id.isupper() and (where, t.id) not in EXEMPT
+            for t in node.targets
+        ):
+            found.add(id(node.value))
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
             found.update(id(side) for side in (node.left, node.right))
         elif (
@@ -47,7 +54,7 @@ def _joined(tree: ast.AST) -> set[int]:
 
 def offences(source: str, where: str) -> list[str]:
     tree = ast.parse(source)
-    joined = _joined(tree)
+    joined = _joined(tree, where)
     found = []
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
@@ -72,6 +79,8 @@ def test_no_module_but_layout_spells_an_on_disk_name() -> None:
         'p = root / v / "emsdk"',
         'p = os.path.join(base, "xbuildenv")',
         'p = version_dir / "xbuildenv" / "pyodide-root"',
+        'LOCK = "dist/pyodide-lock.json"',
+        'MAKEFILE = "Makefile.envs"',
     ],
 )
 def test_a_planted_literal_is_found(planted: str) -> None:

@@ -62,10 +62,16 @@ ARCHIVE_MARKER = ".archive-sha256"
 # In a version folder: the archive's top folder and the pyodide-root inside it.
 ARCHIVE_TOP = "xbuildenv"
 PYODIDE_ROOT_DIR = "pyodide-root"
-# In a pyodide-root: the PEP 503 index written at install time, and the patches the
-# archive ships for the Emscripten SDK.
+# In a pyodide-root: the PEP 503 index written at install time, and what the archive
+# ships: the build variables, the lock file, the patches for the Emscripten SDK.
 PACKAGE_INDEX_DIR = "package_index"
+MAKEFILE_ENVS = "Makefile.envs"  # also spelled in settings/pyodide_root (a layer below)
+LOCK_FILE = "dist/pyodide-lock.json"
 EMSDK_PATCHES = "emsdk/patches"
+# Beside the pyodide-root, in the archive's top folder: the pinned host packages and
+# the files they need that no wheel has.
+REQUIREMENTS = "requirements.txt"
+SITE_PACKAGES_EXTRAS = "site-packages-extras"
 # In a version folder, as pyodide-build lays it out: the Emscripten SDK and its marker.
 EMSDK_DIR = "emsdk"
 EMSDK_MARKER = ".emscripten-version"

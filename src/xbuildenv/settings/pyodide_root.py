@@ -22,6 +22,7 @@ from ..records import Record
 from .config import ProjectConfig
 
 ENV_PYODIDE_ROOT = "PYODIDE_ROOT"
+# The one on-disk name spelled outside cache/layout.py: settings sits below cache.
 MAKEFILE_ENVS = "Makefile.envs"
 
 
