@@ -208,7 +208,9 @@ def parse_makefile_envs(pyodide_root: Path, environ: Mapping[str, str] | None = 
     ``environ`` is the environment make would inherit (default: none); PYODIDE_ROOT
     is set to ``pyodide_root`` on top of it, as pyodide-build does.
     """
-    path = pyodide_root / "Makefile.envs"
+    from ..cache.layout import MAKEFILE_ENVS
+
+    path = pyodide_root / MAKEFILE_ENVS
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
