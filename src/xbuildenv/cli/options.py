@@ -1,5 +1,7 @@
-"""What every command module shares: the parser class, the common options, and the
-two ways a command reaches the library (the resolved root, or a manager).
+"""What every command module shares: the parser class; the declarations a command
+module's ``COMMANDS`` table is written in (:class:`Command`, :class:`Opt`) with the
+options several commands take, once, in ``SHARED``; and the two ways a command reaches
+the library (the resolved root, or a manager).
 
 Kept small and free of heavy imports: the read commands load it on every run.
 """
