@@ -1,3 +1,13 @@
+"""Fixtures for every test, and the layout of the suite.
+
+Unit tests sit in a folder per layer of ``src/xbuildenv`` (``fs/``, ``settings/``,
+``net/``, ``cache/``, ``index/``, ``install/``, ``tools/``, ``mirror/``, ``manager/``,
+``cli/``); ``architecture/`` checks the layers themselves; ``e2e/`` runs pyodide-build
+and cibuildwheel next to xbuildenv; ``faults/`` is the fault-injection suite. What the
+tests share is in ``helpers/`` (plain modules, imported as ``helpers.<name>``) and in
+the conftest.py files (fixtures); no test module imports another.
+"""
+
 from __future__ import annotations
 
 import os
@@ -5,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import Server, clean_env
+from helpers.cli import clean_env
+from helpers.servers import Server
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -33,7 +44,7 @@ def server() -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def moto_s3() -> Iterator[object]:
     """One S3 API server (moto) for the whole run: it takes a second or two to start."""
-    from mirror_support import MotoS3
+    from helpers.services import MotoS3
 
     s3 = MotoS3()
     yield s3
@@ -55,8 +66,8 @@ def private_process_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
 
 @pytest.fixture
 def emsdk_repo(tmp_path: Path) -> str:
-    """A local git repository standing in for emsdk (see tools_helpers.FAKE_EMSDK)."""
-    from tools_helpers import make_emsdk_repo
+    """A local git repository standing in for emsdk (see helpers.archives.FAKE_EMSDK)."""
+    from helpers.archives import make_emsdk_repo
 
     return make_emsdk_repo(tmp_path)
 
@@ -75,7 +86,7 @@ def env(home: Path) -> dict[str, str]:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The fault suite's figures (issue 3), when any fault test ran."""
-    from fault_support import FAULT_STATS as s
+    from helpers.faults import FAULT_STATS as s
 
     if not s:
         return
