@@ -4,27 +4,42 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers.archives import PY_MM
-from helpers.cli import Result, one_error, run
+from helpers.cli import Result, clean_env, copy_root, one_error, run
 from helpers.servers import Server, serve_env, serve_index
 
 
-@pytest.fixture
-def two(server: Server, env: dict[str, str], tmp_path: Path) -> Path:
-    """A root with 0.9.0, 0.10.0a1 and 0.10.0 installed; 0.10.0 active."""
+@pytest.fixture(scope="module")
+def three_installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Server]]:
+    """A root with 0.9.0, 0.10.0a1 and 0.10.0 installed; 0.10.0 active: made once, and
+    the server it was installed from (still up, so a test can count its requests)."""
+    base = tmp_path_factory.mktemp("manage")
+    (base / "home").mkdir()
+    env = clean_env(base / "home")
+    server = Server()
     meta = serve_index(
         server,
         serve_env(server, "0.9.0"),
         serve_env(server, "0.10.0"),
         serve_env(server, "0.10.0a1"),
     )
-    root = tmp_path / "root"
+    root = base / "root"
     for v in ("0.10.0a1", "0.9.0", "0.10.0"):
         r = run("install", v, "--metadata", meta, "--path", str(root), env=env)
         assert r.code == 0, r.err
+    yield root, server
+    server.close()
+
+
+@pytest.fixture
+def two(three_installed: tuple[Path, Server], tmp_path: Path) -> Path:
+    """This test's own copy of ``three_installed`` (tests change it)."""
+    root = tmp_path / "root"
+    copy_root(three_installed[0], root)
     return root
 
 
@@ -78,7 +93,10 @@ def test_link_to_an_incomplete_version_is_not_active(two: Path, env: dict[str, s
 
 
 # --- use ------------------------------------------------------------------------------------
-def test_use_switches_the_link(two: Path, env: dict[str, str], server: Server) -> None:
+def test_use_switches_the_link(
+    two: Path, env: dict[str, str], three_installed: tuple[Path, Server]
+) -> None:
+    server = three_installed[1]
     hits = sum(server.hits.values())
     r = cli(two, env, "use", "0.9.0")
     assert r.code == 0, r.err

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import pty
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -195,3 +196,13 @@ def run_on_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
         chunks.append(data)
     os.close(leader)
     return proc.wait(timeout=120), b"".join(chunks).decode(errors="replace")
+
+
+def copy_root(template: Path, dest: Path) -> None:
+    """Copy a root (links included), repointing the absolute active link at ``dest``."""
+    shutil.copytree(template, dest, symlinks=True)
+    link = dest / "xbuildenv"
+    if link.is_symlink():
+        name = Path(os.readlink(link)).name
+        link.unlink()
+        os.symlink(dest / name, link)

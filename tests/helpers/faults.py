@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from helpers.archives import PY_FULL, big_files, make_tar, release, sha256
-from helpers.cli import Result, clean_env, run, snapshot
+from helpers.cli import Result, clean_env, copy_root, run, snapshot
 from helpers.servers import Server
 
 # Counters for the summary printed at the end of the run (see conftest.py).
@@ -94,18 +94,6 @@ def leftovers(root: Path, store: Path | None = None) -> list[str]:
             if folder.is_dir():
                 found += [f"store/{sub}/{n}" for n in os.listdir(folder)]
     return sorted(found)
-
-
-def copy_root(template: Path, dest: Path) -> None:
-    """Copy a root (links included), repointing the absolute active link at ``dest``."""
-    import shutil
-
-    shutil.copytree(template, dest, symlinks=True)
-    link = dest / "xbuildenv"
-    if link.is_symlink():
-        name = Path(os.readlink(link)).name
-        link.unlink()
-        os.symlink(dest / name, link)
 
 
 class Tmpfs:

@@ -71,6 +71,7 @@ def test_named_incompatible_version_needs_force(
     r = install(meta, root, env, "5.0", "--force")
     assert r.code == 0, r.err
     assert installed(root, "5.0") and active(root) == "5.0"
+    assert server.hits["/dl/5.0/xbuildenv-5.0.tar.gz"] == 1
     # The marker names the host Python the install was made for, not the target's.
     assert (root / "5.0" / ".build-python-version").read_text().strip() == PY_MM
 
