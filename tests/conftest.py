@@ -11,8 +11,10 @@ the conftest.py files (fixtures); no test module imports another.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers.cli import clean_env
@@ -39,6 +41,15 @@ def server() -> Iterator[Server]:
     s = Server()
     yield s
     s.close()
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A loopback port that refuses connections for the whole test: bound, never
+    listening, and held, so no other test (or worker) can start listening on it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +93,28 @@ def home(tmp_path: Path) -> Path:
 @pytest.fixture
 def env(home: Path) -> dict[str, str]:
     return clean_env(home)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker: hand this worker's fault-suite counters to the controller."""
+    from helpers.faults import FAULT_STATS
+
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fault_stats"] = dict(FAULT_STATS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the pytest-xdist controller: add up the counters each worker handed over.
+
+    Every counter is a sum; the one count of distinct kill points is too, because one
+    module (test_faults_kill.py) makes them all and ``--dist loadfile`` keeps a module
+    on one worker.
+    """
+    from helpers.faults import FAULT_STATS
+
+    FAULT_STATS.update(getattr(node, "workeroutput", {}).get("fault_stats", {}))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

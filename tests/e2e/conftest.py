@@ -3,43 +3,19 @@ a private environment for its tools, and one release published for the venv's Py
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers.archives import DATA, default_files, make_tar, release, sha256
-from helpers.cli import REPO, clean_env
-from helpers.interop import (
-    CACHE,
-    FIXTURE_PYTHON,
-    PYODIDE_BUILD,
-    Published,
-    Venv,
-    _build_venv,
-    find_python,
-)
+from helpers.cli import clean_env
+from helpers.interop import FIXTURE_PYTHON, PYODIDE_BUILD, Published, Venv, cached_venv
 from helpers.servers import Server, serve_index
 
 
 @pytest.fixture(scope="module")
 def venv() -> Venv:
-    found = find_python()
-    if found is None:
-        pytest.skip("no Python 3.12+ found for pyodide-build")
-    python, mm = found
-    # Rebuild when the pin or our own dependencies change.
-    key = hashlib.sha256(
-        f"{PYODIDE_BUILD}\0{REPO}\0".encode() + (REPO / "pyproject.toml").read_bytes()
-    ).hexdigest()[:12]
-    folder = CACHE / f"venv-{mm}-{PYODIDE_BUILD.replace('==', '-')}"
-    stamp = folder / ".xbuildenv-interop-ready"
-    if not (stamp.is_file() and stamp.read_text() == key):
-        why = _build_venv(python, folder)
-        if why is not None:
-            pytest.skip(f"cannot set up a venv with {PYODIDE_BUILD}: {why}")
-        stamp.write_text(key)
-    return Venv(folder, mm)
+    return cached_venv(PYODIDE_BUILD.replace("==", "-"), [PYODIDE_BUILD])
 
 
 @pytest.fixture

@@ -14,18 +14,16 @@ that is impossible (no Python 3.12+, no package registry).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers.archives import DATA, default_files, make_tar, sha256
-from helpers.cli import REPO, clean_env
-from helpers.interop import CACHE, FIXTURE_PYTHON, PYODIDE_BUILD_0392, SCRIPT, find_python
+from helpers.cli import clean_env
+from helpers.interop import FIXTURE_PYTHON, PYODIDE_BUILD_0392, SCRIPT, cached_venv
 from helpers.servers import Server
 
 pytestmark = pytest.mark.interop
@@ -70,36 +68,6 @@ print("RESULT " + json.dumps({"infos": infos, "info": info, "cache": str(cache),
 """
 
 
-def cached_venv(name: str, requirements: list[str]) -> tuple[Path, str]:
-    """A venv with ``requirements`` and this project (editable); (folder, "X.Y")."""
-    found = find_python()
-    if found is None:
-        pytest.skip("no Python 3.12+ found")
-    python, mm = found
-    key = hashlib.sha256(
-        "\0".join([*requirements, str(REPO)]).encode() + (REPO / "pyproject.toml").read_bytes()
-    ).hexdigest()[:12]
-    folder = CACHE / f"venv-{mm}-{name}"
-    stamp = folder / ".xbuildenv-interop-ready"
-    if stamp.is_file() and stamp.read_text() == key:
-        return folder, mm
-    subprocess.run([sys.executable, "-c", f"import shutil; shutil.rmtree({str(folder)!r}, True)"])
-    steps = [
-        [python, "-m", "venv", str(folder)],
-        [str(folder / "bin" / "python"), "-m", "pip", "install", "-q", *requirements,
-         "-e", str(REPO)],
-    ]  # fmt: skip
-    for step in steps:
-        try:
-            proc = subprocess.run(step, capture_output=True, text=True, timeout=900)
-        except (OSError, subprocess.SubprocessError) as exc:
-            pytest.skip(f"cannot set up {name}: {exc}")
-        if proc.returncode != 0:
-            pytest.skip(f"cannot set up {name}: {proc.stderr.strip().splitlines()[-1:]}")
-    stamp.write_text(key)
-    return folder, mm
-
-
 def archive_for(mm: str) -> bytes:
     if mm in FIXTURE_PYTHON:
         return (DATA / f"xbuildenv-test-{mm}.tar.gz").read_bytes()
@@ -140,7 +108,8 @@ def xbuildenv(venv: Path, env: dict[str, str], cwd: Path, *args: str) -> str:
 def test_cibuildwheel_pyodide_flow(
     variant: str, server: Server, tmp_path: Path, emsdk_repo: str
 ) -> None:
-    venv, mm = cached_venv(f"cibw-{variant}", VARIANTS[variant])
+    made = cached_venv(f"cibw-{variant}", VARIANTS[variant])
+    venv, mm = made.path, made.python_mm
     if mm not in RELEASE_FOR:
         pytest.skip(f"the real index has no release for Python {mm}")
     version = RELEASE_FOR[mm]
@@ -246,7 +215,8 @@ def test_pyodide_build_builds_against_our_install(
 ) -> None:
     """``xbuildenv install`` in the build's own venv (its default root), or in another
     venv (without pyodide-build) into a tree both share through PYODIDE_XBUILDENV_PATH."""
-    venv, mm = cached_venv("cibw-with-pyodide-build", VARIANTS["with-pyodide-build"])
+    made = cached_venv("cibw-with-pyodide-build", VARIANTS["with-pyodide-build"])
+    venv, mm = made.path, made.python_mm
     if mm not in RELEASE_FOR:
         pytest.skip(f"the real index has no release for Python {mm}")
     version = RELEASE_FOR[mm]
@@ -260,7 +230,8 @@ def test_pyodide_build_builds_against_our_install(
     if installer == "same-venv":
         xbuildenv(venv, env, tmp_path, "install", version, "--metadata", meta)
     else:
-        other, other_mm = cached_venv("cibw-plain", VARIANTS["plain"])
+        made = cached_venv("cibw-plain", VARIANTS["plain"])
+        other, other_mm = made.path, made.python_mm
         assert other_mm == mm
         other_env = venv_env(other, tmp_path, **shared)
         xbuildenv(other, other_env, tmp_path, "install", version, "--metadata", meta)
@@ -297,7 +268,7 @@ def test_pyodide_build_builds_against_our_install(
 
 def test_compatible_is_pyodide_build_0392s_answer(tmp_path: Path) -> None:
     """Real pyodide-build 0.39.2 decides, for Python 3.11-3.14; ours must agree."""
-    venv, _ = cached_venv("cibw-with-pyodide-build", VARIANTS["with-pyodide-build"])
+    venv = cached_venv("cibw-with-pyodide-build", VARIANTS["with-pyodide-build"]).path
     code = (
         "import json, sys\n"
         "from pyodide_build.xbuildenv_releases import CrossBuildEnvMetaSpec\n"
@@ -320,7 +291,8 @@ def test_compatible_is_pyodide_build_0392s_answer(tmp_path: Path) -> None:
 
 def test_same_manager_script_runs_on_pyodide_builds_class(server: Server, tmp_path: Path) -> None:
     """The script of manager/test_dropin_api.py (on our CrossBuildEnvManager), on the real one."""
-    venv, mm = cached_venv("cibw-with-pyodide-build", VARIANTS["with-pyodide-build"])
+    made = cached_venv("cibw-with-pyodide-build", VARIANTS["with-pyodide-build"])
+    venv, mm = made.path, made.python_mm
     body = archive_for(mm)
     full = {"3.13": "3.13.2", "3.14": "3.14.2"}.get(mm, f"{mm}.0")
     releases = {

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
 from helpers.cli import install_env, run
-from helpers.interop import CACHE
+from helpers.interop import cached_venv
 from helpers.servers import Server
 
 PYODIDE_BUILD = "0.39.2"
@@ -33,33 +31,11 @@ def _working(venv: Path) -> bool:
 
 
 def pyodide_build_venv() -> Path:
-    """A venv with pyodide-build: the cached one, or a new one; skip when impossible."""
-    for venv in sorted(CACHE.glob(f"venv-*-pyodide-build-{PYODIDE_BUILD}")):
-        if _working(venv):
-            return venv
-    for python in ("python3.13", "python3.12"):
-        exe = shutil.which(python)
-        if exe is None:
-            continue
-        final = CACHE / f"venv-{python.removeprefix('python')}-pyodide-build-{PYODIDE_BUILD}"
-        building = CACHE / f".building-{uuid.uuid4().hex[:8]}"
-        CACHE.mkdir(exist_ok=True)
-        try:
-            subprocess.run([exe, "-m", "venv", str(building)], check=True, capture_output=True)
-            pip = [str(building / "bin" / "python"), "-m", "pip", "install", "-q"]
-            subprocess.run([*pip, f"pyodide-build=={PYODIDE_BUILD}"], check=True,
-                           capture_output=True, timeout=900)  # fmt: skip
-            # venvs are not relocatable: rebuild the scripts in place after the rename
-            building.rename(final)
-            subprocess.run([exe, "-m", "venv", "--upgrade", str(final)], check=True,
-                           capture_output=True)  # fmt: skip
-        except (subprocess.SubprocessError, OSError) as exc:
-            shutil.rmtree(building, ignore_errors=True)
-            pytest.skip(f"cannot set up pyodide-build {PYODIDE_BUILD}: {exc}")
-        if _working(final):
-            return final
+    """The venv with pyodide-build that test_interop.py uses too; skip when impossible."""
+    venv = cached_venv(f"pyodide-build-{PYODIDE_BUILD}", [f"pyodide-build=={PYODIDE_BUILD}"]).path
+    if not _working(venv):
         pytest.skip("pyodide-build was installed but does not run")
-    pytest.skip("no Python 3.12+ to run pyodide-build")
+    return venv
 
 
 @pytest.mark.parametrize("python", ["3.13", "3.14"])

@@ -12,7 +12,7 @@ import pytest
 from helpers.archives import PY_FULL, big_files, index, make_tar, release, sha256
 from helpers.cli import clean_env, one_error, run, snapshot
 from helpers.faults import FAULT_STATS, leftovers, root_problems
-from helpers.servers import ForwardProxy, Server, StallServer, free_port
+from helpers.servers import ForwardProxy, Server, StallServer
 
 FAST = {"XBUILDENV_BACKOFF": "0.05", "XBUILDENV_TIMEOUT": "2"}
 
@@ -137,8 +137,8 @@ def test_dns_failure_names_the_url(home: Path, tmp_path: Path) -> None:
     _failed_cleanly(root, before)
 
 
-def test_no_network_names_the_url(home: Path, tmp_path: Path) -> None:
-    index_url = f"http://127.0.0.1:{free_port()}/index.json"
+def test_no_network_names_the_url(home: Path, tmp_path: Path, refused_port: int) -> None:
+    index_url = f"http://127.0.0.1:{refused_port}/index.json"
     line = one_error(run("search", env=_env(home, index_url, XBUILDENV_RETRIES="1")))
     assert index_url in line and "refused" in line and "network" in line
 

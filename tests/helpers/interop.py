@@ -9,12 +9,16 @@ cannot be set up (no Python 3.12+, no network for PyPI) skips, never fails.
 
 from __future__ import annotations
 
+import fcntl
 import glob
+import hashlib
 import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from helpers.cli import REPO
 
@@ -65,31 +69,42 @@ class Venv:
         return str(self.path / "bin" / name)
 
 
-def _build_venv(python: str, folder: Path) -> str | None:
-    """Create the venv; return why it failed, or None."""
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    steps = [
-        [python, "-m", "venv", str(folder)],
-        [
-            str(folder / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            PYODIDE_BUILD,
-            "-e",
-            str(REPO),
-        ],
-    ]
-    for step in steps:
-        try:
-            proc = subprocess.run(step, capture_output=True, text=True, timeout=900)
-        except (OSError, subprocess.SubprocessError) as exc:
-            return f"{step[:3]}: {exc}"
-        if proc.returncode != 0:
-            return f"{' '.join(step[:4])} failed: {proc.stderr.strip().splitlines()[-1:]}"
-    return None
+def cached_venv(name: str, requirements: list[str]) -> Venv:
+    """A venv with ``requirements`` and this project (editable), built once per key.
+
+    The key is the requirements, this checkout's path and its pyproject.toml; a file
+    lock makes a second pytest worker wait for the first one's build instead of
+    building the same folder at the same time. Skips when it cannot be set up.
+    """
+    found = find_python()
+    if found is None:
+        pytest.skip("no Python 3.12+ found")
+    python, mm = found
+    key = hashlib.sha256(
+        "\0".join([*requirements, str(REPO)]).encode() + (REPO / "pyproject.toml").read_bytes()
+    ).hexdigest()[:12]
+    folder = CACHE / f"venv-{mm}-{name}"
+    stamp = folder / ".xbuildenv-interop-ready"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f".venv-{mm}-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.is_file() and stamp.read_text() == key:
+            return Venv(folder, mm)
+        shutil.rmtree(folder, ignore_errors=True)
+        steps = [
+            [python, "-m", "venv", str(folder)],
+            [str(folder / "bin" / "python"), "-m", "pip", "install", "-q", *requirements,
+             "-e", str(REPO)],
+        ]  # fmt: skip
+        for step in steps:
+            try:
+                proc = subprocess.run(step, capture_output=True, text=True, timeout=900)
+            except (OSError, subprocess.SubprocessError) as exc:
+                pytest.skip(f"cannot set up {name}: {exc}")
+            if proc.returncode != 0:
+                pytest.skip(f"cannot set up {name}: {proc.stderr.strip().splitlines()[-1:]}")
+        stamp.write_text(key)
+    return Venv(folder, mm)
 
 
 @dataclass(frozen=True)

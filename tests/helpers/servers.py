@@ -305,8 +305,8 @@ class StallServer:
 
 
 def free_port() -> int:
-    """A loopback port with nothing listening (bound, then released)."""
-
+    """A loopback port free a moment ago, for a server process that binds it itself
+    (a test that needs a port nothing listens on uses the ``refused_port`` fixture)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]

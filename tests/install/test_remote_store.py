@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from helpers.archives import PY_FULL, make_tar, sha256
 from helpers.cli import clean_env, run
-from helpers.servers import Server, free_port
+from helpers.servers import Server
 from helpers.services import MotoS3, publish
 
 ARCHIVE = "/dl/{v}/xbuildenv-{v}.tar.gz"
@@ -88,11 +88,13 @@ def test_damaged_object_is_refused_and_replaced(
         assert fs.cat(key) == bodies["0.29.4"]  # a trusted runner put the good copy back
 
 
-def test_store_that_is_down_costs_one_warning(server: Server, tmp_path: Path) -> None:
+def test_store_that_is_down_costs_one_warning(
+    server: Server, tmp_path: Path, refused_port: int
+) -> None:
     publish(server, {"0.29.4": PY_FULL, "0.28.0": PY_FULL})
     down = {
         "XBUILDENV_REMOTE_STORE": "s3://nowhere/s",
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{refused_port}",
         "AWS_ACCESS_KEY_ID": "x",
         "AWS_SECRET_ACCESS_KEY": "x",
         "AWS_DEFAULT_REGION": "us-east-1",

@@ -19,7 +19,7 @@ import pytest
 from helpers.archives import make_tar
 from helpers.cli import clean_env as _clean_env
 from helpers.cli import one_error, run
-from helpers.servers import Server, free_port
+from helpers.servers import Server
 
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:
@@ -87,13 +87,15 @@ def test_a_bad_bundle_is_one_clear_error(home: Path, tmp_path: Path) -> None:
     assert "REQUESTS_CA_BUNDLE" in line and str(bogus) in line
 
 
-def test_system_store_through_truststore_and_only_for_https(tmp_path: Path) -> None:
+def test_system_store_through_truststore_and_only_for_https(
+    tmp_path: Path, refused_port: int
+) -> None:
     pytest.importorskip("truststore")
     code = (
         "import sys\n"
         "from xbuildenv.net import fetch\n"
         "try:\n"
-        f"    fetch.fetch_bytes('http://127.0.0.1:{free_port()}/i.json')\n"
+        f"    fetch.fetch_bytes('http://127.0.0.1:{refused_port}/i.json')\n"
         "except Exception:\n"
         "    pass\n"
         "print('truststore' in sys.modules)\n"
@@ -105,8 +107,8 @@ def test_system_store_through_truststore_and_only_for_https(tmp_path: Path) -> N
     assert done.stdout.split() == ["False", "truststore"], done.stderr
 
 
-def test_refused_connection_fails_fast(home: Path) -> None:
-    url = f"http://127.0.0.1:{free_port()}/index.json"
+def test_refused_connection_fails_fast(home: Path, refused_port: int) -> None:
+    url = f"http://127.0.0.1:{refused_port}/index.json"
     # Generous retry settings: only refused connections are cut short.
     env = clean_env(home, XBUILDENV_RETRIES="5", XBUILDENV_BACKOFF="2")
     started = time.monotonic()
