@@ -10,6 +10,7 @@ the conftest.py files (fixtures); no test module imports another.
 
 from __future__ import annotations
 
+import compileall
 import os
 import socket
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.cli import clean_env
+from helpers.cli import REPO, clean_env
 from helpers.servers import Server
 
 
@@ -25,6 +26,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--full-sweep", action="store_true", help="run the slow, exhaustive fault sweeps too"
     )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the package to bytecode once, before any test runs.
+
+    The tests start ``xbuildenv`` in thousands of subprocesses, each with
+    PYTHONDONTWRITEBYTECODE (``helpers.cli.clean_env``), so a module no earlier
+    process wrote bytecode for is compiled from source again in every one of them:
+    about half of each short command's start-up.
+    """
+    compileall.compile_dir(REPO / "src" / "xbuildenv", quiet=1)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
