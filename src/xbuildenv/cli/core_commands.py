@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UsageError, XBuildEnvError
+from ..settings.registry import where
 from . import options as o
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
@@ -49,13 +50,13 @@ def add_install(sub: Any) -> None:
         "--link-mode",
         choices=LINK_MODES,
         help="how to share a tree another root already unpacked "
-        "(default: $XBUILDENV_LINK_MODE, link_mode in [tool.xbuildenv], else hardlink)",
+        f"(default: {where('XBUILDENV_LINK_MODE')}, else hardlink)",
     )
     p.add_argument(
         "--no-upload",
         action="store_true",
-        help="read from the remote store ($XBUILDENV_REMOTE_STORE, remote_store in "
-        "[tool.xbuildenv]) but never write to it",
+        help=f"read from the remote store ({where('XBUILDENV_REMOTE_STORE')}) "
+        "but never write to it",
     )
     o.channel(p)
     o.json_flag(p)

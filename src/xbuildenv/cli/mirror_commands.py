@@ -104,7 +104,8 @@ def cmd_mirror_sync(args: argparse.Namespace) -> int:
     from ..mirror.selection import Selection
     from ..mirror.sync import run_sync
     from ..net.storage import open_storage
-    from ..settings.config import load_project_config, setting
+    from ..settings.config import setting
+    from .options import project_config
     from .output import info, print_json
 
     if args.latest is not None and args.latest < 1:
@@ -119,7 +120,7 @@ def cmd_mirror_sync(args: argparse.Namespace) -> int:
             raise UsageError(f"--python {mm!r} is not a Python version X.Y", "e.g. --python 3.13")
     selection = Selection(tuple(args.version or ()), tuple(args.python or ()), args.latest)
     storage = open_storage(args.dest)
-    project = load_project_config()
+    project = project_config()
     origin = setting(project, ENV_MIRROR_ORIGIN, "mirror_origin") or OFFICIAL_PREFIX
     store = ArchiveStore()
     plan = make_plan(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..settings.registry import where
+
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -66,8 +68,8 @@ def common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--path",
         metavar="DIR",
-        help="cache root to use (default: $PYODIDE_XBUILDENV_PATH, xbuildenv_path in "
-        "[tool.pyodide.build], else as pyodide-build)",
+        help=f"cache root to use (default: {where('PYODIDE_XBUILDENV_PATH')}, "
+        "else as pyodide-build)",
     )
     p.add_argument(
         "--python",
@@ -90,7 +92,7 @@ def channel(p: argparse.ArgumentParser) -> None:
         "--metadata",
         metavar="URL_OR_PATH",
         help="release index to use instead of the channel's "
-        "(default: $PYODIDE_CROSS_BUILD_ENV_METADATA_URL)",
+        f"(default: {where('PYODIDE_CROSS_BUILD_ENV_METADATA_URL')})",
     )
     p.add_argument(
         "--pyodide-build-version",
@@ -100,8 +102,8 @@ def channel(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--refresh",
         action="store_true",
-        help="fetch the release index even if cached (max age: $XBUILDENV_INDEX_MAX_AGE, "
-        "index_max_age in [tool.xbuildenv])",
+        help="fetch the release index even if cached "
+        f"(max age: {where('XBUILDENV_INDEX_MAX_AGE')})",
     )
     p.add_argument("--offline", action="store_true", help="use only the cached release index")
 
@@ -124,8 +126,15 @@ def add(
     return parser
 
 
+_WARNED: set[str] = set()  # lines already printed by this command
+
+
 def project_config() -> Any:
-    """``[tool.pyodide.build]`` and ``[tool.xbuildenv]``, warning once about unknown keys."""
+    """``[tool.pyodide.build]`` and ``[tool.xbuildenv]``, warning about unknown keys.
+
+    A command may load the configuration more than once (the root, then the manager);
+    each warning is printed the first time only.
+    """
     from ..settings.config import load_project_config
 
     project = load_project_config()
@@ -133,9 +142,11 @@ def project_config() -> Any:
         from ..settings.config import unknown_own_keys
 
         for line in unknown_own_keys(project):
-            from .output import warn
+            if line not in _WARNED:
+                from .output import warn
 
-            warn(line)
+                _WARNED.add(line)
+                warn(line)
     return project
 
 

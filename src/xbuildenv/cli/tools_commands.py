@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..settings.registry import where
 from . import options as o
 
 
@@ -67,7 +68,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--installer",
         choices=("pip", "uv"),
-        help="default: $XBUILDENV_INSTALLER, installer in [tool.xbuildenv], else pip",
+        help=f"default: {where('XBUILDENV_INSTALLER')}, else pip",
     )
     p.add_argument("--index-url", metavar="URL", help="package index to install from")
     p.add_argument(
@@ -103,8 +104,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--emsdk-url",
         metavar="URL",
-        help="git URL of emsdk (default: $XBUILDENV_EMSDK_URL, "
-        "emsdk_url in [tool.xbuildenv], or upstream)",
+        help=f"git URL of emsdk (default: {where('XBUILDENV_EMSDK_URL')}, or upstream)",
     )
     o.common(p)
     p.set_defaults(handler=cmd_install_emscripten)
