@@ -87,8 +87,8 @@ def _download_and_extract(
     def extract() -> None:
         ahead: Producer | None = None
         try:
+            kind = sniff(pipe)  # before buffering: it waits for all the bytes it needs
             buffered = io.BufferedReader(pipe, 1 << 16)
-            kind = sniff(buffered)
             workers = worker_count() if kind == "bz2" else 0
             if workers:
                 ahead = ParallelBz2(buffered, workers)
