@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import clean_env, default_files, make_tar, run
+from support import clean_env, default_files, make_tar, one_error, run
 
 FORMATS = ["gz", "bz2", "xz", "zst", ""]
 PAUSE = 0.030
@@ -32,6 +32,7 @@ class ChunkedServer(socketserver.ThreadingTCPServer):
 
     def __init__(self) -> None:
         self.bodies: dict[str, tuple[bytes, list[tuple[int, float]]]] = {}
+        self.wrong_ranges: set[str] = set()  # paths whose first answer is cut short
         super().__init__(("127.0.0.1", 0), _Handler)
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()
@@ -58,12 +59,27 @@ class _Handler(socketserver.BaseRequestHandler):
         path = request.split(b" ", 2)[1].decode()
         server = self.server
         assert isinstance(server, ChunkedServer)
+        if b"\r\nrange:" in request.lower() and path in server.wrong_ranges:
+            # a resume answered from byte 0 while saying so: the client must not splice
+            body = server.bodies[path][0]
+            sock.sendall(
+                f"HTTP/1.1 206 Partial Content\r\nContent-Length: {len(body)}\r\n"
+                f"Content-Range: bytes 0-{len(body) - 1}/{len(body)}\r\n"
+                "Connection: close\r\n\r\n".encode()
+                + body
+            )
+            return
         if path not in server.bodies:
             sock.sendall(
                 b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             )
             return
         body, cuts = server.bodies[path]
+        if path in server.wrong_ranges:
+            cuts, body = [], body  # sent in full below, but cut after half
+            head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            sock.sendall(head.encode() + body[: len(body) // 2])
+            return
         head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
         sock.sendall(head.encode())
         at = 0
@@ -120,3 +136,15 @@ def test_first_4k_one_byte_at_a_time_installs(
     cuts = [(1, PAUSE)] * 8 + [(1, 0.001)] * (4096 - 8)
     url = chunked.add(f"/bytes.tar{'.' + fmt if fmt else ''}", body, cuts)
     _install(tmp_path, url)
+
+
+def test_a_resume_answered_with_another_range_is_refused(
+    chunked: ChunkedServer, tmp_path: Path
+) -> None:
+    body = _archive("gz")
+    url = chunked.add("/cut.tar.gz", body, [])
+    chunked.wrong_ranges.add("/cut.tar.gz")
+    r = run("install", "--url", url, "--path", str(tmp_path / "root"), env=clean_env(tmp_path))
+    line = one_error(r)
+    assert "asked to resume at byte" in line and "'bytes 0-" in line, line
+    assert not (tmp_path / "root" / "xbuildenv").exists()

@@ -328,7 +328,11 @@ def cmd_env(args: argparse.Namespace) -> int:
     from ..tools.shell_env import build_env, default_shell, render
 
     _, config = _build_config(args)
-    sys.stdout.write(render(build_env(config), args.shell or default_shell()))
+    text = render(build_env(config), args.shell or default_shell())
+    # A value from the process environment may hold bytes that are not UTF-8
+    # (surrogate escapes): they go out as the very bytes that came in.
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode(sys.stdout.encoding or "utf-8", "surrogateescape"))
     return 0
 
 

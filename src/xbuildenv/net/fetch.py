@@ -359,6 +359,16 @@ class Download:
             headers["If-Range"] = self.validator
         resp = _open(self.url, self.settings, headers)
         if resp.status == 206:
+            # The bytes must go on exactly where the cut was: a server (or proxy) that
+            # answers with another range would splice the wrong bytes in.
+            start = (resp.headers.get("Content-Range") or "").removeprefix("bytes ")
+            if start.split("-", 1)[0].strip() != str(self.received):
+                resp.close()
+                raise DownloadError(
+                    f"{self.url}: asked to resume at byte {self.received}, the server sent "
+                    f"the range {resp.headers.get('Content-Range')!r}",
+                    "run the command again",
+                )
             return resp
         new_validator = resp.headers.get("ETag") or resp.headers.get("Last-Modified")
         # Without Range support we read the whole body again and drop what we already
