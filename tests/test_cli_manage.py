@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import sys
 from pathlib import Path
 
 import pytest
-from support import PY_MM, Result, Server, one_error, run, serve_env, serve_index
+from support import (
+    PY_MM,
+    Result,
+    Server,
+    expected_install_id,
+    one_error,
+    run,
+    serve_env,
+    serve_index,
+)
+
+import xbuildenv
 
 
 @pytest.fixture
@@ -128,7 +141,8 @@ def test_root_with_path(env: dict[str, str], tmp_path: Path) -> None:
     r = cli(tmp_path / "r", env, "root", "--json")
     data = json.loads(r.out)
     assert data["root"] == str(tmp_path / "r") and data["rule"] == "--path"
-    assert len(data["install_id"]) == 12 and int(data["install_id"], 16) >= 0
+    assert re.fullmatch(r"[0-9a-f]{12}", data["install_id"]), data["install_id"]
+    assert data["install_id"] == expected_install_id(sys.prefix, Path(xbuildenv.__file__).parent)
 
 
 # --- usage errors: exit 2, one line ----------------------------------------------------------

@@ -21,6 +21,7 @@ from .cache.owners import read_owner, record_use
 from .cache.root import ResolvedRoot, resolve_root
 from .errors import (
     ConfigError,
+    InvalidVersionNameError,
     MetadataError,
     NotInstalledError,
     UsageError,
@@ -274,8 +275,8 @@ class XBuildEnvManager:
             name = url_to_version(url)
             try:
                 check_version_name(name)
-            except UsageError as exc:
-                reason = exc.message.split(": ", 1)[-1]
+            except InvalidVersionNameError as exc:
+                reason = exc.reason
                 shown = url if len(url) <= 60 else url[:57] + "..."
                 raise UsageError(
                     f"--url {shown!r} cannot name a version folder: {reason}",

@@ -38,7 +38,7 @@ import stat
 from pathlib import Path
 
 from ..checkpoints import checkpoint
-from ..errors import NotInstalledError, RootError, UsageError
+from ..errors import InvalidVersionNameError, NotInstalledError, RootError, UsageError
 from ..fs.files import exchange, remove_tree
 from ..fs.paths import read_text_bounded, real_dir
 from ..records import Record
@@ -121,7 +121,7 @@ def check_version_name(version: str) -> str:
         reason = f"it is longer than {MAX_VERSION_BYTES} bytes"
     if reason is not None:
         shown = version if len(version) <= 60 else version[:57] + "..."
-        raise UsageError(f"{shown!r} is not a valid version name: {reason}")
+        raise InvalidVersionNameError(f"{shown!r} is not a valid version name: {reason}", reason)
     return version
 
 

@@ -262,6 +262,9 @@ def cmd_versions(args: argparse.Namespace) -> int:
 
 
 def cmd_install(args: argparse.Namespace) -> int:
+    import sys
+
+    from ..install.pipeline import FAST_SWITCH_INTERVAL
     from .install_report import report_install
     from .output import info
     from .progress import ProgressBar, interactive
@@ -269,6 +272,8 @@ def cmd_install(args: argparse.Namespace) -> int:
     manager = o.manager(args)
     if args.metadata and (args.nightly or args.debug):
         raise UsageError("--metadata cannot be combined with --nightly or --debug")
+    # This process is ours alone (a library call leaves the interval to its caller).
+    sys.setswitchinterval(FAST_SWITCH_INTERVAL)
     manager.tidy()
     progress = ProgressBar("downloading", enabled=interactive() and not args.quiet)
     try:

@@ -27,9 +27,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..cache.layout import (
     INSTALLED_MARKER,
+    LINK_NAME,
     LINK_TMP_PREFIX,
     REPLACED_PREFIX,
     ROOT_LOCK_PREFIX,
+    TRASH_PREFIX,
     RootLayout,
     check_version_name,
     leftover_version,
@@ -324,6 +326,10 @@ def tidy_root(layout: RootLayout) -> list[Path]:
             for path in layout.leftovers():
                 if path.name.startswith(LINK_TMP_PREFIX):
                     path.unlink(missing_ok=True)
+                elif leftover_version(path.name) == (TRASH_PREFIX, LINK_NAME):
+                    # what stood where the link belongs, moved aside by activate(): no
+                    # version lock guards it (no version has that name), the link lock does
+                    remove_tree(path)
     except LockTimeoutError:
         pass
     # Lock files of killed processes (a live holder's lock is never touched) and the

@@ -38,7 +38,7 @@ from .pipeline import download_and_extract
 
 # How a tree arrived: hard-linked from another root, unpacked from the machine-wide
 # store, fetched from the fleet's remote store, or downloaded from its origin.
-Route = Literal["linked", "store", "remote", "network"]
+Route = Literal["linked", "store", "remote", "network", "file"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -255,7 +255,8 @@ def _from_network(
                     store.remember_url(UrlRecord(url, streamed.sha256, streamed.validator))
             except OSError:
                 pass  # a store we cannot write to only costs speed
-        return Obtained("network", streamed.sha256, streamed.size, streamed.size)
+        route: Route = "file" if local_path(url) is not None else "network"
+        return Obtained(route, streamed.sha256, streamed.size, streamed.size)
     finally:
         tee.discard()
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,11 @@ from ..settings.config import DEFAULT_MAX_UNPACKED
 from .archive import ExtractStats, extract_stream
 from .parallel_bz2 import ParallelBz2, worker_count
 from .streams import ChunkPipe, Producer, ReadAhead, open_decompressor, sniff
+
+# The decompressor releases the GIL for every block it works on and must win it back
+# each time; at the default 5 ms interval the busy tar thread makes it wait, and
+# decompression (the slowest stage) falls behind the network. The CLI sets this.
+FAST_SWITCH_INTERVAL = 0.0005
 
 
 @dataclass
@@ -51,18 +55,14 @@ def download_and_extract(
 
     ``sink`` gets every raw chunk (e.g. the archive store's file), ``on_file`` every
     extracted file (see :func:`~xbuildenv.archive.extract_stream`).
+
+    The interpreter's thread switch interval is left alone: it is the whole process's,
+    and two installs in threads would race on it. A program that owns its process
+    (the CLI) may shorten it; see :data:`FAST_SWITCH_INTERVAL`.
     """
-    switch = sys.getswitchinterval()
-    # The decompressor releases the GIL for every block it works on and must win it
-    # back each time; at the default 5 ms interval the busy tar thread makes it wait,
-    # and decompression (the slowest stage) falls behind the network.
-    sys.setswitchinterval(0.0005)
-    try:
-        return _download_and_extract(
-            url, dest, expected_sha256, max_unpacked, settings, on_progress, sink, on_file
-        )
-    finally:
-        sys.setswitchinterval(switch)
+    return _download_and_extract(
+        url, dest, expected_sha256, max_unpacked, settings, on_progress, sink, on_file
+    )
 
 
 def _download_and_extract(
