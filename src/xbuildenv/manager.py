@@ -90,6 +90,8 @@ class XBuildEnvManager:
         offline: bool = False,
         link_mode: str | None = None,
         warn: Callable[[str], None] | None = None,
+        exclude_newer: str | None = None,
+        note: Callable[[str], None] | None = None,
     ) -> None:
         self.target = target or resolve_target()
         self.project = project if project is not None else load_project_config()
@@ -101,6 +103,11 @@ class XBuildEnvManager:
         self._pyodide_build_version = pyodide_build_version
         self._warned_indexes: set[str] = set()
         self.warn = warn
+        self.note = note  # what -v adds (a release kept for want of a date, ...)
+        # uv's --exclude-newer: releases published at or after the cut-off are not seen
+        from .index.cooldown import cooldown_from
+
+        self.cooldown = cooldown_from(self.project, exclude_newer)
         self.index_policy = IndexPolicy(self._max_age(), refresh=refresh, offline=offline)
         from .cache.treelink import LINK_MODES
 
@@ -194,9 +201,17 @@ class XBuildEnvManager:
         source = self.metadata_url or channel_url(nightly, debug)
         releases = load_releases(source, self.index_policy, warn=self.warn)
         note = releases.describe_broken(f"release index {source}")
-        if note is not None and self.warn is not None and source not in self._warned_indexes:
-            self._warned_indexes.add(source)
+        first = source not in self._warned_indexes
+        self._warned_indexes.add(source)
+        if note is not None and self.warn is not None and first:
             self.warn(note)
+        if self.cooldown is not None:
+            releases = self.cooldown.apply(releases)
+            if releases.undated and self.note is not None and first:
+                self.note(
+                    f"release index {source}: kept {len(releases.undated)} release(s) "
+                    f"without published_at despite {self.cooldown.describe()}"
+                )
         return releases
 
     def is_compatible(self, release: Release) -> bool:

@@ -62,6 +62,7 @@ def register(sub: Any) -> None:
         "--metadata", metavar="URL_OR_PATH", help="mirror this index instead of the stable channel"
     )
     q.add_argument("--dry-run", action="store_true", help="only say what would be fetched")
+    o.exclude_newer(q)
     o.json_flag(q)
     o.flags(q)
     q.set_defaults(handler=cmd_mirror_sync)
@@ -99,6 +100,7 @@ def _human(n: int | None) -> str:
 
 def cmd_mirror_sync(args: argparse.Namespace) -> int:
     from ..cache.store import ArchiveStore
+    from ..index.cooldown import cooldown_from
     from ..index.mirror_prefix import ENV_MIRROR_ORIGIN, OFFICIAL_PREFIX
     from ..mirror.plan import make_plan
     from ..mirror.selection import Selection
@@ -131,6 +133,8 @@ def cmd_mirror_sync(args: argparse.Namespace) -> int:
         origin_prefix=origin,
         store=store,
         sizes=args.dry_run,
+        cooldown=cooldown_from(project, args.exclude_newer),
+        note=info if args.verbose else None,
     )
     quiet = args.quiet or args.json
     if args.dry_run:

@@ -106,6 +106,16 @@ def channel(p: argparse.ArgumentParser) -> None:
         f"(max age: {where('XBUILDENV_INDEX_MAX_AGE')})",
     )
     p.add_argument("--offline", action="store_true", help="use only the cached release index")
+    exclude_newer(p)
+
+
+def exclude_newer(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--exclude-newer",
+        metavar="DATE|SPAN",
+        help="ignore releases published at or after this date/time, or this long ago "
+        f"(2026-01-31, 7 days, P7D; as uv; default: {where('XBUILDENV_EXCLUDE_NEWER')})",
+    )
 
 
 def examples(*lines: str) -> str:
@@ -165,7 +175,7 @@ def resolved(args: argparse.Namespace, project: Any = None) -> Any:
 def manager(args: argparse.Namespace) -> Any:
     from ..manager import XBuildEnvManager
     from ..settings.target import resolve_target
-    from .output import error, warn
+    from .output import error, info, warn
 
     made = XBuildEnvManager(
         args.path,
@@ -177,6 +187,8 @@ def manager(args: argparse.Namespace) -> Any:
         offline=getattr(args, "offline", False),
         link_mode=getattr(args, "link_mode", None),
         warn=warn,
+        exclude_newer=getattr(args, "exclude_newer", None),
+        note=info if getattr(args, "verbose", False) else None,
     )
     for line in made.resolved.warnings:
         error(line)

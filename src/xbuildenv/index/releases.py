@@ -151,12 +151,19 @@ class Releases(dict[str, Release]):
     ) -> None:
         super().__init__(releases or {})
         self.broken: dict[str, str] = dict(broken or {})
+        # set by a cooldown (index/cooldown.py): held back (version -> published_at),
+        # kept for want of a date, and the cut-off in words
+        self.held: dict[str, str] = {}
+        self.undated: list[str] = []
+        self.cooldown: str | None = None
 
     def with_urls(self, resolve: Callable[[str], str]) -> Releases:
         """A copy with every release URL passed through ``resolve``."""
         from dataclasses import replace
 
-        return Releases({k: replace(r, url=resolve(r.url)) for k, r in self.items()}, self.broken)
+        out = Releases({k: replace(r, url=resolve(r.url)) for k, r in self.items()}, self.broken)
+        out.held, out.undated, out.cooldown = self.held, self.undated, self.cooldown
+        return out
 
     def describe_broken(self, source: str) -> str | None:
         """One line naming every release left out and its field, or None."""

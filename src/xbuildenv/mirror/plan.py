@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from ..cache.store import ArchiveStore, url_key
 from ..errors import MetadataError, MirrorError, UsageError
+from ..index.cooldown import Cooldown
 from ..index.mirror_prefix import OFFICIAL_PREFIX, relative_path
-from ..index.releases import Release, channel_url, parse_index
+from ..index.releases import Release, Releases, channel_url, parse_index
 from ..net.fetch import fetch_bytes
 from ..net.storage import Storage
 from ..net.urls import local_path, remote_archive_problem, resolve_relative
@@ -142,11 +143,15 @@ def make_plan(
     origin_prefix: str = OFFICIAL_PREFIX,
     store: ArchiveStore | None = None,
     sizes: bool = False,
+    cooldown: Cooldown | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> Plan:
     """Read the channels' indexes and decide the action for every selected archive.
 
     ``sizes`` asks the origin for the size of each archive still to fetch (a HEAD
-    request each): what ``--dry-run`` reports.
+    request each): what ``--dry-run`` reports. ``cooldown`` (``--exclude-newer``)
+    leaves out releases published at or after its cut-off; ``note`` hears once per
+    index how many were kept for want of a date.
     """
     channels = list(dict.fromkeys(channels))  # each once, in the order given
     for channel in channels:
@@ -159,7 +164,15 @@ def make_plan(
     for channel in channels:
         nightly, debug = CHANNELS[channel]
         source = metadata or channel_url(nightly, debug)
-        doc, releases = _load_index(source)
+        doc, loaded = _load_index(source)
+        releases = Releases(loaded)
+        if cooldown is not None:
+            releases = cooldown.apply(releases)
+            if releases.undated and note is not None:
+                note(
+                    f"release index {source}: kept {len(releases.undated)} release(s) "
+                    f"without published_at despite {cooldown.describe()}"
+                )
         cplan = ChannelPlan(channel, source, INDEX_NAMES[channel], doc)
         for release in select(releases.values(), selection, nightly=nightly):
             path = archive_path(release.url, release.sha256, origin_prefix)

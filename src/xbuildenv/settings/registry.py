@@ -94,6 +94,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("XBUILDENV_REMOTE_STORE_READ_ONLY", "remote_store_read_only", "bool", "`0`", "install.origins", "`1`/`true`: read the remote store, never upload"),
     Setting("XBUILDENV_REMOTE_STORE_WAIT", None, "seconds", "`60`", "install.origins", "seconds to wait for another runner's upload"),
     Setting("XBUILDENV_STORAGE_TIMEOUT", None, "seconds", "`10`", "net.storage", "object-store connect/read timeout in seconds"),
+    Setting("XBUILDENV_EXCLUDE_NEWER", "exclude_newer", "date", "", "index.cooldown", "ignore releases published at or after this moment (`2026-01-31`, `2026-01-31T12:00:00Z`) or this long ago (`7 days`, `P7D`), as uv's `--exclude-newer`"),
     # --- pyodide-build's overridable keys (see settings.build_settings) -------------
     _build("cflags", "SIDE_MODULE_CFLAGS", "from `Makefile.envs`"),
     _build("cxxflags", "SIDE_MODULE_CXXFLAGS", "from `Makefile.envs`"),
