@@ -20,6 +20,7 @@ from .cache.layout import RootLayout, check_version_name, url_to_version
 from .cache.owners import read_owner, record_use
 from .cache.root import ResolvedRoot, resolve_root
 from .errors import (
+    ChecksumError,
     ConfigError,
     InvalidVersionNameError,
     MetadataError,
@@ -102,6 +103,7 @@ class XBuildEnvManager:
         self.metadata_url = metadata_url
         self._pyodide_build_version = pyodide_build_version
         self._warned_indexes: set[str] = set()
+        self._checked: dict[str, bool] = {}  # index -> read from its source this time
         self.warn = warn
         self.note = note  # what -v adds (a release kept for want of a date, ...)
         # uv's --exclude-newer: releases published at or after the cut-off are not seen
@@ -200,6 +202,7 @@ class XBuildEnvManager:
             raise UsageError("--metadata cannot be combined with --nightly or --debug")
         source = self.metadata_url or channel_url(nightly, debug)
         releases = load_releases(source, self.index_policy, warn=self.warn)
+        self._checked[source] = releases.checked
         note = releases.describe_broken(f"release index {source}")
         first = source not in self._warned_indexes
         self._warned_indexes.add(source)
@@ -284,6 +287,7 @@ class XBuildEnvManager:
             self._record_use()
             return result
         started = time.monotonic()
+        release: Release | None = None
         if url is not None:
             if not url.strip():
                 raise UsageError("--url is empty", "give the URL or path of an archive")
@@ -302,20 +306,7 @@ class XBuildEnvManager:
             release = self.resolve_release(
                 version, nightly=nightly, debug=debug, force=force_install
             )
-            index = self.metadata_url or channel_url(nightly, debug)
-            problem = remote_archive_problem(index, release.url)
-            if problem is not None:
-                raise MetadataError(
-                    f"release {release.version!r} of the remote index {index} names "
-                    f"{release.url!r}; {problem}",
-                    "nothing was read; report the index to its publisher",
-                )
-            check_version_name(release.version)
-            source = mirrored_source(
-                self.project,
-                InstallSource(release.version, release.url, release.sha256, release.version),
-                release.origin_url,
-            )
+            source = self._release_source(release, nightly, debug)
         resolved = time.monotonic() - started
         # The owner record is written when the root is first made, not at the end: gc
         # must never take a root in its first install for one of pyodide-build's.
@@ -330,18 +321,81 @@ class XBuildEnvManager:
             remote=remote_store_for(self.project, self.warn, upload),
             warn=self.warn,
         )
-        result = install_version(
-            self.layout,
-            source,
-            self.python_version,
-            options,
-            on_progress=on_progress,
-            on_wait=on_wait,
-        )
+        try:
+            result = install_version(
+                self.layout,
+                source,
+                self.python_version,
+                options,
+                on_progress=on_progress,
+                on_wait=on_wait,
+            )
+        except ChecksumError as exc:
+            if release is None:
+                raise  # a bare URL: no index to ask again
+            source = self._after_mismatch(exc, release, nightly, debug)
+            result = install_version(
+                self.layout,
+                source,
+                self.python_version,
+                options,
+                on_progress=on_progress,
+                on_wait=on_wait,
+            )
         self._record_use()
         if result.phases:
             result = replace(result, phases=(("resolve", resolved), *result.phases))
         return result
+
+    def _release_source(self, release: Release, nightly: bool, debug: bool) -> InstallSource:
+        """Where the archive of ``release`` is read from (a mirror's copy, if set)."""
+        index = self.metadata_url or channel_url(nightly, debug)
+        problem = remote_archive_problem(index, release.url)
+        if problem is not None:
+            raise MetadataError(
+                f"release {release.version!r} of the remote index {index} names "
+                f"{release.url!r}; {problem}",
+                "nothing was read; report the index to its publisher",
+            )
+        check_version_name(release.version)
+        return mirrored_source(
+            self.project,
+            InstallSource(release.version, release.url, release.sha256, release.version),
+            release.origin_url,
+        )
+
+    def _after_mismatch(
+        self, exc: ChecksumError, release: Release, nightly: bool, debug: bool
+    ) -> InstallSource:
+        """A download did not match the index: publishers replace archives in place
+        (pyodide #5752, #6378). Ask the index again once, past its max age; when the
+        release's entry changed, the archive is verified against the new one (the
+        source returned). Only a mismatch against an index read just now is an error,
+        and it says which of the two it was."""
+        from dataclasses import replace as copy
+
+        index = self.metadata_url or channel_url(nightly, debug)
+        if self._checked.get(index, True) or self.index_policy.offline:
+            why = (
+                "the cached release index (--offline: not fetched again)"
+                if self.index_policy.offline
+                else "the release index, fetched just now"
+            )
+            raise ChecksumError(f"{exc.message}; it does not match {why}", exc.hint) from None
+        self.index_policy = copy(self.index_policy, refresh=True)
+        fresh = self.releases(nightly=nightly, debug=debug).get(release.version)
+        if fresh is None or (fresh.sha256, fresh.url) == (release.sha256, release.url):
+            raise ChecksumError(
+                f"{exc.message}; the release index was fetched again and still says "
+                f"{release.sha256}",
+                exc.hint,
+            ) from None
+        if self.warn is not None:
+            self.warn(
+                f"release {release.version} was replaced upstream (sha256 {release.sha256} in "
+                f"the cached index, {fresh.sha256} now); verifying against the new one"
+            )
+        return self._release_source(fresh, nightly, debug)
 
     def _record_use(self) -> None:
         record_use(self.env_dir, self.target, self.resolved.install_id)

@@ -124,6 +124,7 @@ class Cooldown:
         out.held = held
         out.undated = undated
         out.cooldown = self.describe()
+        out.checked = releases.checked
         return out
 
 

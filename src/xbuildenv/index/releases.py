@@ -156,6 +156,9 @@ class Releases(dict[str, Release]):
         self.held: dict[str, str] = {}
         self.undated: list[str] = []
         self.cooldown: str | None = None
+        # whether the index was read from its source by this command (a cached copy
+        # within its max age was not): a checksum mismatch against it is final
+        self.checked = True
 
     def with_urls(self, resolve: Callable[[str], str]) -> Releases:
         """A copy with every release URL passed through ``resolve``."""
@@ -163,6 +166,7 @@ class Releases(dict[str, Release]):
 
         out = Releases({k: replace(r, url=resolve(r.url)) for k, r in self.items()}, self.broken)
         out.held, out.undated, out.cooldown = self.held, self.undated, self.cooldown
+        out.checked = self.checked
         return out
 
     def describe_broken(self, source: str) -> str | None:
