@@ -67,6 +67,9 @@ def test_versions_json(two: Path, env: dict[str, str]) -> None:
     assert r.code == 0, r.err
     data = json.loads(r.out)
     assert data["root"] == str(two)
+    # installed from a --metadata index that is none of the channels: it is the source
+    sources = {v.pop("source") for v in data["versions"]}
+    assert len(sources) == 1 and sources.pop().endswith("/index.json")
     assert data["versions"] == [
         {"version": "0.9.0", "active": False, "python": PY_MM, "path": str(two / "0.9.0")},
         {"version": "0.10.0a1", "active": False, "python": PY_MM, "path": str(two / "0.10.0a1")},

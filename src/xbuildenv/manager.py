@@ -34,7 +34,7 @@ from .errors import (
 from .fs.files import remove_tree
 from .index.choice import untagged
 from .index.index_cache import DEFAULT_MAX_AGE, IndexPolicy, load_releases
-from .index.releases import Release, Releases, channel_url
+from .index.releases import OFFICIAL_INDEXES, Release, Releases, channel_name, channel_url
 from .install.installer import (
     InstallOptions,
     InstallResult,
@@ -68,6 +68,16 @@ __all__ = ["XBuildEnvManager", "default_xbuildenv_path"]
 def default_xbuildenv_path(python: str | None = None) -> Path:
     """The root pyodide-build would use for the target environment (see :mod:`root`)."""
     return resolve_root(resolve_target(python), load_project_config()).path
+
+
+def _channel_of(label: str | None) -> str:
+    """The channel a recorded source stands for: an unrecorded one, a custom index and a
+    URL are taken as stable (as pyodide-build's #414 keeps an unlabelled environment for
+    a stable request); only a debug or nightly build differs from them."""
+    return label if label in _CHANNELS else "stable"
+
+
+_CHANNELS = ("stable", "stable-debug", "nightly", "nightly-debug")
 
 
 class XBuildEnvManager:
@@ -271,23 +281,28 @@ class XBuildEnvManager:
         if url is None and version is None:
             # DEFAULT_CROSS_BUILD_ENV_URL, else the pyproject key (pyodide-build's order)
             url = build_setting(self.project, KEY_DEFAULT_URL).value or None
-        # Fast path: an installed version needs no index and no network.
+        label = self._label(nightly, debug)
+        # Fast path: an installed version needs no index and no network, unless it came
+        # from another channel (a stable and a debug build share the version's folder).
         if (
             url is None
             and version is not None
             and not force_install
             and self.layout.is_installed(version)
         ):
-            # (a marker for another Python is refreshed locally by install_version)
-            source = InstallSource(version, "")
-            options = InstallOptions(activate=activate)
-            result = install_version(
-                self.layout, source, self.python_version, options, on_wait=on_wait
-            )
-            self._record_use()
-            return result
+            recorded = self.layout.source_of(version)
+            if _channel_of(recorded) == _channel_of(label):
+                # (a marker for another Python is refreshed locally by install_version)
+                source = InstallSource(version, "", label=label)
+                options = InstallOptions(activate=activate)
+                result = install_version(
+                    self.layout, source, self.python_version, options, on_wait=on_wait
+                )
+                self._record_use()
+                return result
         started = time.monotonic()
         release: Release | None = None
+        replace_it = False
         if url is not None:
             if not url.strip():
                 raise UsageError("--url is empty", "give the URL or path of an archive")
@@ -301,12 +316,20 @@ class XBuildEnvManager:
                     f"--url {shown!r} cannot name a version folder: {reason}",
                     "use a shorter URL (e.g. a redirect) or serve it from an index",
                 ) from None
-            source = InstallSource(name, url)
+            source = InstallSource(name, url, label=url)
         else:
             release = self.resolve_release(
                 version, nightly=nightly, debug=debug, force=force_install
             )
             source = self._release_source(release, nightly, debug)
+            replace_it = self._other_build(release, label, force_install)
+            if replace_it and on_wait is not None:
+                on_wait(
+                    f"{release.version} is installed from "
+                    f"{self.layout.source_of(release.version) or 'an unrecorded source'}; "
+                    f"replacing it with the {label} build (the installed one stays until "
+                    "the new one is complete)"
+                )
         resolved = time.monotonic() - started
         # The owner record is written when the root is first made, not at the end: gc
         # must never take a root in its first install for one of pyodide-build's.
@@ -314,7 +337,7 @@ class XBuildEnvManager:
         if read_owner(self.env_dir) is None:
             self._record_use()
         options = InstallOptions(
-            force=force_install,
+            force=force_install or replace_it,
             activate=activate,
             max_unpacked=int(env_number(ENV_MAX_UNPACKED, DEFAULT_MAX_UNPACKED, minimum=1)),
             link_mode=self.link_mode,
@@ -347,6 +370,25 @@ class XBuildEnvManager:
             result = replace(result, phases=(("resolve", resolved), *result.phases))
         return result
 
+    def _other_build(self, release: Release, label: str, force: bool) -> bool:
+        """Whether ``release`` is installed from another channel than ``label`` and
+        must be replaced (not when its archive is the very one installed)."""
+        if force or not self.layout.is_installed(release.version):
+            return False
+        if _channel_of(self.layout.source_of(release.version)) == _channel_of(label):
+            return False
+        return release.sha256 is None or release.sha256 != self.layout.archive_of(release.version)
+
+    def _label(self, nightly: bool, debug: bool) -> str:
+        """What ``.xbuildenv-source`` records for a release install: the channel, or the
+        index given with ``--metadata`` when it is none of the official ones."""
+        if self.metadata_url is None:
+            return channel_name(nightly, debug)
+        for flags in ((False, False), (False, True), (True, False), (True, True)):
+            if self.metadata_url == OFFICIAL_INDEXES[flags]:
+                return channel_name(*flags)
+        return self.metadata_url
+
     def _release_source(self, release: Release, nightly: bool, debug: bool) -> InstallSource:
         """Where the archive of ``release`` is read from (a mirror's copy, if set)."""
         index = self.metadata_url or channel_url(nightly, debug)
@@ -360,7 +402,13 @@ class XBuildEnvManager:
         check_version_name(release.version)
         return mirrored_source(
             self.project,
-            InstallSource(release.version, release.url, release.sha256, release.version),
+            InstallSource(
+                release.version,
+                release.url,
+                release.sha256,
+                release.version,
+                label=self._label(nightly, debug),
+            ),
             release.origin_url,
         )
 

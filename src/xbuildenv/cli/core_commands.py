@@ -181,13 +181,20 @@ def cmd_root(args: argparse.Namespace) -> int:
 
 def _active_json(root: Any, version: str) -> dict[str, Any]:
     """``version --json`` and ``use --json``: the active ``version`` of ``root``."""
+    return {"root": str(root), **_active(root, version).to_json()}
+
+
+def _active(root: Any, version: str) -> Any:
     from ..cache.layout import InstalledVersion, RootLayout
 
     layout = RootLayout(root)
-    found = InstalledVersion(
-        version, layout.version_dir(version), layout.python_marker(version), True
+    return InstalledVersion(
+        version,
+        layout.version_dir(version),
+        layout.python_marker(version),
+        True,
+        layout.source_of(version),
     )
-    return {"root": str(root), **found.to_json()}
 
 
 def cmd_version(args: argparse.Namespace) -> int:
@@ -221,7 +228,7 @@ def cmd_version(args: argparse.Namespace) -> int:
 
         print_json(_active_json(root, version))
         return 0
-    print(version)
+    print(version + _active(root, version).channel_note)
     return 0
 
 
@@ -257,7 +264,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
         print_json({"root": str(root), "versions": [v.to_json() for v in found]})
         return 0
     for v in found:
-        print(("* " if v.active else "  ") + v.name)
+        print(("* " if v.active else "  ") + v.name + v.channel_note)
     return 0
 
 

@@ -28,6 +28,13 @@ STABLE_URL = "https://pyodide.github.io/pyodide/api/v2/pyodide-cross-build-envir
 STABLE_DEBUG_URL = "https://pyodide.github.io/pyodide/api/v2/debug.json"
 NIGHTLY_URL = "https://pyodide.github.io/pyodide-build-environment-nightly/api/v2/release.json"
 NIGHTLY_DEBUG_URL = "https://pyodide.github.io/pyodide-build-environment-nightly/api/v2/debug.json"
+# (nightly, debug) -> the official index of that channel
+OFFICIAL_INDEXES = {
+    (False, False): STABLE_URL,
+    (False, True): STABLE_DEBUG_URL,
+    (True, False): NIGHTLY_URL,
+    (True, True): NIGHTLY_DEBUG_URL,
+}
 
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _REQUIRED = ("version", "url", "python_version", "emscripten_version")

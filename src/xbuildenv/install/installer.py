@@ -72,6 +72,7 @@ class InstallSource:
     sha256: str | None = None
     release_version: str | None = None  # set for index releases: names the CDN in the index
     origin_url: str | None = None  # when ``url`` is a mirror's copy: where it came from
+    label: str | None = None  # written to .xbuildenv-source: the channel, or the URL
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,8 @@ def _install_locked(
     target = layout.version_dir(version)
     was_installed = layout.is_installed(version)
     if was_installed and not options.force:
+        if source.label is not None and layout.source_of(version) is None:
+            layout.write_source(target, source.label)  # installed before the record: now said
         if layout.python_marker(version) == python:
             return InstallResult(version, target, "already installed")
         # Host packages built for another Python are unusable: drop them, keep the rest
@@ -260,6 +263,8 @@ def _install_locked(
             checkpoint("install.index")
         indexed = time.monotonic()
         layout.write_python_marker(staging, python)
+        if source.label is not None:
+            layout.write_source(staging, source.label)
         checkpoint("install.python-marker")
         (staging / INSTALLED_MARKER).touch()
         checkpoint("install.installed-marker")
