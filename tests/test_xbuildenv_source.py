@@ -41,7 +41,8 @@ class Channels:
         stable_url = server.add("/stable/xbuildenv-0.29.4.tar.gz", self.stable)
         debug_url = server.add("/debug/xbuildenv-0.29.4.tar.gz", self.debug)
         stable_index = server.add(
-            "/stable.json", index(release("0.29.4", stable_url, PY_FULL, sha256=sha256(self.stable)))
+            "/stable.json",
+            index(release("0.29.4", stable_url, PY_FULL, sha256=sha256(self.stable))),
         )
         debug_index = server.add(
             "/debug.json", index(release("0.29.4", debug_url, PY_FULL, sha256=sha256(self.debug)))
