@@ -263,3 +263,29 @@ def test_registered_own_keys_do_not_warn_and_a_typo_warns_once(tmp_path: Path) -
         assert len(warnings) == 1, (command, r.err)
         assert "unknown key 'index_max_aeg'" in warnings[0]
         assert "did you mean 'index_max_age'?" in warnings[0]
+
+
+def test_every_variable_a_help_text_names_is_registered(tmp_path: Path) -> None:
+    """The ``--help`` texts name variables through the registry (``where()``); none
+    names one it lacks."""
+    env = clean_env(tmp_path)
+    named: set[str] = set()
+    for command in (
+        ("install",),
+        ("search",),
+        ("root",),
+        ("mirror", "sync"),
+        ("install-packages",),
+        ("install-emscripten",),
+    ):
+        r = run(*command, "--help", env=env)
+        assert r.code == 0, r.err
+        named |= set(re.findall(r"\$([A-Z][A-Z0-9_]+)", r.out))
+    assert {"XBUILDENV_EXCLUDE_NEWER", "XBUILDENV_LINK_MODE", "PYODIDE_XBUILDENV_PATH"} <= named
+    missing = []
+    for name in sorted(named):
+        try:
+            registry.by_variable(name)
+        except KeyError:
+            missing.append(name)
+    assert missing == []
