@@ -8,6 +8,7 @@ format installs through the real CLI in every cut.
 
 from __future__ import annotations
 
+import json
 import random
 import socket
 import socketserver
@@ -17,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import clean_env, default_files, make_tar, one_error, run
+from support import Server, clean_env, default_files, index, make_tar, one_error, run, serve_env
 
 FORMATS = ["gz", "bz2", "xz", "zst", ""]
 PAUSE = 0.030
@@ -148,3 +149,14 @@ def test_a_resume_answered_with_another_range_is_refused(
     line = one_error(r)
     assert "asked to resume at byte" in line and "'bytes 0-" in line, line
     assert not (tmp_path / "root" / "xbuildenv").exists()
+
+
+def test_an_index_cut_short_is_fetched_again_not_parsed(server: Server, tmp_path: Path) -> None:
+    """A release index whose connection closes before its Content-Length is a cut, to
+    retry: parsing the part that arrived would call a good index malformed."""
+    body = index(serve_env(server, "1.0"))
+    meta = server.add("/index.json", body, cut_after=len(body) // 2, cut_times=1)
+    r = run("search", "--all", "--json", "--metadata", meta, env=clean_env(tmp_path))
+    assert r.code == 0, r.err
+    assert [e["version"] for e in json.loads(r.out)["environments"]] == ["1.0"]
+    assert server.hits["/index.json"] == 2

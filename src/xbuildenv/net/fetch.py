@@ -267,6 +267,7 @@ def fetch_bytes(
     checkpoint("metadata.fetch")
 
     def attempt() -> Response:
+        import http.client
         import urllib.error
 
         try:
@@ -278,10 +279,15 @@ def fetch_bytes(
         with resp:
             try:
                 body = _bounded(resp.read(MAX_DOCUMENT + 1), source)
-            except OSError as exc:
+            except (OSError, http.client.HTTPException) as exc:  # reset, IncompleteRead
                 raise RetryableError(_describe(exc)) from None
             except urllib.error.URLError as exc:  # pragma: no cover - defensive
                 raise RetryableError(_describe(exc)) from None
+            # http.client returns what arrived when the server closes before
+            # Content-Length: a cut index must be fetched again, never parsed.
+            length = resp.headers.get("Content-Length") or ""
+            if resp.status == 200 and length.isdigit() and len(body) < int(length):
+                raise RetryableError(f"connection closed after {len(body)} of {length} bytes")
             return Response(body, {k.lower(): v for k, v in resp.headers.items()}, resp.status)
 
     result: Response = _with_retries(source, settings, attempt)
