@@ -34,15 +34,19 @@ from .errors import (
 from .fs.files import remove_tree
 from .index.choice import untagged
 from .index.index_cache import DEFAULT_MAX_AGE, IndexPolicy, load_releases
-from .index.releases import OFFICIAL_INDEXES, Release, Releases, channel_name, channel_url
-from .install.installer import (
-    InstallOptions,
-    InstallResult,
-    InstallSource,
-    install_version,
-    tidy_root,
+from .index.releases import (
+    OFFICIAL_INDEXES,
+    Channel,
+    Release,
+    Releases,
+    channel_flags,
+    channel_name,
+    channel_url,
 )
+from .install.installer import InstallResult, install_version, tidy_root
 from .install.origins import mirrored_source, remote_store_for
+from .install.reporter import Reporter, WarningsTo
+from .install.request import InstallRequest, InstallSource
 from .net.urls import remote_archive_problem
 from .settings.build_settings import build_setting
 from .settings.config import (
@@ -61,6 +65,7 @@ from .settings.target import TargetEnv, resolve_target
 
 if TYPE_CHECKING:
     from .cache.treelink import LinkMode
+    from .install.remote_store import RemoteStore
 
 __all__ = ["XBuildEnvManager", "default_xbuildenv_path"]
 
@@ -70,14 +75,31 @@ def default_xbuildenv_path(python: str | None = None) -> Path:
     return resolve_root(resolve_target(python), load_project_config()).path
 
 
+def _source_from_url(url: str) -> InstallSource:
+    """An archive named by URL or path: its version folder is named after the URL."""
+    if not url.strip():
+        raise UsageError("--url is empty", "give the URL or path of an archive")
+    name = url_to_version(url)
+    try:
+        check_version_name(name)
+    except InvalidVersionNameError as exc:
+        reason = exc.reason
+        shown = url if len(url) <= 60 else url[:57] + "..."
+        raise UsageError(
+            f"--url {shown!r} cannot name a version folder: {reason}",
+            "use a shorter URL (e.g. a redirect) or serve it from an index",
+        ) from None
+    return InstallSource(name, url, label=url)
+
+
+_CHANNELS = ("stable", "stable-debug", "nightly", "nightly-debug")
+
+
 def _channel_of(label: str | None) -> str:
     """The channel a recorded source stands for: an unrecorded one, a custom index and a
     URL are taken as stable (as pyodide-build's #414 keeps an unlabelled environment for
     a stable request); only a debug or nightly build differs from them."""
     return label if label in _CHANNELS else "stable"
-
-
-_CHANNELS = ("stable", "stable-debug", "nightly", "nightly-debug")
 
 
 class XBuildEnvManager:
@@ -116,9 +138,9 @@ class XBuildEnvManager:
         self._checked: dict[str, bool] = {}  # index -> read from its source this time
         self.warn = warn
         self.note = note  # what -v adds (a release kept for want of a date, ...)
-        # uv's --exclude-newer: releases published at or after the cut-off are not seen
         from .index.cooldown import cooldown_from
 
+        # uv's --exclude-newer: releases published at or after the cut-off are not seen
         self.cooldown = cooldown_from(self.project, exclude_newer)
         self.index_policy = IndexPolicy(self._max_age(), refresh=refresh, offline=offline)
         from .cache.treelink import LINK_MODES
@@ -259,28 +281,28 @@ class XBuildEnvManager:
         *,
         url: str | None = None,
         force_install: bool = False,
-        nightly: bool = False,
-        debug: bool = False,
-        activate: bool = True,
-        on_progress: Callable[[int, int | None], None] | None = None,
-        on_wait: Callable[[str], None] | None = None,
+        channel: Channel = "stable",
         upload: bool = True,
+        reporter: Reporter | None = None,
     ) -> InstallResult:
         """Install (or verify) a version and make it active.
 
         With neither ``version`` nor ``url``, ``DEFAULT_CROSS_BUILD_ENV_URL`` or else
         ``default_cross_build_env_url`` from pyproject.toml is used if set, else the
-        latest compatible release.
-        ``force_install`` skips the compatibility check and reinstalls. ``upload=False``
-        never writes to the remote store (see :mod:`xbuildenv.install.remote_store`).
+        latest compatible release of ``channel``. ``force_install`` skips the
+        compatibility check and reinstalls. ``upload=False`` never writes to the remote
+        store (see :mod:`xbuildenv.install.remote_store`). ``reporter`` hears of phases,
+        progress, waits and warnings (default: warnings go to the manager's ``warn``).
         """
         if url and version:
             raise UsageError("give a VERSION or --url, not both")
+        reporter = reporter or WarningsTo(self.warn)
         if version is not None:
             version = untagged(version)
         if url is None and version is None:
             # DEFAULT_CROSS_BUILD_ENV_URL, else the pyproject key (pyodide-build's order)
             url = build_setting(self.project, KEY_DEFAULT_URL).value or None
+        nightly, debug = channel_flags(channel)
         label = self._label(nightly, debug)
         # Fast path: an installed version needs no index and no network, unless it came
         # from another channel (a stable and a debug build share the version's folder).
@@ -289,42 +311,27 @@ class XBuildEnvManager:
             and version is not None
             and not force_install
             and self.layout.is_installed(version)
+            and _channel_of(self.layout.source_of(version)) == _channel_of(label)
         ):
-            recorded = self.layout.source_of(version)
-            if _channel_of(recorded) == _channel_of(label):
-                # (a marker for another Python is refreshed locally by install_version)
-                source = InstallSource(version, "", label=label)
-                options = InstallOptions(activate=activate)
-                result = install_version(
-                    self.layout, source, self.python_version, options, on_wait=on_wait
-                )
-                self._record_use()
-                return result
+            # (a marker for another Python is refreshed locally by install_version)
+            installed = InstallRequest(
+                source=InstallSource(version, "", label=label), python=self.python_version
+            )
+            return self._install(installed, reporter)
         started = time.monotonic()
+        reporter.phase("resolve")
         release: Release | None = None
         replace_it = False
         if url is not None:
-            if not url.strip():
-                raise UsageError("--url is empty", "give the URL or path of an archive")
-            name = url_to_version(url)
-            try:
-                check_version_name(name)
-            except InvalidVersionNameError as exc:
-                reason = exc.reason
-                shown = url if len(url) <= 60 else url[:57] + "..."
-                raise UsageError(
-                    f"--url {shown!r} cannot name a version folder: {reason}",
-                    "use a shorter URL (e.g. a redirect) or serve it from an index",
-                ) from None
-            source = InstallSource(name, url, label=url)
+            source = _source_from_url(url)
         else:
             release = self.resolve_release(
                 version, nightly=nightly, debug=debug, force=force_install
             )
             source = self._release_source(release, nightly, debug)
             replace_it = self._other_build(release, label, force_install)
-            if replace_it and on_wait is not None:
-                on_wait(
+            if replace_it:
+                reporter.waiting(
                     f"{release.version} is installed from "
                     f"{self.layout.source_of(release.version) or 'an unrecorded source'}; "
                     f"replacing it with the {label} build (the installed one stays until "
@@ -336,38 +343,35 @@ class XBuildEnvManager:
         self.layout.ensure_root()
         if read_owner(self.env_dir) is None:
             self._record_use()
-        options = InstallOptions(
-            force=force_install or replace_it,
-            activate=activate,
-            max_unpacked=int(env_number(ENV_MAX_UNPACKED, DEFAULT_MAX_UNPACKED, minimum=1)),
-            link_mode=self.link_mode,
-            remote=remote_store_for(self.project, self.warn, upload),
-            warn=self.warn,
-        )
+        remote = remote_store_for(self.project, reporter.warning, upload)
+        force = force_install or replace_it
         try:
-            result = install_version(
-                self.layout,
-                source,
-                self.python_version,
-                options,
-                on_progress=on_progress,
-                on_wait=on_wait,
-            )
+            result = self._install(self._request(source, force, remote), reporter)
         except ChecksumError as exc:
             if release is None:
                 raise  # a bare URL: no index to ask again
-            source = self._after_mismatch(exc, release, nightly, debug)
-            result = install_version(
-                self.layout,
-                source,
-                self.python_version,
-                options,
-                on_progress=on_progress,
-                on_wait=on_wait,
-            )
-        self._record_use()
+            source = self._after_mismatch(exc, release, nightly, debug, reporter)
+            result = self._install(self._request(source, force, remote), reporter)
         if result.phases:
             result = replace(result, phases=(("resolve", resolved), *result.phases))
+        return result
+
+    def _request(
+        self, source: InstallSource, force: bool, remote: RemoteStore | None
+    ) -> InstallRequest:
+        """The request for ``source`` with this manager's settings."""
+        return InstallRequest(
+            source=source,
+            python=self.python_version,
+            force=force,
+            max_unpacked=int(env_number(ENV_MAX_UNPACKED, DEFAULT_MAX_UNPACKED, minimum=1)),
+            link_mode=self.link_mode,
+            remote=remote,
+        )
+
+    def _install(self, request: InstallRequest, reporter: Reporter) -> InstallResult:
+        result = install_version(self.layout, request, reporter)
+        self._record_use()
         return result
 
     def _other_build(self, release: Release, label: str, force: bool) -> bool:
@@ -389,31 +393,8 @@ class XBuildEnvManager:
                 return channel_name(*flags)
         return self.metadata_url
 
-    def _release_source(self, release: Release, nightly: bool, debug: bool) -> InstallSource:
-        """Where the archive of ``release`` is read from (a mirror's copy, if set)."""
-        index = self.metadata_url or channel_url(nightly, debug)
-        problem = remote_archive_problem(index, release.url)
-        if problem is not None:
-            raise MetadataError(
-                f"release {release.version!r} of the remote index {index} names "
-                f"{release.url!r}; {problem}",
-                "nothing was read; report the index to its publisher",
-            )
-        check_version_name(release.version)
-        return mirrored_source(
-            self.project,
-            InstallSource(
-                release.version,
-                release.url,
-                release.sha256,
-                release.version,
-                label=self._label(nightly, debug),
-            ),
-            release.origin_url,
-        )
-
     def _after_mismatch(
-        self, exc: ChecksumError, release: Release, nightly: bool, debug: bool
+        self, exc: ChecksumError, release: Release, nightly: bool, debug: bool, reporter: Reporter
     ) -> InstallSource:
         """A download did not match the index: publishers replace archives in place
         (pyodide #5752, #6378). Ask the index again once, past its max age; when the
@@ -438,12 +419,34 @@ class XBuildEnvManager:
                 f"{release.sha256}",
                 exc.hint,
             ) from None
-        if self.warn is not None:
-            self.warn(
-                f"release {release.version} was replaced upstream (sha256 {release.sha256} in "
-                f"the cached index, {fresh.sha256} now); verifying against the new one"
-            )
+        reporter.warning(
+            f"release {release.version} was replaced upstream (sha256 {release.sha256} in "
+            f"the cached index, {fresh.sha256} now); verifying against the new one"
+        )
         return self._release_source(fresh, nightly, debug)
+
+    def _release_source(self, release: Release, nightly: bool, debug: bool) -> InstallSource:
+        """The archive of ``release``, from the mirror when one is configured."""
+        index = self.metadata_url or channel_url(nightly, debug)
+        problem = remote_archive_problem(index, release.url)
+        if problem is not None:
+            raise MetadataError(
+                f"release {release.version!r} of the remote index {index} names "
+                f"{release.url!r}; {problem}",
+                "nothing was read; report the index to its publisher",
+            )
+        check_version_name(release.version)
+        return mirrored_source(
+            self.project,
+            InstallSource(
+                release.version,
+                release.url,
+                release.sha256,
+                release.version,
+                label=self._label(nightly, debug),
+            ),
+            release.origin_url,
+        )
 
     def _record_use(self) -> None:
         record_use(self.env_dir, self.target, self.resolved.install_id)
