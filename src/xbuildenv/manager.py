@@ -306,13 +306,7 @@ class XBuildEnvManager:
         label = self._label(nightly, debug)
         # Fast path: an installed version needs no index and no network, unless it came
         # from another channel (a stable and a debug build share the version's folder).
-        if (
-            url is None
-            and version is not None
-            and not force_install
-            and self.layout.is_installed(version)
-            and _channel_of(self.layout.source_of(version)) == _channel_of(label)
-        ):
+        if url is None and version is not None and self._have(version, label, force_install):
             # (a marker for another Python is refreshed locally by install_version)
             installed = InstallRequest(
                 source=InstallSource(version, "", label=label), python=self.python_version
@@ -320,8 +314,7 @@ class XBuildEnvManager:
             return self._install(installed, reporter)
         started = time.monotonic()
         reporter.phase("resolve")
-        release: Release | None = None
-        replace_it = False
+        release, replace_it = None, False
         if url is not None:
             source = _source_from_url(url)
         else:
@@ -329,14 +322,7 @@ class XBuildEnvManager:
                 version, nightly=nightly, debug=debug, force=force_install
             )
             source = self._release_source(release, nightly, debug)
-            replace_it = self._other_build(release, label, force_install)
-            if replace_it:
-                reporter.waiting(
-                    f"{release.version} is installed from "
-                    f"{self.layout.source_of(release.version) or 'an unrecorded source'}; "
-                    f"replacing it with the {label} build (the installed one stays until "
-                    "the new one is complete)"
-                )
+            replace_it = self._other_build(release, label, force_install, reporter)
         resolved = time.monotonic() - started
         # The owner record is written when the root is first made, not at the end: gc
         # must never take a root in its first install for one of pyodide-build's.
@@ -344,17 +330,34 @@ class XBuildEnvManager:
         if read_owner(self.env_dir) is None:
             self._record_use()
         remote = remote_store_for(self.project, reporter.warning, upload)
-        force = force_install or replace_it
-        try:
-            result = self._install(self._request(source, force, remote), reporter)
-        except ChecksumError as exc:
-            if release is None:
-                raise  # a bare URL: no index to ask again
-            source = self._after_mismatch(exc, release, nightly, debug, reporter)
-            result = self._install(self._request(source, force, remote), reporter)
+        request = self._request(source, force_install or replace_it, remote)
+        result = self._install_verified(request, release, channel, reporter)
         if result.phases:
             result = replace(result, phases=(("resolve", resolved), *result.phases))
         return result
+
+    def _install_verified(
+        self, request: InstallRequest, release: Release | None, channel: Channel, reporter: Reporter
+    ) -> InstallResult:
+        """Install; when the archive does not match a cached index entry, once more
+        against the entry a fresh index has (see :meth:`_after_mismatch`)."""
+        try:
+            return self._install(request, reporter)
+        except ChecksumError as exc:
+            if release is None:
+                raise  # a bare URL: no index to ask again
+            nightly, debug = channel_flags(channel)
+            source = self._after_mismatch(exc, release, nightly, debug, reporter)
+            return self._install(replace(request, source=source), reporter)
+
+    def _have(self, version: str, label: str, force: bool) -> bool:
+        """``version`` is installed from the channel ``label`` stands for: nothing to
+        fetch, not even the index."""
+        return (
+            not force
+            and self.layout.is_installed(version)
+            and _channel_of(self.layout.source_of(version)) == _channel_of(label)
+        )
 
     def _request(
         self, source: InstallSource, force: bool, remote: RemoteStore | None
@@ -374,14 +377,23 @@ class XBuildEnvManager:
         self._record_use()
         return result
 
-    def _other_build(self, release: Release, label: str, force: bool) -> bool:
+    def _other_build(self, release: Release, label: str, force: bool, reporter: Reporter) -> bool:
         """Whether ``release`` is installed from another channel than ``label`` and
-        must be replaced (not when its archive is the very one installed)."""
+        must be replaced (not when its archive is the very one installed); one line
+        says so."""
         if force or not self.layout.is_installed(release.version):
             return False
-        if _channel_of(self.layout.source_of(release.version)) == _channel_of(label):
+        recorded = self.layout.source_of(release.version)
+        if _channel_of(recorded) == _channel_of(label):
             return False
-        return release.sha256 is None or release.sha256 != self.layout.archive_of(release.version)
+        if release.sha256 is not None and release.sha256 == self.layout.archive_of(release.version):
+            return False
+        reporter.waiting(
+            f"{release.version} is installed from {recorded or 'an unrecorded source'}; "
+            f"replacing it with the {label} build (the installed one stays until the new "
+            "one is complete)"
+        )
+        return True
 
     def _label(self, nightly: bool, debug: bool) -> str:
         """What ``.xbuildenv-source`` records for a release install: the channel, or the

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..cache.layout import MAKEFILE_ENVS
 from ..errors import ConfigError, MakefileEnvsError, UnknownKeyError
 from ..fs.paths import contained
 from ..settings.build_settings import OVERRIDABLE, project_overrides
@@ -279,7 +280,7 @@ def load_build_config(
     # A value make took unchanged from the process environment is the user's own, and
     # reaches a shell quoted; what the file itself computes must be clean.
     from_file = {name: value for name, value in made.items() if env.get(name) != value}
-    _refuse_control_characters(from_file, pyodide_root / "Makefile.envs", MakefileEnvsError)
+    _refuse_control_characters(from_file, pyodide_root / MAKEFILE_ENVS, MakefileEnvsError)
     # Older Makefile.envs files export RUSTFLAGS; it only applies to the wasm target.
     if "RUSTFLAGS" in made and mv.is_exported("RUSTFLAGS"):
         made["CARGO_TARGET_WASM32_UNKNOWN_EMSCRIPTEN_RUSTFLAGS"] = made["RUSTFLAGS"]
