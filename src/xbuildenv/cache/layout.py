@@ -91,7 +91,11 @@ def _token() -> str:
 
 
 def url_to_version(url: str) -> str:
-    """The folder name pyodide-build uses for an archive installed from a URL."""
+    """The folder name pyodide-build uses for an archive installed from a URL; without
+    the URL's credentials or signature (a folder name is printed and listed)."""
+    from ..redaction import redact, strip_userinfo
+
+    url = redact(strip_userinfo(url))
     return url.replace("://", "_").replace(".", "_").replace("/", "_").replace(":", "_")
 
 

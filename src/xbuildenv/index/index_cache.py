@@ -25,6 +25,7 @@ from ..fs.files import write_atomic
 from ..fs.paths import make_real_dir, read_bounded, real_dir
 from ..net.fetch import fetch_bytes
 from ..net.urls import local_path, resolve_relative
+from ..redaction import redact, strip_userinfo
 from .releases import Releases, parse_index
 
 DEFAULT_MAX_AGE = 24 * 3600.0
@@ -137,7 +138,7 @@ def _index_bytes(
         meta_path,
         response.body,
         {
-            "url": source,
+            "url": redact(strip_userinfo(source)),
             "etag": response.headers.get("etag"),
             "last_modified": response.headers.get("last-modified"),
             "fetched_at": time.time(),

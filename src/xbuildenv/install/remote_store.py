@@ -1,6 +1,7 @@
 """A store of verified archives shared by a fleet of machines (``XBUILDENV_REMOTE_STORE``).
 
-Layout below the store's URL (a folder, ``s3://bucket/prefix``, any fsspec URL)::
+Layout below the store's URL (a folder, ``s3://bucket/prefix``, any fsspec URL, or an
+``https://`` URL that accepts PUT and DELETE, credentials as for any download)::
 
     archives/<sha256>     an archive, named by the sha256 of its bytes
     pending/<sha256>      "someone is fetching this from the origin" (JSON, short-lived)
@@ -60,7 +61,7 @@ class RemoteStore:
 
     def _open(self) -> Storage:
         if self._storage is None:
-            self._storage = open_storage(self.url)
+            self._storage = open_storage(self.url, http=True)
         return self._storage
 
     def _failed(self, exc: StorageError) -> None:
