@@ -23,6 +23,7 @@ from ..cache.store import store_dir, url_key
 from ..errors import DownloadError, MetadataError
 from ..fs.files import write_atomic
 from ..fs.paths import make_real_dir, read_bounded, real_dir
+from ..net.auth import lend
 from ..net.fetch import fetch_bytes
 from ..net.urls import local_path, resolve_relative
 from ..redaction import redact, strip_userinfo
@@ -57,6 +58,7 @@ def load_releases(
     """
     policy = policy or IndexPolicy()
     folder = folder or store_dir() / STORE_INDEX
+    lend(source)  # the archives it names on its host use its credentials
     body, cached = _index_bytes(source, policy, folder, warn)
     try:
         releases = parse_index(body, f"release index {source}", tolerant=True)

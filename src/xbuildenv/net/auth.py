@@ -23,7 +23,15 @@ from urllib.parse import urlsplit
 
 from ..redaction import MASK, remember_secret, split_userinfo
 
-__all__ = ["ENV_NETRC", "Credentials", "authorization", "keeps_auth", "netrc_path", "prepare"]
+__all__ = [
+    "ENV_NETRC",
+    "Credentials",
+    "authorization",
+    "keeps_auth",
+    "lend",
+    "netrc_path",
+    "prepare",
+]
 
 ENV_NETRC = "NETRC"  # as curl, requests, pip and uv read it
 
@@ -111,6 +119,12 @@ def prepare(url: str) -> tuple[str, Credentials | None]:
     if key in _by_host:
         return clean, _by_host[key]
     return clean, _from_netrc(key[0])
+
+
+def lend(url: str) -> None:
+    """Let ``url``'s credentials serve other URLs of its host in this process: an index
+    read from our cache still lends them to the archives it names there."""
+    prepare(url)
 
 
 def authorization(creds: Credentials) -> str:
