@@ -31,6 +31,7 @@ from pathlib import Path
 from ..cache.store import ArchiveStore
 from ..checkpoints import checkpoint
 from ..errors import StorageError
+from ..redaction import redact
 from ..net.storage import Storage, open_storage
 
 ENV_REMOTE_STORE = "XBUILDENV_REMOTE_STORE"
@@ -51,6 +52,7 @@ class RemoteStore:
         warn: Callable[[str], None] | None = None,
     ) -> None:
         self.url = url
+        self.shown = redact(url)  # for messages: a callback may print them as they are
         self.upload_enabled = upload
         self.wait = wait
         self._warn = warn
@@ -66,7 +68,7 @@ class RemoteStore:
 
     def _failed(self, exc: StorageError) -> None:
         if not self.down and self._warn is not None:
-            self._warn(f"remote store {self.url} is not usable ({exc.message}); using the origin")
+            self._warn(f"remote store {self.shown} is not usable ({exc.message}); using the origin")
         self.down = True
 
     # --- reading ------------------------------------------------------------
@@ -114,7 +116,7 @@ class RemoteStore:
                 self.refused.add(sha256)
                 if self._warn is not None:
                     self._warn(
-                        f"remote store {self.url}: archives/{sha256[:12]}... does not match its "
+                        f"remote store {self.shown}: archives/{sha256[:12]}... does not match its "
                         "sha256; refused it, fetching from the origin"
                     )
                 return False
