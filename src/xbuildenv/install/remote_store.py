@@ -31,8 +31,8 @@ from pathlib import Path
 from ..cache.store import ArchiveStore
 from ..checkpoints import checkpoint
 from ..errors import StorageError
-from ..redaction import redact
 from ..net.storage import Storage, open_storage
+from ..redaction import redact
 
 ENV_REMOTE_STORE = "XBUILDENV_REMOTE_STORE"
 ENV_REMOTE_READ_ONLY = "XBUILDENV_REMOTE_STORE_READ_ONLY"

@@ -66,7 +66,7 @@ def _request(url: str, headers: dict[str, str], method: str = "GET", data: Any =
     )
     if creds is not None:
         request.add_unredirected_header("Authorization", authorization(creds))
-    request.xbuildenv_creds = creds  # type: ignore[attr-defined]  # for the 401 message
+    request.__dict__["xbuildenv_creds"] = creds  # for the 401 message
     return request
 
 
@@ -164,13 +164,13 @@ def _opener(*handlers: Any) -> Any:
             old_auth = req.unredirected_hdrs.get("Authorization")
             if old_auth and keeps_auth(req.full_url, new_req.full_url):
                 new_req.add_unredirected_header("Authorization", old_auth)
-                new_req.xbuildenv_creds = getattr(req, "xbuildenv_creds", None)
+                new_req.__dict__["xbuildenv_creds"] = req.__dict__.get("xbuildenv_creds")
                 return new_req
             clean, creds = prepare(new_req.full_url)
             new_req.full_url = clean
             if creds is not None:
                 new_req.add_unredirected_header("Authorization", authorization(creds))
-            new_req.xbuildenv_creds = creds
+            new_req.__dict__["xbuildenv_creds"] = creds
             return new_req
 
     return urllib.request.build_opener(NoDowngrade, *handlers)
