@@ -139,7 +139,6 @@ except ImportError:  # pragma: no cover
 def test_pyodide_build_reads_the_index_but_not_the_archives(
     server: Server,
     private_nginx: Nginx,
-    env: dict[str, str],
     venv: Venv,
     ienv: dict[str, str],
     tmp_path: Path,
@@ -159,7 +158,7 @@ def test_pyodide_build_reads_the_index_but_not_the_archives(
         meta,
         "--base-url",
         base,
-        env=env,
+        env=ienv,
     )
     assert r.code == 0, r.err
     assert PY_FULL  # the running Python's archive is not needed here
