@@ -39,6 +39,7 @@ class AuthServer:
     def __init__(self, user: str | None = None, password: str | None = None) -> None:
         self.expected = basic(user, password) if user is not None and password else None
         self.files: dict[str, bytes] = {}
+        self.headers: dict[str, dict[str, str]] = {}
         self.redirects: dict[str, tuple[int, str]] = {}
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
@@ -75,8 +76,11 @@ class AuthServer:
         at = f"{userinfo}@" if userinfo else ""
         return f"http://{at}{host}:{self.port}{path}"
 
-    def add(self, path: str, body: bytes) -> None:
+    def add(self, path: str, body: bytes, headers: dict[str, str] | None = None) -> str:
+        """Serve ``body`` at ``path`` (with extra response ``headers``); its URL."""
         self.files[path] = body
+        self.headers[path] = headers or {}
+        return self.url(path)
 
     def redirect(self, path: str, target: str, code: int = 302) -> None:
         self.redirects[path] = (code, target)
@@ -110,6 +114,8 @@ class AuthServer:
             self._reply(h, 404, b"not found")
             return
         h.send_response(200)
+        for k, v in self.headers.get(path, {}).items():
+            h.send_header(k, v)
         h.send_header("Content-Length", str(len(data)))
         h.send_header("ETag", f'"{len(data)}-{hash(data) & 0xFFFF:x}"')
         h.end_headers()
