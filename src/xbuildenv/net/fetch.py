@@ -1,7 +1,8 @@
 """Getting bytes from a URL or a local path, robustly.
 
-* ``http(s)://`` goes through :mod:`urllib.request`, so proxies from the environment
-  (``https_proxy``, ``no_proxy``, ...) apply; HTTPS trusts what :mod:`.tls` says
+* ``http(s)://`` goes through :mod:`.http` (:mod:`urllib.request`), so proxies from the
+  environment (``https_proxy``, ``no_proxy``, ...) apply, credentials come from the URL
+  or netrc (:mod:`.auth`), and HTTPS trusts what :mod:`.tls` says
   (``SSL_CERT_FILE``/``REQUESTS_CA_BUNDLE``, else the system trust store).
 * 5xx, 429, resets and timeouts are retried with exponential backoff, bounded in count
   and total time; a body cut off part-way resumes with a ``Range`` request, and when the
@@ -9,8 +10,8 @@
   says the content is unchanged).
 * A refused connection is tried once more after a short pause, then fails: on a host
   that resolved, nothing is listening, and that is rarely over in seconds.
-* Anything else (404, DNS, an untrusted certificate) becomes one :class:`DownloadError`
-  line at once.
+* Anything else (404, 401, DNS, an untrusted certificate) becomes one
+  :class:`DownloadError` line at once.
 
 Plain paths and ``file://`` URLs are read from disk, so an index and its archives can
 be used offline.
