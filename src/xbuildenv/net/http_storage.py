@@ -21,7 +21,14 @@ __all__ = ["HttpStorage"]
 
 class HttpStorage(Storage):
     def __init__(self, url: str) -> None:
+        from ..settings.config import env_number
+        from .fetch import FetchSettings
+        from .storage import ENV_STORAGE_TIMEOUT
+
         self.url = url.rstrip("/")
+        # A store that is down must cost seconds, then the origin is used: few retries.
+        timeout = env_number(ENV_STORAGE_TIMEOUT, 10.0, minimum=0.1)
+        self.settings = FetchSettings(retries=1, timeout=timeout, deadline=30.0)
 
     def _error(self, verb: str, name: str, exc: DownloadError) -> StorageError:
         return StorageError(f"cannot {verb} {self.location(name)}: {exc.message}", exc.hint)
@@ -30,7 +37,7 @@ class HttpStorage(Storage):
         from .http import head
 
         try:
-            headers = head(self.location(name))
+            headers = head(self.location(name), self.settings)
         except DownloadError as exc:
             raise self._error("read", name, exc) from None
         if headers is None:
@@ -42,7 +49,7 @@ class HttpStorage(Storage):
         from .fetch import Download
 
         try:
-            yield from Download(self.location(name)).chunks()
+            yield from Download(self.location(name), self.settings).chunks()
         except DownloadError as exc:
             if exc.status == 404:
                 raise FileNotFoundError(self.location(name)) from None
@@ -53,7 +60,7 @@ class HttpStorage(Storage):
 
         try:
             with local.open("rb") as fh:
-                send(self.location(name), "PUT", fh, local.stat().st_size)
+                send(self.location(name), "PUT", fh, local.stat().st_size, self.settings)
         except DownloadError as exc:
             raise self._error("write", name, exc) from None
 
@@ -61,7 +68,7 @@ class HttpStorage(Storage):
         from .http import send
 
         try:
-            send(self.location(name), "PUT", data)
+            send(self.location(name), "PUT", data, settings=self.settings)
         except DownloadError as exc:
             raise self._error("write", name, exc) from None
 
@@ -69,7 +76,7 @@ class HttpStorage(Storage):
         from .http import send
 
         try:
-            send(self.location(name), "DELETE")
+            send(self.location(name), "DELETE", settings=self.settings)
         except DownloadError as exc:
             raise self._error("delete", name, exc) from None
 
