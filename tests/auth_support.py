@@ -41,6 +41,7 @@ class AuthServer:
         self.files: dict[str, bytes] = {}
         self.headers: dict[str, dict[str, str]] = {}
         self.redirects: dict[str, tuple[int, str]] = {}
+        self.forbidden: set[str] = set()  # 403 to anyone, authenticated or not
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
         owner = self
@@ -104,6 +105,9 @@ class AuthServer:
     def _serve(self, h: BaseHTTPRequestHandler, body: bool) -> None:
         path = self._record(h)
         if not self._allowed(h):
+            return
+        if path in self.forbidden:
+            self._reply(h, 403, b"not for you")
             return
         if path in self.redirects:
             code, target = self.redirects[path]

@@ -123,6 +123,15 @@ def test_wrong_password_names_the_user_and_source_not_the_password(private: Auth
     assert "not-the-one" not in text and "alice:****@" in text
 
 
+def test_403_with_credentials_names_the_user_not_the_password(private: AuthServer) -> None:
+    private.forbidden.add("/index.json")
+    with pytest.raises(DownloadError) as caught:
+        fetch_bytes(private.url("/index.json", userinfo=f"alice:{SECRET}"), FAST)
+    text = str(caught.value)
+    assert "denies user 'alice' (credentials from the URL) access to" in text
+    assert "(HTTP 403)" in text and SECRET not in text
+
+
 def test_redirect_to_another_port_drops_authorization(
     private: AuthServer, recorder: AuthServer
 ) -> None:

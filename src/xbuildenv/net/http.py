@@ -81,6 +81,12 @@ def _refused_auth(url: str, exc: Any, request: Any) -> DownloadError:
     creds = getattr(request, "xbuildenv_creds", None)
     if creds is None:
         what = f"{host} asks for credentials (HTTP {exc.code}) for {url}"
+    elif exc.code == 403:
+        what = (
+            f"{host} denies user {creds.user!r} (credentials from {creds.source}) "
+            f"access to {url} (HTTP 403)"
+        )
+        return DownloadError(what, "ask the server's owner for access, or use other credentials")
     else:
         what = (
             f"{host} refused the credentials of user {creds.user!r} from {creds.source} "
