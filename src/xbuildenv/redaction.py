@@ -60,8 +60,18 @@ SECRET_PARAMS = frozenset(
 
 # scheme://, then the authority up to the first '/', '?', '#', space or quote; the
 # userinfo is everything before its last '@' (as urllib splits it).
-_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<netloc>[^/?#\s\"'<>\\]*)")
-_QUERY_PARAM = re.compile(r"(?P<sep>[?&])(?P<name>[A-Za-z0-9_.\-]+)=(?P<value>[^&#\s\"'<>]*)")
+_URL_PATTERN = r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<netloc>[^/?#\s\"'<>\\]*)"
+_PARAM_PATTERN = r"(?P<sep>[?&])(?P<name>[A-Za-z0-9_.\-]+)=(?P<value>[^&#\s\"'<>]*)"
+
+
+def _url_re() -> re.Pattern[str]:
+    # compiled on first use: every command imports this module (through errors), and
+    # the read commands print nothing that needs it
+    return re.compile(_URL_PATTERN)
+
+
+def _param_re() -> re.Pattern[str]:
+    return re.compile(_PARAM_PATTERN)
 
 # Passwords read in this process; replaced wherever they appear.
 _SECRETS: set[str] = set()
@@ -81,7 +91,7 @@ def remember_secret(secret: str | None) -> None:
 
 def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
     """``(url without userinfo, user, password)``; user and password percent-decoded."""
-    match = _URL.match(url)
+    match = _url_re().match(url)
     if match is None or "@" not in match.group("netloc"):
         return url, None, None
     from urllib.parse import unquote
@@ -119,9 +129,9 @@ def redact(text: str) -> str:
     if not text:
         return text
     if "://" in text:
-        text = _URL.sub(_netloc, text)
+        text = _url_re().sub(_netloc, text)
     if "=" in text:
-        text = _QUERY_PARAM.sub(_param, text)
+        text = _param_re().sub(_param, text)
     for secret in _SECRETS:
         if secret in text:
             text = text.replace(secret, MASK)
