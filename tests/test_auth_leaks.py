@@ -130,6 +130,9 @@ def test_no_secret_in_any_output_or_file(
     base = f"http://carol:{BASE_PW}@mirror.example/x"
     ok("-v", "mirror", "sync", str(dest), "--metadata", index, "--base-url", base, "--json")
     ok("-v", "mirror", "sync", str(dest), "--metadata", index, "--base-url", base)
+    dry = ok("mirror", "sync", str(tmp_path / "dry"), "--metadata", index, "--dry-run", "--json")
+    sizes = [item["size_bytes"] for item in json.loads(dry.out)["archives"]]
+    assert None not in sizes, dry.out  # the HEAD requests got in with the index's credentials
     ok("cache", "list")
     ok("cache", "list", "--json")
     ok("-v", "gc", "--dry-run", "--json")
