@@ -152,6 +152,17 @@ def test_redirect_to_another_host_gets_that_hosts_own_netrc_entry(
     assert recorder.seen_at("/landed")[0].authorization == basic("carol", "c-pw")
 
 
+def test_401_after_a_redirect_names_the_host_that_refused(
+    private: AuthServer, recorder: AuthServer
+) -> None:
+    recorder.redirect("/moved", private.url("/index.json"))
+    with pytest.raises(DownloadError) as caught:
+        fetch_bytes(recorder.url("/moved"), FAST)
+    text = str(caught.value)
+    assert f"127.0.0.1:{private.port} asks for credentials (HTTP 401)" in text
+    assert f"(redirected to {private.url('/index.json')})" in text
+
+
 def test_redirect_on_the_same_host_and_port_keeps_authorization(private: AuthServer) -> None:
     private.redirect("/old.json", private.url("/index.json"))
     fetch_bytes(private.url("/old.json", userinfo=f"alice:{SECRET}"), FAST)

@@ -75,10 +75,15 @@ def _refused_auth(url: str, exc: Any, request: Any) -> DownloadError:
     ways to pass credentials, never the credentials."""
     from urllib.parse import urlsplit
 
-    from .auth import ways_to_authenticate
+    from .auth import keeps_auth, prepare, ways_to_authenticate
 
-    host = urlsplit(request.full_url).netloc
+    final = getattr(exc, "url", None) or request.full_url
+    host = urlsplit(final).netloc
     creds = getattr(request, "xbuildenv_creds", None)
+    if final != request.full_url:
+        url = f"{url} (redirected to {final})"
+        if not keeps_auth(request.full_url, final):
+            creds = prepare(final)[1]  # what the redirect handler sent there
     if creds is None:
         what = f"{host} asks for credentials (HTTP {exc.code}) for {url}"
     elif exc.code == 403:
