@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from auth_support import AuthServer, files_holding
+from auth_support import AuthServer, files_holding, run_on_a_terminal
 from support import PY_FULL, Result, clean_env, make_tar, release, run, sha256
 
 ORIGIN_PW = "Orig1nS3cret"
@@ -124,6 +124,11 @@ def test_no_secret_in_any_output_or_file(
         userinfo=f"alice:{ORIGIN_PW}",
     )
     ok("-v", "install", "--url", signed, "--json")
+    origin.add("/pub/tty.tar.gz", _archive("0.25.0"))
+    tty_url = origin.url("/pub/tty.tar.gz", userinfo=f"alice:{ORIGIN_PW}")
+    code, terminal = run_on_a_terminal(["-v", "install", "--url", tty_url], env)
+    assert code == 0, terminal
+    assert "downloading [" in terminal  # the progress bar was drawn
     ok("versions")
     ok("versions", "--json")
     dest = tmp_path / "mirror-out"
@@ -152,7 +157,7 @@ def test_no_secret_in_any_output_or_file(
     rejected_store = store.url("/fleet", userinfo=f"bob:{WRONG_PW}")
     ok("-v", "install", "0.29.4", "--force", XBUILDENV_REMOTE_STORE=rejected_store)
 
-    printed = "\n".join(r.out + r.err for r in results)
+    printed = "\n".join(r.out + r.err for r in results) + terminal
     assert "alice:****@" in printed  # what was shown instead
     for secret in SECRETS:
         assert secret not in printed, secret
