@@ -100,6 +100,18 @@ def test_netrc_default_entry_and_other_machines(
     assert fetch_bytes(private.url("/index.json"), FAST).body
 
 
+def test_a_netrc_that_cannot_be_parsed_is_named_in_the_401(
+    private: AuthServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rc = tmp_path / "rc"
+    rc.write_text(f"machine 127.0.0.1 login alice\n  password {SECRET} bogus\n")
+    monkeypatch.setenv("NETRC", str(rc))
+    with pytest.raises(DownloadError) as caught:
+        fetch_bytes(private.url("/index.json"), FAST)
+    assert f"{rc} (it could not be parsed (line " in str(caught.value)
+    assert SECRET not in str(caught.value) and "bogus" not in str(caught.value)
+
+
 def test_credentials_lent_to_other_urls_of_the_same_host(private: AuthServer) -> None:
     fetch_bytes(private.url("/index.json", userinfo=f"alice:{SECRET}"), FAST)
     # the index named an absolute archive URL on the same host: no userinfo of its own

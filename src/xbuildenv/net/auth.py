@@ -37,6 +37,7 @@ ENV_NETRC = "NETRC"  # as curl, requests, pip and uv read it
 
 _by_host: dict[tuple[str, int], Credentials] = {}
 _netrc_cache: dict[str, object] = {}
+_netrc_broken: dict[str, str] = {}  # path -> why it was not read (no token of it: a secret)
 
 
 @dataclass(frozen=True)
@@ -82,10 +83,15 @@ def _from_netrc(host: str) -> Credentials | None:
 
         try:
             # An explicit path: like requests, no ownership check (that is the file's
-            # owner's business); a file we cannot parse is as if absent.
+            # owner's business); a file we cannot parse is as if absent, and a 401
+            # says so.
             _netrc_cache[key] = netrc.netrc(key)
-        except (OSError, netrc.NetrcParseError, UnicodeDecodeError):
+        except netrc.NetrcParseError as exc:
             _netrc_cache[key] = None
+            _netrc_broken[key] = f"it could not be parsed (line {exc.lineno})"
+        except (OSError, UnicodeDecodeError) as exc:
+            _netrc_cache[key] = None
+            _netrc_broken[key] = f"it could not be read ({getattr(exc, 'strerror', None) or exc})"
     parsed = _netrc_cache[key]
     if parsed is None:
         return None
@@ -164,6 +170,10 @@ def keeps_auth(old: str, new: str) -> bool:
 def ways_to_authenticate() -> str:
     """The hint of a 401: how credentials can be passed (never what was sent)."""
     where = os.environ.get(ENV_NETRC) or "~/.netrc"
+    path = netrc_path()
+    broken = _netrc_broken.get(str(path)) if path is not None else None
+    if broken:
+        where = f"{where} ({broken})"
     return (
         # no scheme before USER:PASSWORD@: redaction would mask the example itself
         "pass credentials in the URL (USER:PASSWORD@ before the host, percent-encoded) "
