@@ -5,6 +5,8 @@ command line's read commands) stay fast:
 
 * :class:`XBuildEnvManager`: install, use, list and remove environments of a root;
   :func:`default_xbuildenv_path`: the root pyodide-build would use.
+* :class:`Reporter` (a protocol) and :class:`NullReporter` (a base to subclass): what
+  ``XBuildEnvManager.install(reporter=...)`` tells of phases, bytes, waits, warnings.
 * Build tools over an installed environment: :func:`load_build_config` (what
   ``xbuildenv config`` reports), :func:`parse_makefile_envs`,
   :func:`install_host_packages`, :func:`install_emscripten`, and :func:`build_env`,
@@ -20,6 +22,8 @@ from ._version import __version__
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 
 __all__ = [
+    "NullReporter",
+    "Reporter",
     "XBuildEnvError",
     "XBuildEnvManager",
     "__version__",
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .errors import XBuildEnvError
+    from .install.reporter import NullReporter, Reporter
     from .manager import XBuildEnvManager, default_xbuildenv_path
     from .tools.build_config import load_build_config
     from .tools.emsdk import install_emscripten
@@ -49,6 +54,8 @@ _HOMES = {
     "XBuildEnvManager": "manager",
     "default_xbuildenv_path": "manager",
     "XBuildEnvError": "errors",
+    "Reporter": "install.reporter",
+    "NullReporter": "install.reporter",
     "load_build_config": "tools.build_config",
     "parse_makefile_envs": "tools.makefile_envs",
     "install_host_packages": "tools.host_packages",

@@ -17,6 +17,8 @@ TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..install.reporter import Reporter
+
 
 # --- parsers ----------------------------------------------------------------------
 def add_install(sub: Any) -> None:
@@ -261,28 +263,27 @@ def cmd_versions(args: argparse.Namespace) -> int:
 
 
 def cmd_install(args: argparse.Namespace) -> int:
+    from ..index.releases import channel_of
     from .install_report import report_install
-    from .output import info
-    from .progress import ProgressBar, interactive
+    from .progress import InstallReporter
 
     manager = o.manager(args)
     if args.metadata and (args.nightly or args.debug):
         raise UsageError("--metadata cannot be combined with --nightly or --debug")
     manager.tidy()
-    progress = ProgressBar("downloading", enabled=interactive() and not args.quiet)
+    reporter = InstallReporter(args.quiet)
+    told: Reporter = reporter  # (checked by mypy: the CLI's reporter is a Reporter)
     try:
         result = manager.install(
             args.version,
             url=args.url,
             force_install=args.force,
-            nightly=args.nightly,
-            debug=args.debug,
-            on_progress=progress.update,
-            on_wait=lambda msg: info(msg, args.quiet),
+            channel=channel_of(args.nightly, args.debug),
             upload=not args.no_upload,
+            reporter=told,
         )
     finally:
-        progress.close()
+        reporter.close()
     report_install(args, manager, result)
     return 0
 

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import MetadataError
 from ..records import iso_utc_text
@@ -81,6 +81,22 @@ class Release:
 
 def channel_name(nightly: bool, debug: bool) -> str:
     return ("nightly" if nightly else "stable") + ("-debug" if debug else "")
+
+
+# The four release indexes: stable or nightly builds, each plain or with debug symbols.
+Channel = Literal["stable", "nightly", "debug", "nightly-debug"]
+
+
+def channel_of(nightly: bool = False, debug: bool = False) -> Channel:
+    """The channel ``--nightly`` and ``--debug`` name."""
+    if nightly:
+        return "nightly-debug" if debug else "nightly"
+    return "debug" if debug else "stable"
+
+
+def channel_flags(channel: Channel) -> tuple[bool, bool]:
+    """``(nightly, debug)`` for ``channel``: the inverse of :func:`channel_of`."""
+    return channel in ("nightly", "nightly-debug"), channel in ("debug", "nightly-debug")
 
 
 def channel_url(nightly: bool = False, debug: bool = False) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..settings.config import ProjectConfig, env_number, setting
-from .installer import InstallSource
+from .request import InstallSource
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
