@@ -60,6 +60,14 @@ class Release:
         match = re.match(r"^\s*(\d+)\.(\d+)", self.python_version)
         return f"{match.group(1)}.{match.group(2)}" if match else self.python_version
 
+    @property
+    def cache_key(self) -> str:
+        """A CI cache key that changes when the archive does (``xbuildenv cache key``):
+        its sha256 where the index gives one, else the hash of its URL."""
+        from ..cache.store import url_key
+
+        return f"xbuildenv-{self.version}-{(self.sha256 or url_key(self.url))[:16]}"
+
     def to_json(self, compatible: bool, source: str | None = None) -> dict[str, Any]:
         """One entry of ``search --json``; ``source`` (the channel) only when chosen."""
         item: dict[str, Any] = {

@@ -32,6 +32,7 @@ from ..cache.layout import (
     RootLayout,
     check_version_name,
     leftover_version,
+    pyodide_root_in,
 )
 from ..cache.locks import link_lock, lock_dir, root_lock, version_lock
 from ..cache.store import ArchiveStore, url_key
@@ -240,7 +241,7 @@ class _Staged:
             obtained = time.monotonic()
             if index is not None:
                 self.reporter.phase("index")
-                index.finish(staging / "xbuildenv" / "pyodide-root")
+                index.finish(pyodide_root_in(staging))
                 checkpoint("install.index")
         return got, obtained
 
