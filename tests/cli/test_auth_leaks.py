@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from auth_support import AuthServer, files_holding, run_on_a_terminal
-from support import PY_FULL, Result, clean_env, make_tar, release, run, sha256
+from helpers.archives import PY_FULL, default_files, make_tar, release, sha256
+from helpers.auth import AuthServer, files_holding, run_on_a_terminal
+from helpers.cli import Result, clean_env, run
 
 ORIGIN_PW = "Orig1nS3cret"
 MIRROR_PW = "M1rrorS3cret"
@@ -53,8 +54,6 @@ def servers() -> Iterator[tuple[AuthServer, AuthServer, AuthServer]]:
 
 
 def _archive(version: str) -> bytes:
-    from support import default_files
-
     return make_tar(default_files(PY_FULL, version))
 
 

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from auth_support import AuthServer, basic, write_netrc
-from support import Server, one_error, run
-from tools_helpers import install_env, make_wheel, pip_env, serve_index
+from helpers.archives import make_wheel
+from helpers.auth import AuthServer, basic, write_netrc
+from helpers.cli import install_env, one_error, pip_env, run
+from helpers.servers import Server, serve_simple_index
 
 SECRET = "P1pIndexS3cret"
 
@@ -27,7 +28,7 @@ def test_install_packages_from_an_authenticated_index(
     root = tmp_path / "root"
     penv = pip_env(env)
     install_env(server, penv, root)
-    plain = serve_index(private_index, [make_wheel("numpy", "2.2.5")])  # type: ignore[arg-type]
+    plain = serve_simple_index(private_index, [make_wheel("numpy", "2.2.5")])  # type: ignore[arg-type]
     with_password = plain.replace("http://", f"http://alice:{SECRET}@")
 
     r = run(

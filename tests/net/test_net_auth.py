@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from auth_support import AuthServer, basic, write_netrc
+from helpers.auth import AuthServer, basic, write_netrc
 
 from xbuildenv.errors import DownloadError, StorageError, XBuildEnvError
 from xbuildenv.net import auth

@@ -1,5 +1,6 @@
 """Real parts for the authentication tests: a loopback HTTP server that asks for Basic
-credentials, and a check that a secret appears in nothing the tool printed or wrote.
+credentials, nginx behind ``auth_basic``, netrc files, and a check that a secret
+appears in nothing the tool printed or wrote.
 
 :class:`AuthServer` speaks real HTTP/1.1 on 127.0.0.1: GET/HEAD of stored bodies,
 PUT/DELETE into the same store (a WebDAV-style remote store), redirects to any URL,
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from helpers.services import Nginx
 
 
 @dataclass
@@ -220,3 +223,51 @@ def run_on_a_terminal(
     os.close(leader)
     code = proc.wait(timeout=timeout)
     return code, b"".join(chunks).decode(errors="replace")
+
+
+# --- nginx with auth_basic ------------------------------------------------------------
+NGINX_USER = "alice"
+NGINX_PASSWORD = "Ngx-Pa55-4f2c"
+
+
+def htpasswd(path: Path, user: str, password: str) -> Path:
+    """An htpasswd file made with ``openssl passwd -apr1`` (skips without openssl)."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (it makes the htpasswd file)")
+    hashed = subprocess.run(
+        ["openssl", "passwd", "-apr1", password], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    path.write_text(f"{user}:{hashed}\n")
+    return path
+
+
+def private_nginx(tmp_path: Path) -> Nginx:
+    """nginx serving ``tmp_path/www`` to ``alice`` only (``auth_basic``), with a
+    ``/fleet/`` folder that takes PUT and DELETE (a remote store)."""
+    www = tmp_path / "www"
+    (www / "fleet").mkdir(parents=True)
+    users = htpasswd(tmp_path / "htpasswd", NGINX_USER, NGINX_PASSWORD)
+    extra = (
+        f'auth_basic "private mirror"; auth_basic_user_file {users}; '
+        "location /fleet/ { dav_methods PUT DELETE; create_full_put_path on; }"
+    )
+    return Nginx(www, tmp_path / "nginx", server_extra=extra)
+
+
+def with_password(url: str, user: str = NGINX_USER, password: str = NGINX_PASSWORD) -> str:
+    return url.replace("://", f"://{user}:{password}@", 1)
+
+
+def nginx_log(nginx: Nginx) -> list[tuple[str, str, str, int]]:
+    """(user, method, path, status) of every request, from nginx's combined log."""
+    found = []
+    for line in nginx.log.read_text().splitlines():
+        head, request, rest = line.split('"')[:3]
+        method, path = request.split()[:2]
+        found.append((head.split()[2], method, path, int(rest.split()[0])))
+    return found

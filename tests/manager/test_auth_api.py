@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from auth_support import AuthServer
-from support import Server, serve_env, serve_index
+from helpers.auth import AuthServer
+from helpers.servers import Server, serve_env, serve_index
 
 from xbuildenv import NullReporter, XBuildEnvManager
 from xbuildenv.errors import XBuildEnvError
