@@ -39,7 +39,7 @@ from pathlib import Path
 
 from ..checkpoints import checkpoint
 from ..errors import NotInstalledError, RootError, UsageError
-from ..fs.files import exchange, remove_tree
+from ..fs.files import exchange, is_pointer, make_pointer, remove_tree, replace_pointer
 from ..fs.paths import read_text_bounded, real_dir
 from ..records import Record
 
@@ -284,23 +284,49 @@ class RootLayout(Record):
                 f"run 'xbuildenv install {version}' first",
             )
         link = self.link
-        if link.exists() and not link.is_symlink():
+        if link.exists() and not is_pointer(link):
             # A real folder or file where the link belongs: move it aside, never delete.
             aside = self.root / f"{TRASH_PREFIX}{_token()}-{LINK_NAME}"
             os.rename(link, aside)
         tmp = self.root / f"{LINK_TMP_PREFIX}{_token()}"
         # Absolute target, as pyodide-build writes it.
         try:
-            os.symlink(self.version_dir(version), tmp, target_is_directory=True)
+            make_pointer(self.version_dir(version), tmp)
             checkpoint("activate.new-link")
-            os.replace(tmp, link)
+            replace_pointer(tmp, link)
         except BaseException:  # an error, or Ctrl-C/SIGTERM: leave no stray link
             tmp.unlink(missing_ok=True)
             raise
 
     def deactivate(self) -> None:
-        if self.link.is_symlink():
+        if is_pointer(self.link):
             self.link.unlink()
+
+    def restore_link(self) -> Path | None:
+        """Finish an activation killed between removing the old link and renaming the
+        new one in (see :func:`~xbuildenv.fs.files.replace_pointer`): with no link in
+        place, the newest temporary link to a complete version becomes the link.
+        The caller holds the link lock, so no activation is under way."""
+        if os.path.lexists(self.link):
+            return None
+        found = []
+        for path in self.leftovers():
+            if not path.name.startswith(LINK_TMP_PREFIX) or not is_pointer(path):
+                continue
+            try:
+                name = Path(os.readlink(path)).name
+                when = os.lstat(path).st_mtime_ns
+                # realpath: a junction reads back as "\\?\\C:\\..."
+                here = os.path.realpath(path) == os.path.realpath(self.version_dir(name))
+                if here and self.is_installed(name):
+                    found.append((when, path))
+            except (OSError, ValueError, UsageError):
+                continue
+        if not found:
+            return None
+        newest = max(found)[1]
+        os.rename(newest, self.link)
+        return newest
 
     def retire_version(self, version: str) -> Path:
         """Rename a version into the trash (the quick, atomic half of removing it)."""

@@ -19,6 +19,7 @@ be used offline.
 from __future__ import annotations
 
 import os
+import sys
 import random
 import time
 from collections.abc import Iterator
@@ -93,7 +94,8 @@ def open_regular(path: Path) -> Any:
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise DownloadError(f"{path} is not a regular file", "give the path of an archive file")
-    os.set_blocking(fd, True)
+    if sys.platform != "win32":  # Windows has no O_NONBLOCK for files: nothing to undo
+        os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
 
 

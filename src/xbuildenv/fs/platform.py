@@ -1,0 +1,59 @@
+"""Which platform fast paths the file-safety layer may take, and one switch that turns
+them off.
+
+Each guarantee of this layer has a fast path that only some systems have, and a
+portable way that every system has (the one macOS or Windows takes where it lacks the
+call). ``XBUILDENV_PORTABLE`` turns fast paths off, so the portable ways run (and are
+tested) on Linux too: ``1`` or ``all`` for every one, or a comma-separated list of
+:data:`FAST_PATHS`. ``pytest --portable`` sets it for a whole test run.
+
+========== ================================================ =================================
+name       fast path                                        portable way
+========== ================================================ =================================
+exchange   atomic swap of two folders: ``renameat2``        two renames; a crash between
+           (Linux), ``renamex_np(RENAME_SWAP)`` (macOS)     them is repaired by the next run
+reflink    copy-on-write clone: ``FICLONE`` (Linux),        hard link or copy
+           ``clonefile`` (macOS APFS)
+proc       is a lock holder stopped: ``/proc/PID/stat``     ``ps -o stat= -p PID``
+chmod      chmod never through a link: ``O_PATH`` and       ``lchmod`` / ``fchmodat``
+           ``/proc/self/fd`` (Linux)                        without following links
+link       the active-version link replaced by one          old link removed, then the new
+           rename (POSIX)                                   one renamed in; a crash between
+                                                            them is repaired by the next run
+========== ================================================ =================================
+
+It is read on each use (an environment lookup), so a test can change it in-process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import Literal
+
+__all__ = ["ENV_PORTABLE", "FAST_PATHS", "FastPath", "fast_path", "forced_portable"]
+
+ENV_PORTABLE = "XBUILDENV_PORTABLE"
+FastPath = Literal["exchange", "reflink", "proc", "chmod", "link"]
+FAST_PATHS: tuple[FastPath, ...] = ("exchange", "reflink", "proc", "chmod", "link")
+
+IS_LINUX = sys.platform.startswith("linux")
+IS_MACOS = sys.platform == "darwin"
+IS_WINDOWS = sys.platform == "win32"
+
+
+def forced_portable(environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The fast paths ``XBUILDENV_PORTABLE`` turns off (names it does not know are
+    ignored here; the test switch checks them)."""
+    raw = (os.environ if environ is None else environ).get(ENV_PORTABLE, "").strip().lower()
+    if raw in ("", "0", "no", "none"):
+        return frozenset()
+    if raw in ("1", "all", "yes"):
+        return frozenset(FAST_PATHS)
+    return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+def fast_path(name: FastPath) -> bool:
+    """Whether the fast path ``name`` may be tried (the system may still lack it)."""
+    return name not in forced_portable()
