@@ -41,6 +41,7 @@ from ..checkpoints import checkpoint
 from ..errors import NotInstalledError, RootError, UsageError
 from ..fs.files import exchange, is_pointer, make_pointer, remove_tree, replace_pointer
 from ..fs.paths import read_text_bounded, real_dir
+from ..fs.platform import WINDOWS_FORBIDDEN, windows_name_problem, windows_names
 from ..records import Record
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
@@ -91,8 +92,16 @@ def _token() -> str:
 
 
 def url_to_version(url: str) -> str:
-    """The folder name pyodide-build uses for an archive installed from a URL."""
-    return url.replace("://", "_").replace(".", "_").replace("/", "_").replace(":", "_")
+    """The folder name pyodide-build uses for an archive installed from a URL.
+
+    Where names must suit Windows, the other characters it refuses (a query's ``?``,
+    ``*``, ``|``, ``"``, ``<``, ``>``) become ``_`` too; pyodide-build keeps them and fails
+    there. A URL always yields ``scheme_...``: never a device name.
+    """
+    name = url.replace("://", "_").replace(".", "_").replace("/", "_").replace(":", "_")
+    if windows_names():
+        name = "".join("_" if c in WINDOWS_FORBIDDEN or c == "\\" else c for c in name)
+    return name
 
 
 # Version names become folder names, and also parts of longer names (staging
@@ -119,6 +128,8 @@ def check_version_name(version: str) -> str:
         reason = f"'{LINK_NAME}' is the name of the active-version link"
     elif len(version.encode("utf-8", "surrogateescape")) > MAX_VERSION_BYTES:
         reason = f"it is longer than {MAX_VERSION_BYTES} bytes"
+    elif windows_names():
+        reason = windows_name_problem(version)
     if reason is not None:
         shown = version if len(version) <= 60 else version[:57] + "..."
         raise UsageError(f"{shown!r} is not a valid version name: {reason}")

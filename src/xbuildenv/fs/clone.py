@@ -65,6 +65,5 @@ def _clonefile(src: str, dst: str) -> bool:
     call.restype = ctypes.c_int
     # clonefile creates dst itself and fails with EEXIST if anything is there (a link
     # included), so nothing is written through a planted link. It copies the mode too.
-    if call(os.fsencode(src), os.fsencode(dst), _CLONE_NOFOLLOW) == 0:
-        return True
-    return False  # ENOTSUP (HFS+, FAT, SMB), EXDEV (another volume): the caller copies
+    # Else ENOTSUP (HFS+, FAT, SMB) or EXDEV (another volume): the caller copies.
+    return bool(call(os.fsencode(src), os.fsencode(dst), _CLONE_NOFOLLOW) == 0)

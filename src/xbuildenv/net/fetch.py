@@ -19,8 +19,8 @@ be used offline.
 from __future__ import annotations
 
 import os
-import sys
 import random
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
