@@ -244,3 +244,30 @@ def test_drive_letters_and_backslash_escapes_are_refused_everywhere(
 ) -> None:
     with pytest.raises(PathEscapeError):
         contained(tmp_path, bad, "a test input")
+
+
+@pytest.mark.parametrize("member", ["xbuildenv/pyodide-root/a:b", "xbuildenv/aux.h"])
+def test_archive_members_windows_cannot_hold_are_refused_there(
+    world: dict[str, object], tmp_path: Path, member: str
+) -> None:
+    files = {**world["files"]["2.0.0"], member: b"x"}  # type: ignore[index]
+    server = world["server"]
+    assert isinstance(server, Server)
+    url = server.add(f"/odd-{len(member)}.tar.gz", make_tar(files))
+    env = {**world["env"], "XBUILDENV_CACHE_DIR": str(tmp_path / "store")}  # type: ignore[dict-item]
+    posix = _cli(
+        {**env, "XBUILDENV_PORTABLE": ""}, "install", "--url", url, "--path", str(tmp_path / "a")
+    )
+    assert posix.returncode == 0, posix.stderr  # a name POSIX takes as it is
+    env["XBUILDENV_CACHE_DIR"] = str(tmp_path / "store2")
+    done = _cli(
+        {**env, "XBUILDENV_PORTABLE": "names"},
+        "install",
+        "--url",
+        url,
+        "--path",
+        str(tmp_path / "b"),
+    )
+    assert done.returncode == 1, done.stderr
+    assert "cannot be written on Windows" in done.stderr, done.stderr
+    assert not any(p.name == "aux.h" or ":" in p.name for p in (tmp_path / "b").rglob("*"))
