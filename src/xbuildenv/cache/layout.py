@@ -41,7 +41,7 @@ from ..checkpoints import checkpoint
 from ..errors import NotInstalledError, RootError, UsageError
 from ..fs.files import exchange, is_pointer, make_pointer, remove_tree, replace_pointer
 from ..fs.paths import read_text_bounded, real_dir
-from ..fs.platform import WINDOWS_FORBIDDEN, windows_name_problem, windows_names
+from ..fs.platform import windows_name_problem, windows_names, windows_safe
 from ..records import Record
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
@@ -132,7 +132,7 @@ def url_to_version(url: str) -> str:
     """
     name = url.replace("://", "_").replace(".", "_").replace("/", "_").replace(":", "_")
     if windows_names():
-        name = "".join("_" if c in WINDOWS_FORBIDDEN or c == "\\" else c for c in name)
+        name = windows_safe(name)
     return name
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "forced_portable",
     "windows_name_problem",
     "windows_names",
+    "windows_safe",
 ]
 
 ENV_PORTABLE = "XBUILDENV_PORTABLE"
@@ -98,3 +99,8 @@ def windows_name_problem(name: str) -> str | None:
     if name.endswith((".", " ")):
         return "it ends with a dot or a space, which Windows drops"
     return None
+
+
+def windows_safe(name: str) -> str:
+    """``name`` with each character Windows refuses in a name (and ``\\``) made ``_``."""
+    return "".join("_" if c in WINDOWS_FORBIDDEN or c == "\\" else c for c in name)
