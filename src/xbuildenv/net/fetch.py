@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 
 from .._version import __version__
 from ..checkpoints import checkpoint
-from ..errors import DownloadError, RefusedError, RetryableError
+from ..errors import DownloadError, HTTPStatusError, RefusedError, RetryableError
 from ..settings.config import ENV_RETRIES, ENV_TIMEOUT, env_number
 from .urls import local_path
 
@@ -120,10 +120,12 @@ def _describe(exc: BaseException) -> str:
     reason = getattr(exc, "reason", None)
     if reason is not None and not isinstance(reason, str):
         exc = reason
-    if isinstance(exc, TimeoutError) or type(exc).__name__ in ("timeout", "TimeoutError"):
+    import socket
+
+    if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError since 3.10
         return "timed out"
     name = type(exc).__name__
-    if name == "gaierror":
+    if isinstance(exc, socket.gaierror):
         return "the host name could not be resolved"
     if isinstance(exc, ConnectionRefusedError):
         return "the connection was refused"
@@ -135,6 +137,7 @@ def _describe(exc: BaseException) -> str:
 def _open(url: str, settings: FetchSettings, headers: dict[str, str]) -> Any:
     """Open ``url``; translate failures into RetryableError or DownloadError."""
     import http.client
+    import socket
     import urllib.error
     import urllib.request
 
@@ -148,7 +151,9 @@ def _open(url: str, settings: FetchSettings, headers: dict[str, str]) -> Any:
         if exc.code >= 500 or exc.code == 429:
             raise RetryableError(f"HTTP {exc.code}") from None
         hint = "check the version or URL" if exc.code == 404 else "check the URL and access"
-        raise DownloadError(f"GET {url} failed: HTTP {exc.code} {exc.reason}", hint) from None
+        raise HTTPStatusError(
+            f"GET {url} failed: HTTP {exc.code} {exc.reason}", exc.code, hint
+        ) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         import ssl
 
@@ -163,7 +168,7 @@ def _open(url: str, settings: FetchSettings, headers: dict[str, str]) -> Any:
                 "install the CA into the system certificate store or set SSL_CERT_FILE",
             ) from None
         text = _describe(exc)
-        if "resolved" in text:
+        if isinstance(reason, socket.gaierror):
             raise DownloadError(
                 f"cannot reach {url}: {text}",
                 "check your network connection and proxy settings (https_proxy)",
@@ -264,21 +269,27 @@ def fetch_bytes(
     checkpoint("metadata.fetch")
 
     def attempt() -> Response:
+        import http.client
         import urllib.error
 
         try:
             resp = _open(source, settings, headers or {})
-        except DownloadError as exc:
-            if "HTTP 304" in exc.message:
+        except HTTPStatusError as exc:
+            if exc.status == 304:  # not modified: the cached copy stands
                 return Response(b"", {}, 304)
             raise
         with resp:
             try:
                 body = _bounded(resp.read(MAX_DOCUMENT + 1), source)
-            except OSError as exc:
+            except (OSError, http.client.HTTPException) as exc:  # reset, IncompleteRead
                 raise RetryableError(_describe(exc)) from None
             except urllib.error.URLError as exc:  # pragma: no cover - defensive
                 raise RetryableError(_describe(exc)) from None
+            # http.client returns what arrived when the server closes before
+            # Content-Length: a cut index must be fetched again, never parsed.
+            length = resp.headers.get("Content-Length") or ""
+            if resp.status == 200 and length.isdigit() and len(body) < int(length):
+                raise RetryableError(f"connection closed after {len(body)} of {length} bytes")
             return Response(body, {k.lower(): v for k, v in resp.headers.items()}, resp.status)
 
     result: Response = _with_retries(source, settings, attempt)
@@ -361,6 +372,16 @@ class Download:
             headers["If-Range"] = self.validator
         resp = _open(self.url, self.settings, headers)
         if resp.status == 206:
+            # The bytes must go on exactly where the cut was: a server (or proxy) that
+            # answers with another range would splice the wrong bytes in.
+            start = (resp.headers.get("Content-Range") or "").removeprefix("bytes ")
+            if start.split("-", 1)[0].strip() != str(self.received):
+                resp.close()
+                raise DownloadError(
+                    f"{self.url}: asked to resume at byte {self.received}, the server sent "
+                    f"the range {resp.headers.get('Content-Range')!r}",
+                    "run the command again",
+                )
             return resp
         new_validator = resp.headers.get("ETag") or resp.headers.get("Last-Modified")
         # Without Range support we read the whole body again and drop what we already
