@@ -3,6 +3,7 @@
 Layout, under ``<pyodide-build cache>/xbuildenv-store/`` (or ``XBUILDENV_CACHE_DIR``)::
 
     archives/<sha256>           a verified archive, named by its own hash
+    trees/<sha256>/             its unpacked tree, linked by every root (trees.py)
     urls/<sha256 of URL>.json   {"url", "sha256", "etag", "last_modified"}: for
                                 archives installed by URL, whose hash no index gives
     index/                      cached release indexes (see index_cache.py)
@@ -137,6 +138,9 @@ class ArchiveStore:
         except OSError:
             pass
         sweep_stale_locks(self.path / STORE_LOCKS)
+        from .trees import TreeStore
+
+        TreeStore(self.path).tidy()
 
     def tidy_temp(self, older_than: float = 24 * 3600) -> None:
         """Remove partial downloads and half-written records left by killed processes.
@@ -175,10 +179,11 @@ def _writer_alive(name: str) -> bool:
             pid = int(name.rsplit(".", 3)[-3])
     except (ValueError, IndexError):
         return False
-    return pid > 0 and _pid_alive(pid)
+    return pid > 0 and pid_alive(pid)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (the writer named in a temporary name)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -1,14 +1,14 @@
 """Sharing unpacked trees between roots: hard links, reflinks or copies.
 
-When a root is about to unpack an archive that another root on this machine has
-already unpacked (same sha256, recorded in ``<version>/.archive-sha256``), it links
-the other root's files instead. Shared files are made read-only, and only the
+When a root is about to unpack an archive that was unpacked on this machine before
+(same sha256), it links the files of the tree kept in the store
+(:mod:`xbuildenv.cache.trees`) instead. Shared files are made read-only, and only the
 archive's own files are shared: what an install or a build writes (the package
 index, markers, host site-packages under ``packages/.artifacts``, emsdk) is never
 linked, so one root cannot change another's environment through them.
 
-Mode bits do not stop root, so the other root's tree is first checked file by file
-against the manifest written when it was installed (:mod:`xbuildenv.cache.manifest`);
+Mode bits do not stop root, so the source tree is checked file by file against the
+manifest written when it was unpacked (:mod:`xbuildenv.cache.manifest`);
 a tree that differs in any way is not linked.
 
 Modes: ``hardlink`` (default: a reflink where the filesystem has them, else a hard
@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import TreeMismatchError
-from ..fs.paths import chmod_here, read_bounded, real_dir
-from .layout import ARCHIVE_MARKER, INSTALLED_MARKER, ROOT_PREFIX
+from ..fs.paths import chmod_here
 from .manifest import Manifest, file_digest
 
 # How a tree another root unpacked is shared: hard links, or private copies (reflinks
@@ -40,33 +39,6 @@ PRIVATE = (
     "xbuildenv/pyodide-root/packages/.artifacts",
 )
 _FICLONE = 0x40049409  # Linux ioctl: share extents copy-on-write
-
-
-def find_tree(cache_home: Path, sha256: str, exclude: Path) -> Path | None:
-    """A complete version folder, in another root under ``cache_home``, made from ``sha256``."""
-    try:
-        roots = [e.path for e in os.scandir(cache_home) if e.name.startswith(ROOT_PREFIX)]
-    except OSError:
-        return None
-    for root in roots:
-        if Path(root) == exclude:
-            continue
-        try:
-            versions = list(os.scandir(root))
-        except OSError:
-            continue
-        for entry in versions:
-            if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
-                continue
-            folder = Path(entry.path)
-            try:
-                if read_bounded(folder / ARCHIVE_MARKER, 256).decode().strip() != sha256:
-                    continue
-            except (OSError, ValueError):
-                continue
-            if (folder / INSTALLED_MARKER).is_file() and real_dir(folder / "xbuildenv"):
-                return folder
-    return None
 
 
 def _reflink(src: str, dst: str) -> bool:

@@ -43,11 +43,12 @@ from ..fs.locks import FileLock, sweep_stale_locks
 from ..fs.paths import contained, real_dir
 from ..net.fetch import FetchSettings
 from ..settings.config import DEFAULT_MAX_UNPACKED, env_number
-from ..settings.dirs import cache_home
 
 if TYPE_CHECKING:  # at run time, materialize loads only when a tree is unpacked
     from ..cache.treelink import LinkMode
-    from .materialize import Route
+    from ..cache.trees import StoredTree
+    from .materialize import Obtained, Route
+    from .package_index import IndexBuilder
     from .remote_store import RemoteStore
 
 
@@ -209,7 +210,6 @@ def _install_locked(
         layout.write_python_marker(target, python)
         return InstallResult(version, target, "refreshed")
 
-    from .materialize import obtain_tree  # the download pipeline: only when unpacking
     from .package_index import IndexBuilder
 
     store = ArchiveStore() if options.use_store else None
@@ -221,36 +221,7 @@ def _install_locked(
         if source.release_version is not None:
             index = IndexBuilder(staging, source.release_version)
         started = time.monotonic()
-        guard = _store_lock(store, source, on_wait)
-        try:
-            guard.__enter__()
-        except (LockTimeoutError, RootError):  # also: a lock file the store has no room for
-            # A stopped (Ctrl-Z) or stuck holder must not block this release for every
-            # root on the machine: go on without the store (no sharing, no tee).
-            if on_wait is not None:
-                on_wait("the archive store is busy for too long; installing without it")
-            store, guard = None, contextlib.nullcontext()
-            guard.__enter__()
-        try:
-            got = obtain_tree(
-                source.url,
-                source.sha256,
-                staging,
-                root=layout.root,
-                cache_home=cache_home() if store is not None else None,
-                store=store,
-                link_mode=options.link_mode,
-                max_unpacked=options.max_unpacked,
-                settings=options.settings,
-                on_progress=on_progress,
-                on_file=index.saw if index is not None else None,
-                remote=options.remote,
-                origin_url=source.origin_url,
-                warn=options.warn,
-                on_restart=index.restart if index is not None else None,
-            )
-        finally:
-            guard.__exit__(None, None, None)
+        got = _obtain(layout, source, staging, store, options, index, on_progress, on_wait)
         checkpoint("install.obtained")
         obtained = time.monotonic()
         if index is not None:
@@ -288,6 +259,75 @@ def _install_locked(
         archive_bytes=got.size,
         phases=phases,
     )
+
+
+def _obtain(
+    layout: RootLayout,
+    source: InstallSource,
+    staging: Path,
+    store: ArchiveStore | None,
+    options: InstallOptions,
+    index: IndexBuilder | None,
+    on_progress: Callable[[int, int | None], None] | None,
+    on_wait: Callable[[str], None] | None,
+) -> Obtained:
+    """The tree: linked from the store without any lock when it is published there;
+    else under the archive's store lock, where the first root unpacks and publishes it
+    and the others wait, then link it (again without the lock, so all at once)."""
+    from .materialize import link_stored, obtain_tree  # the download pipeline
+
+    on_file = index.saw if index is not None else None
+    on_restart = index.restart if index is not None else None
+    tried = None  # the published tree tried last (one that failed is not tried again)
+    for first in (True, False):
+        if store is not None and source.sha256:
+            got, tried = link_stored(
+                source.sha256, staging, store, options.link_mode, on_file, on_restart, tried
+            )
+            if got is not None:
+                return got
+        guard = _store_lock(store, source, on_wait)
+        try:
+            guard.__enter__()
+        except (LockTimeoutError, RootError):  # also: a lock file the store has no room for
+            # A stopped (Ctrl-Z) or stuck holder must not block this release for every
+            # root on the machine: go on without the store (no sharing, no tee).
+            if on_wait is not None:
+                on_wait("the archive store is busy for too long; installing without it")
+            store, guard = None, contextlib.nullcontext()
+            guard.__enter__()
+        try:
+            if first and store is not None and _published_since(store, source, staging, tried):
+                continue  # a root published it while we waited: link it without the lock
+            return obtain_tree(
+                source.url,
+                source.sha256,
+                staging,
+                root=layout.root,
+                store=store,
+                link_mode=options.link_mode,
+                max_unpacked=options.max_unpacked,
+                settings=options.settings,
+                on_progress=on_progress,
+                on_file=on_file,
+                remote=options.remote,
+                origin_url=source.origin_url,
+                warn=options.warn,
+                on_restart=on_restart,
+                skip_tree=tried,
+            )
+        finally:
+            guard.__exit__(None, None, None)
+    raise AssertionError("unreachable: the second pass returns")
+
+
+def _published_since(
+    store: ArchiveStore, source: InstallSource, staging: Path, tried: StoredTree | None
+) -> bool:
+    from ..cache.trees import TreeStore
+
+    found = TreeStore(store.path).linkable(source.sha256, staging)
+    return found is not None and (tried is None or found.ident != tried.ident)
 
 
 def _store_lock(

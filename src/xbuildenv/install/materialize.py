@@ -1,8 +1,8 @@
 """Putting an archive's tree into a staging folder by the cheapest sound route.
 
-1. **linked**: another root on this machine already unpacked the same archive
-   (same sha256): share its files (see :mod:`xbuildenv.treelink`). No download, no
-   decompression.
+1. **linked**: the archive was unpacked on this machine before, and its tree was
+   published in the store (see :mod:`xbuildenv.cache.trees`): share its files. No
+   download, no decompression. Every other route publishes the tree it unpacked.
 2. **store**: the verified archive is in the machine-wide store: unpack it from
    disk (the hash is checked again on the way; a damaged entry is dropped and we
    fall through to 3).
@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
 
-from ..cache.layout import ARCHIVE_MARKER, INSTALLED_MARKER
+from ..cache.layout import ARCHIVE_MARKER
 from ..cache.manifest import Manifest
 from ..cache.store import ArchiveStore, UrlRecord
-from ..cache.treelink import PRIVATE, LinkMode, find_tree, link_tree
+from ..cache.treelink import PRIVATE, LinkMode
+from ..cache.trees import StoredTree, TreeStore
 from ..errors import ArchiveError, ChecksumError, DownloadError, TreeMismatchError
 from ..fs.files import remove_tree
 from ..net.fetch import FetchSettings, validator_of
@@ -82,7 +83,6 @@ def obtain_tree(
     staging: Path,
     *,
     root: Path,
-    cache_home: Path | None,
     store: ArchiveStore | None,
     link_mode: LinkMode = "hardlink",
     max_unpacked: int = DEFAULT_MAX_UNPACKED,
@@ -93,6 +93,7 @@ def obtain_tree(
     remote: RemoteStore | None = None,
     origin_url: str | None = None,
     warn: Callable[[str], None] | None = None,
+    skip_tree: StoredTree | None = None,
 ) -> Obtained:
     """Fill ``staging`` with the archive's ``xbuildenv/`` tree and record its hash.
 
@@ -104,7 +105,8 @@ def obtain_tree(
     ``remote`` is the fleet's shared store, tried after this machine's own store and
     before the network. ``url`` may be a mirror's copy (``XBUILDENV_MIRROR``) of
     ``origin_url``: a copy that fails its sha256 (or cannot be had) costs a warning,
-    then the origin is used.
+    then the origin is used. ``skip_tree`` is a published tree that already failed its
+    check (it is replaced, not tried again).
     """
     known = _known_sha(url, sha256, store)
     result = None
@@ -115,20 +117,8 @@ def obtain_tree(
             on_restart()
         _reset(staging)
 
-    if known and cache_home is not None:
-        other = find_tree(cache_home, known, exclude=root)
-        if other is not None:
-            try:
-                if on_file is not None:
-                    on_file(LOCK_MEMBER, other / LOCK_MEMBER)
-                link_tree(other, staging, link_mode)  # writes staging's manifest too
-                # The other root may have been uninstalled while we walked it.
-                if (other / INSTALLED_MARKER).is_file():
-                    result = Obtained("linked", known)
-                else:
-                    reset()
-            except (OSError, TreeMismatchError):
-                reset()  # changed, damaged or gone: unpack from the store instead
+    if known and store is not None:
+        result, _ = link_stored(known, staging, store, link_mode, on_file, on_restart, skip_tree)
     from_remote = False
     if (
         result is None
@@ -175,8 +165,44 @@ def obtain_tree(
             warn,
             reset,
         )
+    if store is not None and result.route != "linked":
+        # Under the store lock still: roots waiting for this archive link it next.
+        TreeStore(store.path).publish(staging, result.sha256, link_mode)
     (staging / ARCHIVE_MARKER).write_text(result.sha256)
     return result
+
+
+def link_stored(
+    known: str,
+    staging: Path,
+    store: ArchiveStore,
+    link_mode: LinkMode,
+    on_file: Callable[[str, Path], None] | None = None,
+    on_restart: Callable[[], None] | None = None,
+    skip: StoredTree | None = None,
+) -> tuple[Obtained | None, StoredTree | None]:
+    """The linked route: share the files of the archive's published tree.
+
+    Needs no lock (a tree is published by one rename, and every file is checked as it
+    lands), so many roots link at once. Returns the result (None: not linked, and
+    ``staging`` is empty again) and the tree tried, if any: one that failed its check
+    is passed back as ``skip`` so that it is not tried again before it is replaced.
+    """
+    tree = TreeStore(store.path).linkable(known, staging)
+    if tree is None or (skip is not None and tree.ident == skip.ident):
+        return None, tree
+    try:
+        if on_file is not None:
+            on_file(LOCK_MEMBER, tree.path / LOCK_MEMBER)
+        TreeStore(store.path).link_into(tree, staging, link_mode)  # writes the manifest too
+        return Obtained("linked", known), tree
+    except (OSError, TreeMismatchError):
+        # Damaged (or removed by gc meanwhile): unpack from the store, which publishes
+        # a good tree in its place.
+        if on_restart is not None:
+            on_restart()  # first: the package index thread writes into the staging folder
+        _reset(staging)
+        return None, tree
 
 
 def _stored_copy_ok(path: Path, sha256: str) -> bool:
