@@ -119,9 +119,12 @@ def test_cache_shapes(server: Server, meta: str, env: dict[str, str], tmp_path: 
     [root] = listing["roots"]
     assert root["owner_state"] == "present" and root["last_used"] is not None
     assert len(listing["archives"]) == 1
+    [tree] = listing["trees"]
+    assert tree["sha256"] == listing["archives"][0]["sha256"] and tree["links"] == 1
     assert run("uninstall", "0.29.4", env=env).code == 0
     dry = validate("gc", run("gc", "--dry-run", "--json", env=env))
     assert dry["dry_run"] and dry["archives"] and dry["freed_bytes"] > 0
+    assert [t["sha256"] for t in dry["trees"]] == [tree["sha256"]]
     done = validate("gc", run("gc", "--json", env=env))
     assert not done["dry_run"] and done["archives"] == dry["archives"]
     assert validate("gc", run("gc", "--json", env=env))["archives"] == []

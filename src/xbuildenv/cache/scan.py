@@ -1,4 +1,4 @@
-"""Seeing and cleaning the machine-wide cache: roots, archives, indexes.
+"""Seeing and cleaning the machine-wide cache: roots, archives, trees, indexes.
 
 ``scan()`` reports every root under pyodide-build's cache folder (including roots
 pyodide-build made), with sizes on disk where hard-linked files count once across
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from .layout import (
 from .locks import try_root_exclusive
 from .owners import Owner, last_used, read_owner
 from .store import ArchiveStore
+from .trees import TreeStore, links_elsewhere
 
 
 @dataclass
@@ -80,17 +82,32 @@ class ArchiveInfo:
 
 
 @dataclass
+class TreeInfo:
+    """A tree published in the store (cache/trees.py)."""
+
+    path: Path
+    sha256: str
+    size: int  # bytes on disk not already counted for a root
+    links: int  # names each of its files has outside the store (roots that link it)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "size_bytes": self.size, "links": self.links}
+
+
+@dataclass
 class Scan:
     cache_home: Path
     roots: list[RootInfo]
     archives: list[ArchiveInfo]
     index_bytes: int
+    trees: list[TreeInfo] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "cache_dir": str(self.cache_home),
             "roots": [r.to_json() for r in self.roots],
             "archives": [a.to_json() for a in self.archives],
+            "trees": [t.to_json() for t in self.trees],
             "index_bytes": self.index_bytes,
         }
 
@@ -100,10 +117,11 @@ class GcPlan:
     roots: list[RootInfo] = field(default_factory=list)
     archives: list[ArchiveInfo] = field(default_factory=list)
     index_bytes: int = 0  # the index cache, which ``cache clean`` removes too
+    trees: list[TreeInfo] = field(default_factory=list)
 
     @property
     def bytes(self) -> int:
-        roots = sum(r.size for r in self.roots)
+        roots = sum(r.size for r in self.roots) + sum(t.size for t in self.trees)
         return roots + sum(a.size for a in self.archives) + self.index_bytes
 
     def to_json(self, *, dry_run: bool) -> dict[str, Any]:
@@ -111,6 +129,7 @@ class GcPlan:
             "dry_run": dry_run,
             "roots": [{**r.to_json(), "reason": r.gc_reason} for r in self.roots],
             "archives": [a.to_json() for a in self.archives],
+            "trees": [t.to_json() for t in self.trees],
             "index_bytes": self.index_bytes,
             "freed_bytes": self.bytes,  # with dry_run: what would be freed
         }
@@ -178,7 +197,11 @@ def scan(cache_home: Path, store: ArchiveStore) -> Scan:
             continue
     index_dir = store.path / STORE_INDEX
     index_bytes = _tree_size(index_dir, set()) if real_dir(index_dir) else 0
-    return Scan(cache_home, roots, archive_list, index_bytes)
+    trees = [
+        TreeInfo(t.path, t.sha256, _tree_size(t.path, seen), links_elsewhere(t))
+        for t in TreeStore(store.path).entries()
+    ]
+    return Scan(cache_home, roots, archive_list, index_bytes, trees)
 
 
 def plan_gc(
@@ -202,6 +225,13 @@ def plan_gc(
     kept = [r for r in report.roots if r not in plan.roots]
     used = set().union(*(r.archives for r in kept)) if kept else set()
     plan.archives = [a for a in report.archives if a.sha256 not in used]
+    # A tree no kept root came from, and whose files have no names but the store's and
+    # those of the roots removed here (so no root elsewhere, e.g. under --path, links
+    # it). Removing a tree never breaks a root: its hard links keep the files.
+    for tree in report.trees:
+        leaving = sum(tree.sha256 in r.archives for r in plan.roots)
+        if tree.sha256 not in used and tree.links <= leaving:
+            plan.trees.append(tree)
     return plan
 
 
@@ -213,10 +243,12 @@ class Applied:
     busy: list[RootInfo] = field(default_factory=list)
     archives: list[ArchiveInfo] = field(default_factory=list)  # removed (not in use)
     leftovers: list[Path] = field(default_factory=list)  # .gc-* of killed runs, removed
+    trees: list[TreeInfo] = field(default_factory=list)  # removed
 
     @property
     def bytes(self) -> int:
-        return sum(r.size for r in self.roots) + sum(a.size for a in self.archives)
+        roots = sum(r.size for r in self.roots) + sum(t.size for t in self.trees)
+        return roots + sum(a.size for a in self.archives)
 
 
 def apply(plan: GcPlan, cache_home: Path | None = None) -> Applied:
@@ -250,6 +282,9 @@ def apply(plan: GcPlan, cache_home: Path | None = None) -> Applied:
     for archive in plan.archives:
         if remove_archive(archive.path):
             done.archives.append(archive)
+    for tree in plan.trees:
+        if remove_stored_tree(tree.path):
+            done.trees.append(tree)
     return done
 
 
@@ -268,13 +303,25 @@ def remove_gc_leftovers(cache_home: Path) -> list[Path]:
 
 def remove_archive(path: Path) -> bool:
     """Delete a stored archive unless an install holds its store lock."""
+    return _under_store_lock(path, lambda: path.unlink(missing_ok=True))
+
+
+def remove_stored_tree(path: Path) -> bool:
+    """Delete a published tree unless an install holds its store lock (it may be
+    publishing it); a root linking it meanwhile notices and unpacks instead."""
+    return _under_store_lock(path, lambda: TreeStore(path.parent.parent).remove(path.name))
+
+
+def _under_store_lock(path: Path, remove: Callable[[], object]) -> bool:
+    """Run ``remove`` for a store entry (``<store>/<folder>/<sha256>``) while holding
+    the entry's store lock; False when an install holds it."""
     from ..fs.locks import FileLock
     from .locks import lock_dir
 
     try:
         folder = lock_dir(path.parent.parent)
     except (XBuildEnvError, OSError):
-        path.unlink(missing_ok=True)  # no usable lock folder: no install can hold one
+        remove()  # no usable lock folder: no install can hold one
         return True
     lock = FileLock(folder / f"{path.name}.lock", timeout=0)
     try:
@@ -282,7 +329,7 @@ def remove_archive(path: Path) -> bool:
     except XBuildEnvError:
         return False  # in use (or the lock folder is not usable): keep it
     try:
-        path.unlink(missing_ok=True)
+        remove()
     finally:
         lock.release()
     return True

@@ -194,10 +194,10 @@ class TreeStore:
         return removed
 
 
-def in_use(tree: StoredTree) -> bool:
-    """Whether some root still shares the tree's files: a hard-linked file has more
-    than one name. (Reflinked and copied roots share no inode and are not seen: the
-    caller also asks the roots it knows.)"""
+def links_elsewhere(tree: StoredTree) -> int:
+    """How many names a file of the tree has outside the store: the roots that share it
+    by hard link, wherever they live (reflinked and copied roots share no inode and are
+    not counted: the caller also asks the roots it knows)."""
     for dirpath, _dirs, files in os.walk(tree.path / "xbuildenv"):
         for name in files:
             try:
@@ -205,5 +205,5 @@ def in_use(tree: StoredTree) -> bool:
             except OSError:
                 continue
             if stat.S_ISREG(info.st_mode):
-                return info.st_nlink > 1
-    return False
+                return info.st_nlink - 1
+    return 0

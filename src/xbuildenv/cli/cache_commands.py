@@ -121,9 +121,11 @@ def cmd_cache_list(args: argparse.Namespace) -> int:
     print(table(["Install id", "Owner", "Versions", "Size", "Last used"], rows))
     total = sum(r.size for r in report.roots)
     archives = sum(a.size for a in report.archives)
+    trees = sum(t.size for t in report.trees)
     print(
         f"\n{len(report.roots)} root(s), {format_bytes(total)} (shared files counted once); "
-        f"{len(report.archives)} stored archive(s), {format_bytes(archives)}; in {home}"
+        f"{len(report.archives)} stored archive(s), {format_bytes(archives)}; "
+        f"{len(report.trees)} unpacked tree(s), {format_bytes(trees)} more; in {home}"
     )
     return 0
 
@@ -140,6 +142,7 @@ def cmd_cache_clean(args: argparse.Namespace) -> int:
         roots=report.roots if args.all else [],
         archives=report.archives,
         index_bytes=report.index_bytes,
+        trees=report.trees,
     )
     done = apply(plan, home)
     for r in done.busy:
@@ -148,14 +151,20 @@ def cmd_cache_clean(args: argparse.Namespace) -> int:
         # remove_tree unlinks a symlink planted in the folder's place, never its target
         remove_tree(store.path / folder) if os.path.lexists(store.path / folder) else None
     store.tidy_temp()  # partial downloads of processes that are gone (not running ones)
-    removed = GcPlan(roots=done.roots, archives=done.archives, index_bytes=report.index_bytes)
+    removed = GcPlan(
+        roots=done.roots,
+        archives=done.archives,
+        index_bytes=report.index_bytes,
+        trees=done.trees,
+    )
     if args.json:
         from .output import print_json
 
         print_json(removed.to_json(dry_run=False))
         return 0
     info(
-        f"removed {len(done.archives)} archive(s), the index cache"
+        f"removed {len(done.archives)} archive(s), {len(done.trees)} unpacked tree(s), "
+        "the index cache"
         + (f" and {len(done.roots)} root(s)" if args.all else "")
         + f"; freed {format_bytes(removed.bytes)}",
         args.quiet,
@@ -179,7 +188,12 @@ def cmd_gc(args: argparse.Namespace) -> int:
         done = apply(plan, home)
         for r in done.busy:
             warn(f"kept root {r.path}: an install is running in it")
-        removed = GcPlan(roots=done.roots, archives=done.archives, index_bytes=plan.index_bytes)
+        removed = GcPlan(
+            roots=done.roots,
+            archives=done.archives,
+            index_bytes=plan.index_bytes,
+            trees=done.trees,
+        )
         print_json(removed.to_json(dry_run=False))
         return 0
     verb = "would remove" if args.dry_run else "removing"
@@ -187,6 +201,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
         print(f"{verb} root {r.path} ({r.gc_reason}; {format_bytes(r.size)})")
     for a in plan.archives:
         print(f"{verb} archive {a.sha256[:12]} ({format_bytes(a.size)}; no root uses it)")
+    for t in plan.trees:
+        print(f"{verb} unpacked tree {t.sha256[:12]} ({format_bytes(t.size)}; no root uses it)")
     if args.dry_run:
         info(f"would free {format_bytes(plan.bytes)}", args.quiet)
         return 0
