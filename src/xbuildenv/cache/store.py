@@ -138,17 +138,19 @@ class ArchiveStore:
         except OSError:
             pass
         sweep_stale_locks(self.path / STORE_LOCKS)
-        from .trees import TreeStore
-
-        TreeStore(self.path).tidy()
 
     def tidy_temp(self, older_than: float = 24 * 3600) -> None:
         """Remove partial downloads and half-written records left by killed processes.
 
         Every temporary name carries its writer's pid: a file whose process is gone
-        (or that is older than a day, in case the pid was reused) is debris.
+        (or that is older than a day, in case the pid was reused) is debris; so are
+        the folders of tree publishers that are gone (see trees.py).
         """
         import time
+
+        from .trees import TreeStore
+
+        TreeStore(self.path).tidy(older_than)
 
         now = time.time()
         for folder in (self.path / STORE_TMP, self.path / STORE_INDEX, self.path / STORE_URLS):

@@ -25,6 +25,7 @@ import stat
 from pathlib import Path
 from typing import Literal
 
+from ..checkpoints import checkpoint
 from ..errors import TreeMismatchError
 from ..fs.paths import chmod_here
 from .manifest import Manifest, file_digest
@@ -144,6 +145,7 @@ def link_tree(source: Path, dest: Path, mode: LinkMode = "hardlink") -> int:
             if os.lstat(src).st_size != want[0]:
                 raise _mismatch(source, f"{key} changed size")
             dst = os.path.join(out_dir, name)
+            checkpoint("treelink.file")
             share(src, dst)
             # Hashed where it landed: for a hard link that is the shared inode itself,
             # for a copy or reflink the bytes this root actually got.
