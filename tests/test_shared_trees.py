@@ -209,3 +209,24 @@ def test_gc_keeps_a_tree_a_root_elsewhere_links_and_removes_it_after(
     r = run("gc", "--json", env=env)
     assert r.code == 0 and [t["sha256"] for t in json.loads(r.out)["trees"]] == [published.sha]
     assert not tree.exists()
+
+
+def test_a_root_on_another_file_system_unpacks_from_the_store(
+    server: Server, published: Published, env: dict[str, str], tmp_path: Path
+) -> None:
+    from fault_support import Tmpfs
+
+    _install(published, env, tmp_path / "a")
+    other = Tmpfs(tmp_path / "tmpfs", size="64m")
+    try:
+        done = _install(published, env, other.path / "b")
+        assert done["route"] == "store", done  # no link across file systems, no copy
+        assert _tree_problems(other.path / "b" / VERSION, published.files) == []
+        assert server.hits[ARCHIVE] == 1
+        # Nor is a tree published from there: the store's tree stays the one linked.
+        tree = _store(env) / "trees" / published.sha
+        assert _inode(tree / "xbuildenv/requirements.txt") == _inode(
+            tmp_path / "a" / VERSION / "xbuildenv/requirements.txt"
+        )
+    finally:
+        other.close()
