@@ -79,7 +79,7 @@ class _Sharer:
         self.mode = mode
         self.reflinks = True  # until the file system says it has none
 
-    def __call__(self, src: str, dst: str) -> None:
+    def __call__(self, src: str, dst: str, st_mode: int) -> None:
         if self.reflinks:
             if _reflink(src, dst):
                 shutil.copymode(src, dst)
@@ -89,7 +89,8 @@ class _Sharer:
             shutil.copyfile(src, dst)
             shutil.copymode(src, dst)
             return
-        _make_read_only(src)
+        if st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+            _make_read_only(src)
         try:
             os.link(src, dst)
         except OSError as exc:
@@ -102,13 +103,16 @@ def _mismatch(source: Path, what: str) -> TreeMismatchError:
     return TreeMismatchError(f"{source} does not match its manifest ({what})")
 
 
-def link_tree(source: Path, dest: Path, mode: LinkMode = "hardlink") -> int:
+def link_tree(source: Path, dest: Path, mode: LinkMode = "hardlink", *, check: bool = True) -> int:
     """Recreate ``source/xbuildenv`` under ``dest`` sharing file contents; return files.
 
     Every file is checked against ``source``'s manifest (size and sha256, taken on
     what landed in ``dest``) and the tree must hold exactly the manifest's names;
     :class:`TreeMismatchError` otherwise (the caller then unpacks from the store).
     ``dest`` gets the manifest too, so the next root can link from it in turn.
+    ``check=False`` skips reading the bytes, for a tree this process has just
+    unpacked and hashed itself (publishing it: see cache/trees.py); names and sizes
+    are still checked.
     """
     found = Manifest.read(source)
     if found is None:
@@ -118,40 +122,41 @@ def link_tree(source: Path, dest: Path, mode: LinkMode = "hardlink") -> int:
     base = str(source)
     count = 0
     seen_links: set[str] = set()
-    private = {os.path.join(base, p) for p in PRIVATE}
-    for dirpath, dirnames, filenames in os.walk(os.path.join(base, "xbuildenv")):
-        dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in private]
-        rel = os.path.relpath(dirpath, base)
+    private = set(PRIVATE)
+    os.makedirs(os.path.join(dest, "xbuildenv"), exist_ok=True)
+    pending = ["xbuildenv"]
+    while pending:  # one scandir per folder: no extra stat for names or types
+        rel = pending.pop()
         out_dir = os.path.join(dest, rel)
-        os.makedirs(out_dir, exist_ok=True)
-        for name in [*dirnames, *filenames]:  # symlinked folders appear in dirnames
-            src = os.path.join(dirpath, name)
-            if not os.path.islink(src):
-                continue
-            key = f"{rel}/{name}"
-            target = os.readlink(src)
-            if expected.links.get(key) != target:
-                raise _mismatch(source, f"symlink {key} changed or was added")
-            os.symlink(target, os.path.join(out_dir, name))
-            seen_links.add(key)
-        for name in filenames:
-            src = os.path.join(dirpath, name)
-            if os.path.islink(src):
-                continue
-            key = f"{rel}/{name}"
-            want = expected.files.get(key)
-            if want is None:
-                raise _mismatch(source, f"{key} was added")
-            if os.lstat(src).st_size != want[0]:
-                raise _mismatch(source, f"{key} changed size")
-            dst = os.path.join(out_dir, name)
-            checkpoint("treelink.file")
-            share(src, dst)
-            # Hashed where it landed: for a hard link that is the shared inode itself,
-            # for a copy or reflink the bytes this root actually got.
-            if file_digest(dst) != want:
-                raise _mismatch(source, f"{key} changed")
-            count += 1
+        with os.scandir(os.path.join(base, rel)) as entries:
+            listed = list(entries)
+        for entry in listed:
+            key = f"{rel}/{entry.name}"
+            if entry.is_symlink():
+                target = os.readlink(entry.path)
+                if expected.links.get(key) != target:
+                    raise _mismatch(source, f"symlink {key} changed or was added")
+                os.symlink(target, os.path.join(out_dir, entry.name))
+                seen_links.add(key)
+            elif entry.is_dir(follow_symlinks=False):
+                if key not in private:
+                    os.mkdir(os.path.join(out_dir, entry.name))
+                    pending.append(key)
+            else:
+                want = expected.files.get(key)
+                if want is None:
+                    raise _mismatch(source, f"{key} was added")
+                info = entry.stat(follow_symlinks=False)
+                if not stat.S_ISREG(info.st_mode) or info.st_size != want[0]:
+                    raise _mismatch(source, f"{key} changed size")
+                dst = os.path.join(out_dir, entry.name)
+                checkpoint("treelink.file")
+                share(entry.path, dst, info.st_mode)
+                # Hashed where it landed: for a hard link that is the shared inode
+                # itself, for a copy or reflink the bytes this root actually got.
+                if check and file_digest(dst) != want:
+                    raise _mismatch(source, f"{key} changed")
+                count += 1
     if count != len(expected.files) or seen_links != set(expected.links):
         raise _mismatch(source, "files are missing")
     expected.write(dest)
