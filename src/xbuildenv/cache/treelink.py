@@ -28,6 +28,7 @@ from typing import Literal
 from ..checkpoints import checkpoint
 from ..errors import TreeMismatchError
 from ..fs.paths import chmod_here
+from .layout import ARCHIVE_TOP
 from .manifest import Manifest, file_digest
 
 # How a tree another root unpacked is shared: hard links, or private copies (reflinks
@@ -123,8 +124,8 @@ def link_tree(source: Path, dest: Path, mode: LinkMode = "hardlink", *, check: b
     count = 0
     seen_links: set[str] = set()
     private = set(PRIVATE)
-    os.makedirs(os.path.join(dest, "xbuildenv"), exist_ok=True)
-    pending = ["xbuildenv"]
+    os.makedirs(os.path.join(dest, ARCHIVE_TOP), exist_ok=True)
+    pending = [ARCHIVE_TOP]
     while pending:  # one scandir per folder: no extra stat for names or types
         rel = pending.pop()
         out_dir = os.path.join(dest, rel)

@@ -35,7 +35,7 @@ from ..checkpoints import checkpoint
 from ..errors import TreeMismatchError
 from ..fs.files import exchange, remove_tree
 from ..fs.paths import make_real_dir, real_dir
-from .layout import MANIFEST, STAGING_PREFIX, STORE_TREES, TRASH_PREFIX
+from .layout import ARCHIVE_TOP, MANIFEST, STAGING_PREFIX, STORE_TREES, TRASH_PREFIX
 from .store import pid_alive
 from .treelink import LinkMode, link_tree
 
@@ -70,7 +70,7 @@ class TreeStore:
         tree = self.path / key
         try:
             info = os.lstat(tree)
-            if not stat.S_ISDIR(info.st_mode) or not real_dir(tree / "xbuildenv"):
+            if not stat.S_ISDIR(info.st_mode) or not real_dir(tree / ARCHIVE_TOP):
                 return None
             if not stat.S_ISREG(os.lstat(tree / MANIFEST).st_mode):
                 return None
@@ -199,7 +199,7 @@ def links_elsewhere(tree: StoredTree) -> int:
     """How many names a file of the tree has outside the store: the roots that share it
     by hard link, wherever they live (reflinked and copied roots share no inode and are
     not counted: the caller also asks the roots it knows)."""
-    for dirpath, _dirs, files in os.walk(tree.path / "xbuildenv"):
+    for dirpath, _dirs, files in os.walk(tree.path / ARCHIVE_TOP):
         for name in files:
             try:
                 info = os.lstat(os.path.join(dirpath, name))

@@ -29,7 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ..cache.layout import EMSDK_MARKER, EMSDK_STAGING_PREFIX, EMSDK_TRASH_PREFIX
+from ..cache.layout import (
+    EMSDK_MARKER,
+    EMSDK_PATCHES,
+    EMSDK_STAGING_PREFIX,
+    EMSDK_TRASH_PREFIX,
+)
 from ..errors import EmsdkError, PatchError, ToolError, UsageError
 from ..fs.files import remove_tree
 from ..fs.locks import FileLock
@@ -197,7 +202,7 @@ def _apply_patches(
     env: dict[str, str],
     on_line: Callable[[str], None] | None,
 ) -> tuple[str, ...]:
-    patches = sorted((pyodide_root / "emsdk" / "patches").glob("*.patch"))
+    patches = sorted((pyodide_root / EMSDK_PATCHES).glob("*.patch"))
     if not patches:
         return ()
     tree = sdk / "upstream" / "emscripten"
