@@ -72,7 +72,6 @@ def one_run(
     server.hits.clear()
     argv = [sys.executable, "-m", "xbuildenv", "install", VERSION, "--json"]
     argv += ["--metadata", str(index)]
-    os.sync()  # no writeback of the previous run in this one's time
     load = os.getloadavg()[0]
     cpu = _children_cpu()
     started = time.perf_counter()
@@ -126,6 +125,9 @@ def main() -> None:
     index.write_text(json.dumps({"releases": {VERSION: release}}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYODIDE_", "XBUILDENV_"))}
     env.pop("VIRTUAL_ENV", None)
+    # Bytecode as an installed package has it (compiled once), not compiled again by
+    # each of the processes.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if args.src is not None:
         env["PYTHONPATH"] = str(args.src.resolve() / "src")
     runs = []

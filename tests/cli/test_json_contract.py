@@ -85,6 +85,8 @@ def test_core_shapes(server: Server, meta: str, env: dict[str, str], tmp_path: P
     default_root = validate("root", run("root", "--json", env=env))["root"]
     assert run("uninstall", "0.29.4", env=env).code == 0
     shutil.rmtree(root)
+    store = Path(run("cache", "dir", env=env).out.strip()) / "xbuildenv-store"
+    shutil.rmtree(store / "trees")  # no unpacked tree left to link: the stored archive
     data = validate(
         "install", run("install", "0.29.4", "--path", root, "--json", "--metadata", meta, env=env)
     )
