@@ -85,6 +85,8 @@ def test_core_shapes(server: Server, meta: str, env: dict[str, str], tmp_path: P
     default_root = validate("root", run("root", "--json", env=env))["root"]
     assert run("uninstall", "0.29.4", env=env).code == 0
     shutil.rmtree(root)
+    store = Path(run("cache", "dir", env=env).out.strip()) / "xbuildenv-store"
+    shutil.rmtree(store / "trees")  # no unpacked tree left to link: the stored archive
     data = validate(
         "install", run("install", "0.29.4", "--path", root, "--json", "--metadata", meta, env=env)
     )
@@ -120,9 +122,12 @@ def test_cache_shapes(server: Server, meta: str, env: dict[str, str], tmp_path: 
     [root] = listing["roots"]
     assert root["owner_state"] == "present" and root["last_used"] is not None
     assert len(listing["archives"]) == 1
+    [tree] = listing["trees"]
+    assert tree["sha256"] == listing["archives"][0]["sha256"] and tree["links"] == 1
     assert run("uninstall", "0.29.4", env=env).code == 0
     dry = validate("gc", run("gc", "--dry-run", "--json", env=env))
     assert dry["dry_run"] and dry["archives"] and dry["freed_bytes"] > 0
+    assert [t["sha256"] for t in dry["trees"]] == [tree["sha256"]]
     done = validate("gc", run("gc", "--json", env=env))
     assert not done["dry_run"] and done["archives"] == dry["archives"]
     assert validate("gc", run("gc", "--json", env=env))["archives"] == []

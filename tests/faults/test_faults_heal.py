@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -83,7 +84,9 @@ def test_tampered_tree_is_not_linked(root_arena: Arena, tamper: str) -> None:
     a = root_arena
     a.serve_index(a.goods.releases)
     assert a.install("2.0.0").code == 0
-    tree = a.root / "2.0.0" / "xbuildenv"
+    # The tree every other root links: the one published in the store.
+    [published] = (a.store / "trees").iterdir()
+    tree = published / "xbuildenv"
     envs = tree / "pyodide-root" / "Makefile.envs"
     if tamper == "append":  # root ignores the read-only mode of shared files
         with envs.open("a") as fh:
@@ -100,7 +103,7 @@ def test_tampered_tree_is_not_linked(root_arena: Arena, tamper: str) -> None:
     elif tamper == "symlink":
         os.symlink("pyodide-root", tree / "extra-link")
     else:
-        (a.root / "2.0.0" / MANIFEST).unlink()
+        (published / MANIFEST).unlink()
     before = a.decoy_state()
     b = a.other_root(1)
     r = a.install("2.0.0", "-v", root=b)
@@ -184,8 +187,9 @@ def test_bit_flip_in_a_stored_archive_heals(root_arena: Arena) -> None:
     body = make_tar(files)
     sha = sha256(body)
     a.serve_index({"2.0.0": release("2.0.0", a.serve("flip.tgz", body), PY_FULL, sha256=sha)})
-    first = a.base / "first"  # outside the cache: no tree to link, the store is used
+    first = a.base / "first"
     assert a.install("2.0.0", root=first).code == 0
+    shutil.rmtree(a.store / "trees")  # no tree to link: the stored archive is used
     stored = a.store / "archives" / sha
     data = bytearray(stored.read_bytes())
     # In gzip's CRC at the very end: noticed only after every file (and the package

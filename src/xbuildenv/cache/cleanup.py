@@ -2,8 +2,9 @@
 
 A :class:`CachePlan` is a value: what would be removed and how many bytes that frees,
 decided from a :class:`~xbuildenv.cache.scan.CacheReport` by :func:`plan_gc` (roots of
-deleted environments, unused archives) or :func:`plan_clean` (the archive store and the
-index cache, with every root on request). Showing it (``gc --dry-run``) changes nothing;
+deleted environments, unused archives and trees) or :func:`plan_clean` (the archive
+store, its trees and the index cache, with every root on request). Showing it
+(``gc --dry-run``) changes nothing;
 :meth:`CachePlan.execute` removes, with the locks an install takes, and returns a
 :class:`CacheResult` saying what went and what was kept because it was in use.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -21,10 +23,18 @@ from ..checkpoints import checkpoint
 from ..errors import PathEscapeError, UsageError, XBuildEnvError
 from ..fs.files import remove_tree
 from ..fs.paths import real_dir
-from .layout import GC_PREFIX, ROOT_PREFIX, STORE_ARCHIVES, STORE_INDEX, STORE_URLS
+from .layout import (
+    GC_PREFIX,
+    ROOT_PREFIX,
+    STORE_ARCHIVES,
+    STORE_INDEX,
+    STORE_TREES,
+    STORE_URLS,
+)
 from .locks import try_root_exclusive
-from .scan import ArchiveInfo, CacheReport, RootInfo
+from .scan import ArchiveInfo, CacheReport, RootInfo, TreeInfo
 from .store import ArchiveStore
+from .trees import TreeStore
 
 PlanKind = Literal["gc", "clean"]
 _AGE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*")
@@ -40,16 +50,30 @@ def parse_age(text: str, name: str = "older_than") -> float:
 
 
 def _removal_json(
-    roots: tuple[RootInfo, ...], archives: tuple[ArchiveInfo, ...], index_bytes: int, **head: Any
+    roots: tuple[RootInfo, ...],
+    archives: tuple[ArchiveInfo, ...],
+    trees: tuple[TreeInfo, ...],
+    index_bytes: int,
+    **head: Any,
 ) -> dict[str, Any]:
-    freed = sum(r.size for r in roots) + sum(a.size for a in archives) + index_bytes
     return {
         **head,
         "roots": [{**r.to_json(), "reason": r.gc_reason} for r in roots],
         "archives": [a.to_json() for a in archives],
+        "trees": [t.to_json() for t in trees],
         "index_bytes": index_bytes,
-        "freed_bytes": freed,
+        "freed_bytes": _freed(roots, archives, trees, index_bytes),
     }
+
+
+def _freed(
+    roots: tuple[RootInfo, ...],
+    archives: tuple[ArchiveInfo, ...],
+    trees: tuple[TreeInfo, ...],
+    index_bytes: int,
+) -> int:
+    found = sum(r.size for r in roots) + sum(a.size for a in archives)
+    return found + sum(t.size for t in trees) + index_bytes
 
 
 @dataclass(frozen=True)
@@ -63,16 +87,16 @@ class CachePlan:
     roots: tuple[RootInfo, ...] = ()
     archives: tuple[ArchiveInfo, ...] = ()
     index_bytes: int = 0
+    trees: tuple[TreeInfo, ...] = ()
 
     @property
     def freed_bytes(self) -> int:
         """Bytes executing the plan frees, if nothing it names is in use by then."""
-        roots = sum(r.size for r in self.roots)
-        return roots + sum(a.size for a in self.archives) + self.index_bytes
+        return _freed(self.roots, self.archives, self.trees, self.index_bytes)
 
     def to_json(self) -> dict[str, Any]:
         """The plan as ``gc --dry-run --json`` prints it (docs/json.md, ``removal``)."""
-        return _removal_json(self.roots, self.archives, self.index_bytes, dry_run=True)
+        return _removal_json(self.roots, self.archives, self.trees, self.index_bytes, dry_run=True)
 
     def execute(self) -> CacheResult:
         """Remove what the plan names; see :func:`execute`."""
@@ -89,15 +113,15 @@ class CacheResult:
     archives: tuple[ArchiveInfo, ...]  # removed (an archive in use is kept)
     leftovers: tuple[Path, ...]  # .gc-* folders of killed runs, removed
     index_bytes: int  # the index cache, removed by a clean
+    trees: tuple[TreeInfo, ...] = ()  # removed (one being published is kept)
 
     @property
     def freed_bytes(self) -> int:
-        roots = sum(r.size for r in self.roots)
-        return roots + sum(a.size for a in self.archives) + self.index_bytes
+        return _freed(self.roots, self.archives, self.trees, self.index_bytes)
 
     def to_json(self) -> dict[str, Any]:
         """As ``gc --json`` and ``cache clean --json`` print it (docs/json.md)."""
-        return _removal_json(self.roots, self.archives, self.index_bytes, dry_run=False)
+        return _removal_json(self.roots, self.archives, self.trees, self.index_bytes, dry_run=False)
 
 
 def plan_gc(
@@ -121,11 +145,19 @@ def plan_gc(
             roots.append(root)
     used = set().union(*(r.archives for r in report.roots if r not in roots))
     archives = tuple(a for a in report.archives if a.sha256 not in used)
-    return CachePlan("gc", report.cache_dir, report.store_dir, tuple(roots), archives)
+    # A tree no kept root came from, whose files have no names but the store's and those
+    # of the roots removed here: no root elsewhere (e.g. under --path) links it. Removing
+    # a tree never breaks a root (its hard links keep the files), it costs an unpack.
+    trees = tuple(
+        t
+        for t in report.trees
+        if t.sha256 not in used and t.links <= sum(t.sha256 in r.archives for r in roots)
+    )
+    return CachePlan("gc", report.cache_dir, report.store_dir, tuple(roots), archives, trees=trees)
 
 
 def plan_clean(report: CacheReport, *, roots: bool = False) -> CachePlan:
-    """Every stored archive and the index cache; with ``roots``, every root as well."""
+    """Every stored archive and tree and the index cache; with ``roots``, every root."""
     return CachePlan(
         "clean",
         report.cache_dir,
@@ -133,6 +165,7 @@ def plan_clean(report: CacheReport, *, roots: bool = False) -> CachePlan:
         report.roots if roots else (),
         report.archives,
         report.index_bytes,
+        report.trees,
     )
 
 
@@ -156,10 +189,11 @@ def execute(plan: CachePlan) -> CacheResult:
         elif outcome == "removed":
             removed.append(root)
     archives = tuple(a for a in plan.archives if remove_archive(a.path))
+    trees = tuple(t for t in plan.trees if remove_stored_tree(t.path))
     if plan.kind == "clean":
         _clean_store(plan.store_dir)
     index_bytes = plan.index_bytes if plan.kind == "clean" else 0
-    return CacheResult(plan, tuple(removed), tuple(busy), archives, leftovers, index_bytes)
+    return CacheResult(plan, tuple(removed), tuple(busy), archives, leftovers, index_bytes, trees)
 
 
 def _check(plan: CachePlan) -> None:
@@ -174,6 +208,10 @@ def _check(plan: CachePlan) -> None:
     for archive in plan.archives:
         if archive.path.parent != archives or archive.path.name != archive.sha256:
             raise PathEscapeError(f"{archive.path} is not an archive in {archives}; not removing")
+    trees = plan.store_dir / STORE_TREES
+    for tree in plan.trees:
+        if tree.path.parent != trees or tree.path.name != tree.sha256:
+            raise PathEscapeError(f"{tree.path} is not a tree in {trees}; not removing")
 
 
 def _remove_root(root: RootInfo) -> Literal["removed", "busy", "failed"]:
@@ -217,13 +255,25 @@ def remove_gc_leftovers(cache_home: Path) -> list[Path]:
 
 def remove_archive(path: Path) -> bool:
     """Delete a stored archive unless an install holds its store lock."""
+    return _under_store_lock(path, lambda: path.unlink(missing_ok=True))
+
+
+def remove_stored_tree(path: Path) -> bool:
+    """Delete a stored tree unless an install holds its store lock (it may be
+    publishing it); a root linking it meanwhile notices, and unpacks instead."""
+    return _under_store_lock(path, lambda: TreeStore(path.parent.parent).remove(path.name))
+
+
+def _under_store_lock(path: Path, remove: Callable[[], object]) -> bool:
+    """Run ``remove`` for the store entry ``<store>/<folder>/<sha256>`` while holding
+    its store lock; False (nothing removed) when an install holds it."""
     from ..fs.locks import FileLock
     from .locks import lock_dir
 
     try:
         folder = lock_dir(path.parent.parent)
     except (XBuildEnvError, OSError):
-        path.unlink(missing_ok=True)  # no usable lock folder: no install can hold one
+        remove()  # no usable lock folder: no install can hold one
         return True
     lock = FileLock(folder / f"{path.name}.lock", timeout=0)
     try:
@@ -231,7 +281,7 @@ def remove_archive(path: Path) -> bool:
     except XBuildEnvError:
         return False  # in use (or the lock folder is not usable): keep it
     try:
-        path.unlink(missing_ok=True)
+        remove()
     finally:
         lock.release()
     return True

@@ -6,6 +6,11 @@
       .pyodide-xbuildenv-<install id>/  a default root (any folder can be a root)
       xbuildenv-store/                  the machine-wide store
         archives/<sha256>               verified archives
+        trees/<sha256>/                 their unpacked trees, linked by every root
+          xbuildenv/...                   (the archive's files less the private
+          .xbuildenv-manifest.json        folders) and their manifest
+        trees/.staging-<hex>-<pid>/     a tree being published
+        trees/.trash-<hex>-<pid>/       a tree being removed
         tmp/<name>-<pid>.part           downloads in progress
         urls/<sha256 of URL>.json       archives installed with --url
         index/                          cached release indexes
@@ -101,6 +106,9 @@ STORE_TMP = "tmp"  # downloads in progress (<name>-<pid>.part)
 STORE_URLS = "urls"  # records of archives installed with --url
 STORE_INDEX = "index"  # cached release indexes
 STORE_LOCKS = ".locks"  # one lock file per archive being fetched
+# Unpacked trees, <store>/trees/<archive sha256>/, published by the first install of
+# an archive and linked by every other root on the file system (cache/trees.py).
+STORE_TREES = "trees"
 # Size and sha256 of every file the archive put in <version>/xbuildenv/, written at
 # install time: another root links this tree only after checking it (cache/manifest.py).
 MANIFEST = ".xbuildenv-manifest.json"

@@ -25,6 +25,7 @@ from ..records import iso_utc
 from .layout import ARCHIVE_MARKER, ROOT_PREFIX, STORE_INDEX, RootLayout
 from .owners import Owner, last_used, read_owner
 from .store import ArchiveStore
+from .trees import TreeStore, links_elsewhere
 
 if TYPE_CHECKING:
     from .cleanup import CachePlan
@@ -88,14 +89,29 @@ class ArchiveInfo:
 
 
 @dataclass(frozen=True)
+class TreeInfo:
+    """A tree unpacked from an archive and kept in the store (cache/trees.py)."""
+
+    path: Path
+    sha256: str
+    size: int  # bytes on disk not already counted for a root
+    links: int  # hard links to its files outside the store: the roots that use it
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "size_bytes": self.size, "links": self.links}
+
+
+@dataclass(frozen=True)
 class CacheReport:
-    """What :func:`scan_cache` found: roots, stored archives, the index cache's size."""
+    """What :func:`scan_cache` found: roots, stored archives and trees, the index
+    cache's size."""
 
     cache_dir: Path
     store_dir: Path
     roots: tuple[RootInfo, ...]
     archives: tuple[ArchiveInfo, ...]
     index_bytes: int
+    trees: tuple[TreeInfo, ...] = ()
 
     @property
     def roots_bytes(self) -> int:
@@ -138,6 +154,7 @@ class CacheReport:
                 {**a.to_json(), "used_by": [r.install_id for r in self.users(a.sha256)]}
                 for a in self.archives
             ],
+            "trees": [t.to_json() for t in self.trees],
             "index_bytes": self.index_bytes,
         }
 
@@ -161,7 +178,11 @@ def scan_cache(
     roots = tuple(_root(home / name, name, seen) for name in _root_names(home))
     index_dir = store.path / STORE_INDEX
     index_bytes = _tree_size(index_dir, set()) if real_dir(index_dir) else 0
-    return CacheReport(home, store.path, roots, _archives(store), index_bytes)
+    trees = tuple(
+        TreeInfo(t.path, t.sha256, _tree_size(t.path, seen), links_elsewhere(t))
+        for t in TreeStore(store.path).entries()
+    )
+    return CacheReport(home, store.path, roots, _archives(store), index_bytes, trees)
 
 
 def _root_names(home: Path) -> list[str]:

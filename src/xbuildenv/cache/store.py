@@ -3,6 +3,7 @@
 Layout, under ``<pyodide-build cache>/xbuildenv-store/`` (or ``XBUILDENV_CACHE_DIR``)::
 
     archives/<sha256>           a verified archive, named by its own hash
+    trees/<sha256>/             its unpacked tree, linked by every root (trees.py)
     urls/<sha256 of URL>.json   {"url", "sha256", "etag", "last_modified"}: for
                                 archives installed by URL, whose hash no index gives
     index/                      cached release indexes (see index/index_cache.py)
@@ -147,9 +148,14 @@ class ArchiveStore:
         """Remove partial downloads and half-written records left by killed processes.
 
         Every temporary name carries its writer's pid: a file whose process is gone
-        (or that is older than a day, in case the pid was reused) is debris.
+        (or that is older than a day, in case the pid was reused) is debris; so are
+        the folders of tree publishers that are gone (see trees.py).
         """
         import time
+
+        from .trees import TreeStore
+
+        TreeStore(self.path).tidy(older_than)
 
         now = time.time()
         for folder in (self.path / STORE_TMP, self.path / STORE_INDEX, self.path / STORE_URLS):
@@ -180,10 +186,11 @@ def _writer_alive(name: str) -> bool:
             pid = int(name.rsplit(".", 3)[-3])
     except (ValueError, IndexError):
         return False
-    return pid > 0 and _pid_alive(pid)
+    return pid > 0 and pid_alive(pid)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (the writer named in a temporary name)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

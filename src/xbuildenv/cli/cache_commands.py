@@ -41,7 +41,8 @@ def cmd_cache_list(args: argparse.Namespace) -> int:
     print(
         f"\n{len(report.roots)} root(s), {format_bytes(report.roots_bytes)} (shared files "
         f"counted once); {len(report.archives)} stored archive(s), "
-        f"{format_bytes(report.archives_bytes)}; in {report.cache_dir}"
+        f"{format_bytes(report.archives_bytes)}; {len(report.trees)} unpacked tree(s), "
+        f"{format_bytes(sum(t.size for t in report.trees))} more; in {report.cache_dir}"
     )
     return 0
 
@@ -63,7 +64,8 @@ def cmd_cache_clean(args: argparse.Namespace) -> int:
         print_json(result.to_json())
         return 0
     info(
-        f"removed {len(result.archives)} archive(s), the index cache"
+        f"removed {len(result.archives)} archive(s), {len(result.trees)} unpacked tree(s), "
+        "the index cache"
         + (f" and {len(result.roots)} root(s)" if args.all else "")
         + f"; freed {format_bytes(result.freed_bytes)}",
         args.quiet,
@@ -91,6 +93,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
         print(f"{verb} root {r.path} ({r.gc_reason}; {format_bytes(r.size)})")
     for a in plan.archives:
         print(f"{verb} archive {a.sha256[:12]} ({format_bytes(a.size)}; no root uses it)")
+    for t in plan.trees:
+        print(f"{verb} unpacked tree {t.sha256[:12]} ({format_bytes(t.size)}; no root uses it)")
     if args.dry_run:
         info(f"would free {format_bytes(plan.freed_bytes)}", args.quiet)
         return 0

@@ -48,6 +48,7 @@ from .reporter import NullReporter, Reporter
 from .request import InstallRequest, InstallSource
 
 if TYPE_CHECKING:  # at run time, materialize loads only when a tree is unpacked
+    from ..cache.trees import StoredTree
     from .materialize import Obtained, Route
     from .pipeline import TreeWatcher
 
@@ -251,30 +252,49 @@ class _Staged:
         return got, obtained
 
     def _obtain(self, staging: Path, watcher: TreeWatcher | None) -> Obtained:
-        """The tree, under the store's lock for this archive (see :func:`_store_lock`)."""
-        from .materialize import obtain_tree  # the download pipeline: only when unpacking
-
-        store = ArchiveStore() if self.request.use_store else None
-        with contextlib.ExitStack() as held:
-            try:
-                held.enter_context(_store_lock(store, self.request.source, self.reporter))
-            except (LockTimeoutError, RootError):  # also: a lock file the store has no room for
-                # A stopped (Ctrl-Z) or stuck holder must not block this release for every
-                # root on the machine: go on without the store (no sharing, no tee).
-                self.reporter.waiting(
-                    "the archive store is busy for too long; installing without it"
-                )
-                store = None
-            got = obtain_tree(
-                self.request,
-                staging,
-                root=self.layout.root,
-                store=store,
-                watcher=watcher,
-                reporter=self.reporter,
-            )
+        """The tree: linked from the store without any lock when it is published there;
+        else under the store's lock for this archive (see :func:`_store_lock`), where the
+        first root unpacks and publishes it while the others wait, then link it (again
+        without the lock, so all at once)."""
+        got = self._shared_or_fetched(staging, watcher)
         checkpoint("install.obtained")
         return got
+
+    def _shared_or_fetched(self, staging: Path, watcher: TreeWatcher | None) -> Obtained:
+        from .materialize import link_stored, obtain_tree  # the download pipeline
+
+        store = ArchiveStore() if self.request.use_store else None
+        sha256, mode = self.request.source.sha256, self.request.link_mode
+        tried = None  # the published tree tried last (one that failed is not tried again)
+        for first in (True, False):
+            if store is not None and sha256:
+                got, tried = link_stored(
+                    sha256, staging, store, mode, watcher, tried, self.reporter
+                )
+                if got is not None:
+                    return got
+            with contextlib.ExitStack() as held:
+                try:
+                    held.enter_context(_store_lock(store, self.request.source, self.reporter))
+                except (LockTimeoutError, RootError):  # also: a lock file the store has no room for
+                    # A stopped (Ctrl-Z) or stuck holder must not block this release for
+                    # every root on the machine: go on without the store (no sharing, no tee).
+                    self.reporter.waiting(
+                        "the archive store is busy for too long; installing without it"
+                    )
+                    store = None
+                if first and store is not None and _published_since(store, sha256, staging, tried):
+                    continue  # a root published it while we waited: link it without the lock
+                return obtain_tree(
+                    self.request,
+                    staging,
+                    root=self.layout.root,
+                    store=store,
+                    watcher=watcher,
+                    reporter=self.reporter,
+                    skip_tree=tried,
+                )
+        raise AssertionError("unreachable: the second pass returns")
 
     def _publish(self, staging: Path) -> None:
         self.reporter.phase("publish")
@@ -286,6 +306,16 @@ class _Staged:
         checkpoint("install.installed-marker")
         self.layout.publish(staging, self.request.version)
         checkpoint("install.published")
+
+
+def _published_since(
+    store: ArchiveStore, sha256: str | None, staging: Path, tried: StoredTree | None
+) -> bool:
+    """Whether a tree of ``sha256`` that was not tried yet is published (and linkable)."""
+    from ..cache.trees import TreeStore
+
+    found = TreeStore(store.path).linkable(sha256, staging)
+    return found is not None and (tried is None or found.ident != tried.ident)
 
 
 def _store_lock(

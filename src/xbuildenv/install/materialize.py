@@ -1,8 +1,8 @@
 """Putting an archive's tree into a staging folder by the cheapest sound route.
 
-1. **linked**: another root on this machine already unpacked the same archive
-   (same sha256): share its files (see :mod:`xbuildenv.cache.treelink`). No download, no
-   decompression.
+1. **linked**: the archive was unpacked on this machine before, and its tree was
+   published in the store (see :mod:`xbuildenv.cache.trees`): share its files. No
+   download, no decompression. Every other route publishes the tree it unpacked.
 2. **store**: the verified archive is in the machine-wide store: unpack it from
    disk (the hash is checked again on the way; a damaged entry is dropped and we
    fall through to 3).
@@ -22,16 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
-from ..cache.layout import ARCHIVE_MARKER, INSTALLED_MARKER
+from ..cache.layout import ARCHIVE_MARKER
 from ..cache.manifest import Manifest
 from ..cache.store import ArchiveStore, UrlRecord
-from ..cache.treelink import PRIVATE, find_tree, link_tree
+from ..cache.treelink import PRIVATE, LinkMode
+from ..cache.trees import StoredTree, TreeStore
 from ..errors import ArchiveError, ChecksumError, DownloadError, TreeMismatchError
 from ..fs.files import remove_tree
 from ..net.fetch import validator_of
 from ..net.urls import local_path
 from ..redaction import redact
-from ..settings.dirs import cache_home
 from .archive import ExtractStats
 from .package_index import LOCK_MEMBER
 from .pipeline import StreamResult, TreeWatcher, download_and_extract
@@ -78,11 +78,15 @@ def obtain_tree(
     store: ArchiveStore | None,
     watcher: TreeWatcher | None = None,
     reporter: Reporter | None = None,
+    skip_tree: StoredTree | None = None,
 ) -> Obtained:
     """Fill ``staging`` with the archive's ``xbuildenv/`` tree and record its hash.
 
-    ``root`` is the root being installed into (its own trees are not shared with it);
-    ``store`` the machine-wide archive store (None: neither the store nor tree sharing).
+    ``root`` is the root being installed into; ``store`` the machine-wide archive
+    store (None: neither the store nor tree sharing). A tree unpacked here is published
+    in the store for every other root (the caller holds the archive's store lock);
+    ``skip_tree`` is a published tree that already failed its check (it is replaced,
+    not tried again).
     ``watcher`` hears of the archive's files as they arrive (on the linked route, of
     the lock file before linking starts: see
     :class:`~xbuildenv.install.package_index.IndexBuilder`), and that a route failed
@@ -94,9 +98,49 @@ def obtain_tree(
     be had) costs a warning, then the origin is used.
     """
     routes = _Routes(request, staging, root, store, watcher, reporter or NullReporter())
-    result = routes.linked() or routes.from_store() or routes.from_origin()
+    result = routes.linked(skip_tree) or routes.from_store() or routes.from_origin()
+    if store is not None and result.route != "linked":
+        # Under the store lock still: the roots waiting for this archive link it next.
+        TreeStore(store.path).publish(staging, result.sha256, request.link_mode)
     (staging / ARCHIVE_MARKER).write_text(result.sha256)
     return result
+
+
+def link_stored(
+    known: str,
+    staging: Path,
+    store: ArchiveStore,
+    link_mode: LinkMode,
+    watcher: TreeWatcher | None = None,
+    skip: StoredTree | None = None,
+    reporter: Reporter | None = None,
+) -> tuple[Obtained | None, StoredTree | None]:
+    """The linked route: share the files of the archive's tree published in the store.
+
+    Needs no lock (a tree is published by one rename, and every file is checked as it
+    lands), so many roots link at once. Returns the result (None: not linked, and
+    ``staging`` is empty again) and the tree tried, if any: one that failed its check
+    is passed back as ``skip``, so that it is not tried again before it is replaced.
+    """
+    trees = TreeStore(store.path)
+    tree = trees.linkable(known, staging)
+    if tree is None or (skip is not None and tree.ident == skip.ident):
+        return None, tree
+    if reporter is not None:
+        reporter.phase("link")
+    try:
+        if watcher is not None:
+            watcher.saw(LOCK_MEMBER, tree.path / LOCK_MEMBER)
+        trees.link_into(tree, staging, link_mode)  # writes the manifest too
+        return Obtained("linked", known), tree
+    except (OSError, TreeMismatchError):
+        # Damaged (or removed by gc meanwhile): unpack from the store, which publishes
+        # a good tree in its place.
+        if watcher is not None:
+            watcher.restart()  # first: the package index thread writes into staging
+        remove_tree(staging)
+        staging.mkdir()
+        return None, tree
 
 
 @dataclass
@@ -124,25 +168,15 @@ class _Routes:
         remove_tree(self.staging)
         self.staging.mkdir()
 
-    def linked(self) -> Obtained | None:
-        """Share the files of a root on this machine that unpacked the same archive."""
+    def linked(self, skip: StoredTree | None) -> Obtained | None:
+        """Share the files of the archive's tree published in the store."""
         if not self.known or self.store is None:
             return None
-        other = find_tree(cache_home(), self.known, exclude=self.root)
-        if other is None:
-            return None
-        self.reporter.phase("link")
-        try:
-            if self.watcher is not None:
-                self.watcher.saw(LOCK_MEMBER, other / LOCK_MEMBER)
-            link_tree(other, self.staging, self.request.link_mode)  # writes the manifest too
-            # The other root may have been uninstalled while we walked it.
-            if (other / INSTALLED_MARKER).is_file():
-                return Obtained("linked", self.known)
-        except (OSError, TreeMismatchError):
-            pass  # changed, damaged or gone: unpack from the store instead
-        self.reset()
-        return None
+        request, staging = self.request, self.staging
+        found, _ = link_stored(
+            self.known, staging, self.store, request.link_mode, self.watcher, skip, self.reporter
+        )
+        return found
 
     def _from_remote(self, known: str, store: ArchiveStore) -> bool:
         """Not in this machine's store: from the remote store; else claim the origin
