@@ -130,6 +130,7 @@ def link_stored(
         if watcher is not None:
             watcher.saw(LOCK_MEMBER, tree.path / LOCK_MEMBER)
         trees.link_into(tree, staging, link_mode)  # writes the manifest too
+        (staging / ARCHIVE_MARKER).write_text(known)  # gc keeps what a root came from
         return Obtained("linked", known), tree
     except (OSError, TreeMismatchError):
         # Damaged (or removed by gc meanwhile): unpack from the store, which publishes
