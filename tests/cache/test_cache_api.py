@@ -82,7 +82,8 @@ def test_clean_plan_keeps_roots_unless_asked(cache: Path) -> None:
     report = scan_cache()
     plan = report.plan_clean()
     assert plan.roots == () and plan.archives == report.archives
-    assert plan.freed_bytes == report.archives_bytes + report.index_bytes
+    trees = sum(t.size for t in report.trees)  # the unpacked trees in the store
+    assert plan.freed_bytes == report.archives_bytes + report.index_bytes + trees
     plan.execute()
     after = scan_cache()
     assert after.archives == () and len(after.roots) == 2

@@ -101,6 +101,7 @@ def test_roots_anywhere_link_the_store_tree(
         assert inodes == {_inode(tree / name)}, name
     for root in (first, second, third):
         assert _tree_problems(root / VERSION, published.files) == []
+        assert (root / VERSION / ".archive-sha256").read_text() == published.sha
     r = run("install", VERSION, "--force", "--metadata", published.meta, env=by_env)
     assert r.code == 0 and "shared the files" in r.err, r.err
 

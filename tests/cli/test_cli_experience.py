@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -188,6 +189,8 @@ def test_one_line_per_fetched_archive_in_logs(
     ), line
     # From the store (another root after the first is gone): the same line, route "store".
     assert run("uninstall", "1.0", "--path", str(tmp_path / "a"), env=env).code == 0
+    store = Path(run("cache", "dir", env=env).out.strip()) / "xbuildenv-store"
+    shutil.rmtree(store / "trees")  # else its unpacked tree is linked, not read
     r = run("install", "1.0", "--metadata", meta, "--path", str(tmp_path / "b"), env=env)
     assert re.search(r"^fetched .* via store$", r.err, flags=re.M), r.err
     assert "downloading" not in err

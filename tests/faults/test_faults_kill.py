@@ -35,7 +35,7 @@ from helpers.servers import Server
 
 from xbuildenv.net.fetch import CHUNK
 
-DENSE = ("download.chunk", "extract.member")  # many of these: sampled by default
+DENSE = ("download.chunk", "extract.member", "treelink.file")  # many: sampled by default
 # Every (scenario, point, occurrence) stopped at in this run, for the summary: a union,
 # so the figure does not depend on the order the tests ran in.
 DISTINCT: set[tuple[str, str, int]] = set()

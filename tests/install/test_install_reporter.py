@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ import pytest
 from helpers.servers import Server, serve_env, serve_index
 
 from xbuildenv import NullReporter, XBuildEnvManager
-from xbuildenv.cache.layout import ROOT_PREFIX
+from xbuildenv.cache.layout import ROOT_PREFIX, STORE_TREES
 from xbuildenv.cache.locks import lock_dir, version_lock
 from xbuildenv.cache.store import ArchiveStore
 from xbuildenv.cli.progress import InstallReporter
@@ -69,9 +70,11 @@ def test_each_route_reports_its_phases_and_a_download_every_byte(
     assert XBuildEnvManager(b, meta).install("1.0", reporter=heard).route == "linked"
     assert heard.phases == ["resolve", "link", *AFTER_TREE] and heard.progress_calls == []
 
-    # no other root has it any more: unpacked from the store, hash checked again
+    # no root has it any more and its unpacked tree is gone from the store too:
+    # unpacked from the stored archive, hash checked again
     for root in (a, b):
         XBuildEnvManager(root, meta).uninstall_version("1.0")
+    shutil.rmtree(ArchiveStore().path / STORE_TREES)
     heard = Recorder()
     assert first.install("1.0", reporter=heard).route == "store"
     assert heard.phases == ["resolve", "unpack", "verify", *AFTER_TREE]
@@ -151,6 +154,7 @@ def test_the_cli_bar_is_labelled_with_the_route(
     first = XBuildEnvManager(tmp_path / "a", meta)
     first.install("1.0")
     first.uninstall_version("1.0")  # the archive stays in the store
+    shutil.rmtree(ArchiveStore().path / STORE_TREES)  # its tree does not: it is unpacked
 
     master, slave = os.openpty()
     drawn = bytearray()

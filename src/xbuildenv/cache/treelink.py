@@ -43,8 +43,6 @@ PRIVATE = (
 )
 
 
-
-
 def _copy(src: str, dst: str) -> None:
     if not clone_file(src, dst):
         shutil.copyfile(src, dst)

@@ -264,12 +264,12 @@ class _Staged:
         from .materialize import link_stored, obtain_tree  # the download pipeline
 
         store = ArchiveStore() if self.request.use_store else None
-        sha256, mode = self.request.source.sha256, self.request.link_mode
+        sha256 = self.request.source.sha256
         tried = None  # the published tree tried last (one that failed is not tried again)
         for first in (True, False):
             if store is not None and sha256:
                 got, tried = link_stored(
-                    sha256, staging, store, mode, watcher, tried, self.reporter
+                    self.request, sha256, staging, store, watcher, tried, self.reporter
                 )
                 if got is not None:
                     return got

@@ -25,7 +25,7 @@ from typing import IO, Literal
 from ..cache.layout import ARCHIVE_MARKER
 from ..cache.manifest import Manifest
 from ..cache.store import ArchiveStore, UrlRecord
-from ..cache.treelink import PRIVATE, LinkMode
+from ..cache.treelink import PRIVATE
 from ..cache.trees import StoredTree, TreeStore
 from ..errors import ArchiveError, ChecksumError, DownloadError, TreeMismatchError
 from ..fs.files import remove_tree
@@ -107,10 +107,10 @@ def obtain_tree(
 
 
 def link_stored(
+    request: InstallRequest,
     known: str,
     staging: Path,
     store: ArchiveStore,
-    link_mode: LinkMode,
     watcher: TreeWatcher | None = None,
     skip: StoredTree | None = None,
     reporter: Reporter | None = None,
@@ -131,7 +131,8 @@ def link_stored(
     try:
         if watcher is not None:
             watcher.saw(LOCK_MEMBER, tree.path / LOCK_MEMBER)
-        trees.link_into(tree, staging, link_mode)  # writes the manifest too
+        trees.link_into(tree, staging, request.link_mode)  # writes the manifest too
+        (staging / ARCHIVE_MARKER).write_text(known)  # gc keeps what a root came from
         return Obtained("linked", known), tree
     except (OSError, TreeMismatchError):
         # Damaged (or removed by gc meanwhile): unpack from the store, which publishes
@@ -172,9 +173,8 @@ class _Routes:
         """Share the files of the archive's tree published in the store."""
         if not self.known or self.store is None:
             return None
-        request, staging = self.request, self.staging
         found, _ = link_stored(
-            self.known, staging, self.store, request.link_mode, self.watcher, skip, self.reporter
+            self.request, self.known, self.staging, self.store, self.watcher, skip, self.reporter
         )
         return found
 
