@@ -259,6 +259,8 @@ class XBuildEnvManager:
         """
         if url and version:
             raise UsageError("give a VERSION or --url, not both")
+        if self.metadata_url and channel != "stable":  # even when nothing is resolved
+            raise UsageError("--metadata cannot be combined with --nightly or --debug")
         reporter = reporter or WarningsTo(self.warn)
         if version is not None:
             version = untagged(version)

@@ -99,8 +99,6 @@ def cmd_install(args: argparse.Namespace) -> int:
     from .progress import InstallReporter
 
     manager = o.manager(args)
-    if args.metadata and (args.nightly or args.debug):
-        raise UsageError("--metadata cannot be combined with --nightly or --debug")
     manager.tidy()
     reporter = InstallReporter(args.quiet)
     told: Reporter = reporter  # (checked by mypy: the CLI's reporter is a Reporter)
