@@ -296,6 +296,8 @@ class XBuildEnvManager:
         """
         if url and version:
             raise UsageError("give a VERSION or --url, not both")
+        if self.metadata_url and channel != "stable":  # even when nothing is resolved
+            raise UsageError("--metadata cannot be combined with --nightly or --debug")
         reporter = reporter or WarningsTo(self.warn)
         if version is not None:
             version = untagged(version)
@@ -314,15 +316,7 @@ class XBuildEnvManager:
             return self._install(installed, reporter)
         started = time.monotonic()
         reporter.phase("resolve")
-        release, replace_it = None, False
-        if url is not None:
-            source = _source_from_url(url)
-        else:
-            release = self.resolve_release(
-                version, nightly=nightly, debug=debug, force=force_install
-            )
-            source = self._release_source(release, nightly, debug)
-            replace_it = self._other_build(release, label, force_install, reporter)
+        source, release, replace_it = self._resolve(url, version, channel, force_install, reporter)
         resolved = time.monotonic() - started
         # The owner record is written when the root is first made, not at the end: gc
         # must never take a root in its first install for one of pyodide-build's.
@@ -371,6 +365,24 @@ class XBuildEnvManager:
             link_mode=self.link_mode,
             remote=remote,
         )
+
+    def _resolve(
+        self,
+        url: str | None,
+        version: str | None,
+        channel: Channel,
+        force: bool,
+        reporter: Reporter,
+    ) -> tuple[InstallSource, Release | None, bool]:
+        """The archive to install, the release it is (None for a URL), and whether it
+        replaces an installed build of the same version from another channel."""
+        if url is not None:
+            return _source_from_url(url), None, False
+        nightly, debug = channel_flags(channel)
+        release = self.resolve_release(version, nightly=nightly, debug=debug, force=force)
+        source = self._release_source(release, nightly, debug)
+        label = self._label(nightly, debug)
+        return source, release, self._other_build(release, label, force, reporter)
 
     def _install(self, request: InstallRequest, reporter: Reporter) -> InstallResult:
         result = install_version(self.layout, request, reporter)

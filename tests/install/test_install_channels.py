@@ -11,6 +11,7 @@ from helpers.cli import run
 from helpers.servers import Server, serve_env, serve_index
 
 from xbuildenv import XBuildEnvManager
+from xbuildenv.errors import UsageError
 from xbuildenv.index.releases import Channel
 
 # The one release each channel's index lists.
@@ -58,3 +59,17 @@ def test_the_flags_name_the_channel(
     r = run("install", *flags, "--path", str(root), env={**env, **_serve_channels(server)})
     assert r.code == 0, r.err
     assert os.readlink(root / "xbuildenv") == str(root / RELEASES[channel])
+
+
+@pytest.mark.usefixtures("private_process_env")
+def test_an_index_given_by_hand_refuses_another_channel_even_when_installed(
+    server: Server, tmp_path: Path
+) -> None:
+    meta = serve_index(server, serve_env(server, "1.0"))
+    manager = XBuildEnvManager(tmp_path / "root", meta)
+    assert manager.install("1.0").action == "installed"
+    others: list[Channel] = ["nightly", "debug", "nightly-debug"]
+    for channel in others:
+        with pytest.raises(UsageError, match="--metadata cannot be combined with --nightly"):
+            manager.install("1.0", channel=channel)
+    assert manager.install("1.0").action == "already installed"
