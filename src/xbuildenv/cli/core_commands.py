@@ -110,8 +110,6 @@ def cmd_install(args: argparse.Namespace) -> int:
     from .progress import InstallReporter
 
     manager = o.manager(args)
-    if args.metadata and (args.nightly or args.debug):
-        raise UsageError("--metadata cannot be combined with --nightly or --debug")
     # This process is ours alone (a library call leaves the interval to its caller).
     sys.setswitchinterval(FAST_SWITCH_INTERVAL)
     manager.tidy()
