@@ -232,6 +232,12 @@ class XBuildEnvManager:
         if self.metadata_url and (nightly or debug):
             raise UsageError("--metadata cannot be combined with --nightly or --debug")
 
+    def _channel(self, channel: Channel) -> tuple[bool, bool]:
+        """``(nightly, debug)`` of ``channel``, refused with a given index (above)."""
+        nightly, debug = channel_flags(channel)
+        self._check_channel(nightly, debug)
+        return nightly, debug
+
     def releases(self, *, nightly: bool = False, debug: bool = False) -> Releases:
         """The usable releases of the index; malformed ones are left out with a warning
         (once per index and manager) and listed in ``Releases.broken``."""
@@ -306,8 +312,7 @@ class XBuildEnvManager:
         if url is None and version is None:
             # DEFAULT_CROSS_BUILD_ENV_URL, else the pyproject key (pyodide-build's order)
             url = build_setting(self.project, KEY_DEFAULT_URL).value or None
-        nightly, debug = channel_flags(channel)
-        self._check_channel(nightly, debug)  # before the fast path: the same answer always
+        nightly, debug = self._channel(channel)  # checked before the fast path too
         label = self._label(nightly, debug)
         # Fast path: an installed version needs no index and no network, unless it came
         # from another channel (a stable and a debug build share the version's folder).
