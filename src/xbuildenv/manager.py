@@ -227,11 +227,21 @@ class XBuildEnvManager:
         return [v.name for v in self.layout.list_versions()]
 
     # --- releases ------------------------------------------------------------
+    def _check_channel(self, nightly: bool, debug: bool) -> None:
+        """A given index is the one index: it names no channel to choose besides."""
+        if self.metadata_url and (nightly or debug):
+            raise UsageError("--metadata cannot be combined with --nightly or --debug")
+
+    def _channel(self, channel: Channel) -> tuple[bool, bool]:
+        """``(nightly, debug)`` of ``channel``, refused with a given index (above)."""
+        nightly, debug = channel_flags(channel)
+        self._check_channel(nightly, debug)
+        return nightly, debug
+
     def releases(self, *, nightly: bool = False, debug: bool = False) -> Releases:
         """The usable releases of the index; malformed ones are left out with a warning
         (once per index and manager) and listed in ``Releases.broken``."""
-        if self.metadata_url and (nightly or debug):
-            raise UsageError("--metadata cannot be combined with --nightly or --debug")
+        self._check_channel(nightly, debug)
         source = self.metadata_url or channel_url(nightly, debug)
         releases = load_releases(source, self.index_policy, warn=self.warn)
         self._checked[source] = releases.checked
@@ -304,7 +314,7 @@ class XBuildEnvManager:
         if url is None and version is None:
             # DEFAULT_CROSS_BUILD_ENV_URL, else the pyproject key (pyodide-build's order)
             url = build_setting(self.project, KEY_DEFAULT_URL).value or None
-        nightly, debug = channel_flags(channel)
+        nightly, debug = self._channel(channel)  # checked before the fast path too
         label = self._label(nightly, debug)
         # Fast path: an installed version needs no index and no network, unless it came
         # from another channel (a stable and a debug build share the version's folder).

@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.servers import Server, serve_env, serve_index
 
+from xbuildenv import XBuildEnvManager
 from xbuildenv.cache.layout import PYTHON_MARKER, pyodide_root_in, version_dir_of
 from xbuildenv.cache.root import ResolvedRoot
 from xbuildenv.cache.store import url_key
@@ -107,3 +109,18 @@ def test_python_mismatch_names_the_fix(tmp_path: Path) -> None:
     elsewhere = python_mismatch(pyodide_root, "3.13", ResolvedRoot(tmp_path, "default", "0" * 12))
     assert elsewhere is not None and f"--path {root}" in elsewhere
     assert python_mismatch(tmp_path / "src-tree", "3.13") is None
+
+
+def test_a_given_index_names_no_channel_even_for_an_installed_version(
+    server: Server, tmp_path: Path
+) -> None:
+    meta = serve_index(server, serve_env(server, "1.0"))
+    manager = XBuildEnvManager(tmp_path / "root", meta)
+    manager.install("1.0")
+    hits = sum(server.hits.values())
+    for channel in ("debug", "nightly"):
+        with pytest.raises(UsageError, match="--metadata cannot be combined"):
+            manager.install("1.0", channel=channel)
+        with pytest.raises(UsageError, match="--metadata cannot be combined"):
+            manager.install(url=server.url("/dl/1.0/xbuildenv-1.0.tar.gz"), channel=channel)
+    assert sum(server.hits.values()) == hits  # refused before anything was read
