@@ -26,6 +26,7 @@ import xbuildenv
 from xbuildenv.compat import CrossBuildEnvManager
 from xbuildenv.errors import HTTPStatusError, InvalidVersionNameError, UsageError
 from xbuildenv.install.pipeline import download_and_extract
+from xbuildenv.install.reporter import NullReporter
 
 PACKAGE = Path(xbuildenv.__file__).resolve().parent
 
@@ -84,7 +85,12 @@ def test_an_install_leaves_the_switch_interval_alone(server: Server, tmp_path: P
     seen: set[float] = set()
     dest = tmp_path / "dest"
     dest.mkdir()
-    download_and_extract(url, dest, on_progress=lambda *_: seen.add(sys.getswitchinterval()))
+
+    class Watch(NullReporter):
+        def progress(self, done: int, total: int | None) -> None:
+            seen.add(sys.getswitchinterval())
+
+    download_and_extract(url, dest, reporter=Watch())
     assert seen == {before} and sys.getswitchinterval() == before
 
 
