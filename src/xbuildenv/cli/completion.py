@@ -15,7 +15,8 @@ from . import options as o
 
 SHELLS = ("bash", "zsh", "fish")
 # "* 0.29.4" / "  0.29.3" -> the names; nothing at all when no root exists yet.
-INSTALLED = "xbuildenv versions 2>/dev/null | cut -c3-"
+# the name only: after the "* " marker, before a " (stable-debug)" channel note
+INSTALLED = "xbuildenv versions 2>/dev/null | cut -c3- | cut -d' ' -f1"
 
 
 def register(sub: Any, root: argparse.ArgumentParser) -> None:
