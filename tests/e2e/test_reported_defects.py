@@ -76,6 +76,7 @@ def test_an_install_leaves_the_switch_interval_alone(server: Server, tmp_path: P
     seen: set[float] = set()
     dest = tmp_path / "dest"
     dest.mkdir()
+
     class Watch(NullReporter):
         def progress(self, done: int, total: int | None) -> None:
             seen.add(sys.getswitchinterval())
