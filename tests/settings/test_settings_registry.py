@@ -60,6 +60,9 @@ def _constants(package: Path) -> dict[str, tuple[str, ...]]:
 
 
 def _is_os_environ(node: ast.AST) -> bool:
+    """``os.environ``, or ``(os.environ if environ is None else environ)``."""
+    if isinstance(node, ast.IfExp):
+        return _is_os_environ(node.body) or _is_os_environ(node.orelse)
     return (
         isinstance(node, ast.Attribute)
         and node.attr == "environ"
@@ -181,6 +184,8 @@ def test_the_scan_sees_the_reads_it_must() -> None:
     assert ("net.tls", "variable", "REQUESTS_CA_BUNDLE") in reads
     assert ("install.origins", "own key", "remote_store_read_only") in reads
     assert ("manager", "build key", "default_cross_build_env_url") in reads
+    # os.environ picked by a conditional expression (an injectable environ)
+    assert ("fs.platform", "variable", "XBUILDENV_PORTABLE") in reads
 
 
 def test_code_reads_no_setting_the_registry_lacks() -> None:

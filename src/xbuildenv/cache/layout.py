@@ -71,7 +71,6 @@ ARCHIVE_MARKER = ".archive-sha256"
 # channel name, or the URL of a --url install; no newline). A stable and a debug build
 # of one version share the folder name, so this tells them apart.
 SOURCE_MARKER = ".xbuildenv-source"
-STABLE = "stable"
 # In a version folder: the archive's top folder and the pyodide-root inside it.
 ARCHIVE_TOP = "xbuildenv"
 PYODIDE_ROOT_DIR = "pyodide-root"
@@ -202,8 +201,8 @@ class InstalledVersion(Record):
     @property
     def channel_note(self) -> str:
         """`` (stable-debug)`` after the name in listings: a channel that is not stable
-        (a URL install's folder name already says where it came from)."""
-        if self.source is None or self.source == STABLE or "://" in self.source:
+        (a --url or --metadata source is not a channel: the JSON has it)."""
+        if self.source not in ("stable-debug", "nightly", "nightly-debug"):
             return ""
         return f" ({self.source})"
 

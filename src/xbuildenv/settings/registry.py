@@ -111,6 +111,7 @@ SETTINGS: tuple[Setting, ...] = (
     _build("use_legacy_platform", "USE_LEGACY_PLATFORM", "`0`"),
     _build("_f2c_fixes_wrapper", "_F2C_FIXES_WRAPPER", "empty", "`config`, `env`, `run` (Pyodide maintainers)"),
     # --- other tools' variables we honour --------------------------------------------
+    Setting("NETRC", None, "path", "`~/.netrc`", "net.auth", "the netrc file credentials for an index, mirror or store come from (as curl, pip and uv)", "external"),
     Setting("SSL_CERT_FILE", None, "path", "", "net.tls", "PEM file of the CA certificates HTTPS trusts instead of any other", "external"),
     Setting("REQUESTS_CA_BUNDLE", None, "path", "", "net.tls", "as `SSL_CERT_FILE`, when that is unset", "external"),
     Setting("VIRTUAL_ENV", None, "path", "", "settings.target", "the active virtual environment: the target Python of an isolated tool install", "external"),
