@@ -23,8 +23,10 @@ __all__ = [
     "ConfigError",
     "DownloadError",
     "EmsdkError",
+    "HTTPStatusError",
     "HostPackagesError",
     "IncompatibleError",
+    "InvalidVersionNameError",
     "LockTimeoutError",
     "MakefileEnvsError",
     "MetadataError",
@@ -69,6 +71,15 @@ class UsageError(XBuildEnvError, ValueError):
     exit_code = 2
 
 
+class InvalidVersionNameError(UsageError):
+    """A version name that cannot be a folder of the root; ``reason`` says why
+    (``"it holds a path separator"``), for callers that phrase their own message."""
+
+    def __init__(self, message: str, reason: str, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.reason = reason
+
+
 class ConfigError(XBuildEnvError):
     """A configuration file or environment variable could not be used."""
 
@@ -90,7 +101,14 @@ class IncompatibleError(XBuildEnvError, ValueError):
 class DownloadError(XBuildEnvError):
     """The network failed us: HTTP error, timeout, DNS, refused connection."""
 
-    status: int | None = None  # the HTTP status, when the server answered with one
+
+class HTTPStatusError(DownloadError):
+    """The server answered with an HTTP status that is neither success nor worth a
+    retry (404, 403, 304 to a conditional request...); ``status`` holds it."""
+
+    def __init__(self, message: str, status: int, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
 
 
 class ChecksumError(XBuildEnvError):

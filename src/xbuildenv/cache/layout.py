@@ -16,6 +16,8 @@
         .installed                    written last: the install is complete
         .build-python-version         host Python "X.Y" the install was made for
         .archive-sha256               the archive the tree came from (tree sharing)
+        .xbuildenv-source             where it came from: a channel (stable, stable-debug,
+                                      nightly, nightly-debug) or the URL (pyodide-build #414)
         .emscripten-version           the installed SDK (pyodide-build's marker)
         emsdk/                        the Emscripten SDK (install-emscripten)
         xbuildenv/pyodide-root/...    the archive's contents
@@ -38,7 +40,7 @@ import stat
 from pathlib import Path
 
 from ..checkpoints import checkpoint
-from ..errors import NotInstalledError, RootError, UsageError
+from ..errors import InvalidVersionNameError, NotInstalledError, RootError, UsageError
 from ..fs.files import exchange, remove_tree
 from ..fs.paths import read_text_bounded, real_dir
 from ..records import Record
@@ -59,6 +61,11 @@ ROOT_LOCK_PREFIX = ".xbuildenv"  # .xbuildenv.lock (the link), .xbuildenv-<versi
 OWNER_FILE = ".xbuildenv-owner.json"  # which venv owns the root, when it was last used
 # In a version folder: the sha256 of the archive its tree came from (tree sharing).
 ARCHIVE_MARKER = ".archive-sha256"
+# In a version folder: where it came from, as pyodide-build's PR #414 writes it (the
+# channel name, or the URL of a --url install; no newline). A stable and a debug build
+# of one version share the folder name, so this tells them apart.
+SOURCE_MARKER = ".xbuildenv-source"
+STABLE = "stable"
 # In a version folder: the archive's top folder and the pyodide-root inside it.
 ARCHIVE_TOP = "xbuildenv"
 PYODIDE_ROOT_DIR = "pyodide-root"
@@ -157,18 +164,29 @@ def check_version_name(version: str) -> str:
         reason = f"it is longer than {MAX_VERSION_BYTES} bytes"
     if reason is not None:
         shown = version if len(version) <= 60 else version[:57] + "..."
-        raise UsageError(f"{shown!r} is not a valid version name: {reason}")
+        raise InvalidVersionNameError(f"{shown!r} is not a valid version name: {reason}", reason)
     return version
 
 
 class InstalledVersion(Record):
-    __slots__ = ("active", "name", "path", "python")
+    __slots__ = ("active", "name", "path", "python", "source")
 
-    def __init__(self, name: str, path: Path, python: str | None, active: bool) -> None:
+    def __init__(
+        self, name: str, path: Path, python: str | None, active: bool, source: str | None = None
+    ) -> None:
         self.name = name
         self.path = path
         self.python = python  # content of .build-python-version, if any
         self.active = active
+        self.source = source  # content of .xbuildenv-source; None: not recorded
+
+    @property
+    def channel_note(self) -> str:
+        """`` (stable-debug)`` after the name in listings: a channel that is not stable
+        (a URL install's folder name already says where it came from)."""
+        if self.source is None or self.source == STABLE or "://" in self.source:
+            return ""
+        return f" ({self.source})"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -176,6 +194,7 @@ class InstalledVersion(Record):
             "active": self.active,
             "python": self.python,
             "path": str(self.path),
+            "source": self.source,
         }
 
 
@@ -205,6 +224,33 @@ class RootLayout(Record):
     def is_foreign_link(self, version: str) -> bool:
         """``ROOT/<version>`` is a symlink (someone else's folder, not an install)."""
         return os.path.islink(self.version_dir(version))
+
+    def source_of(self, version: str) -> str | None:
+        """What ``.xbuildenv-source`` of ``version`` says (None: absent or unreadable)."""
+        try:
+            text = read_text_bounded(self.version_dir(version) / SOURCE_MARKER, 4096)
+        except (OSError, ValueError):
+            return None
+        text = text.strip()
+        return text if text and text.isprintable() else None
+
+    def archive_of(self, version: str) -> str | None:
+        """The sha256 of the archive ``version`` was unpacked from, when recorded."""
+        try:
+            text = read_text_bounded(self.version_dir(version) / ARCHIVE_MARKER, 256).strip()
+        except (OSError, ValueError):
+            return None
+        return text.lower() if len(text) == 64 else None
+
+    def write_source(self, folder: Path, source: str) -> None:
+        path = folder / SOURCE_MARKER
+        if os.path.islink(path):
+            path.unlink()  # never write through a planted link
+        from ..redaction import redact, strip_userinfo
+
+        # no newline: the content is PR #414's, byte for byte; a URL without its
+        # credentials or signature (the file is read by anyone who lists the root)
+        path.write_text(redact(strip_userinfo(source)))
 
     def python_marker(self, version: str) -> str | None:
         try:
@@ -259,7 +305,8 @@ class RootLayout(Record):
                 continue  # a name we would never make (a newline would forge a line)
             marker = self.python_marker(entry.name)
             is_active = entry.name == active
-            found.append(InstalledVersion(entry.name, Path(entry.path), marker, is_active))
+            source = self.source_of(entry.name)
+            found.append(InstalledVersion(entry.name, Path(entry.path), marker, is_active, source))
         from .ordering import installed_version_key  # a regex compile: not for `version`
 
         return sorted(found, key=lambda v: installed_version_key(v.name))

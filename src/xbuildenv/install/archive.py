@@ -20,6 +20,7 @@ import errno
 import hashlib
 import os
 import posixpath
+import sys
 import tarfile
 import zlib
 from collections.abc import Callable
@@ -264,6 +265,22 @@ def _read_to_end(fileobj: IO[bytes], max_bytes: int) -> None:
             raise ArchiveError(f"the archive has more than {max_bytes} bytes after its end")
 
 
+def _codec_errors() -> tuple[type[BaseException], ...]:
+    """The error classes of the decompressors that are loaded (xz, zstd): each is
+    imported only when an archive of its kind is read, so only those can be raised."""
+    found: list[type[BaseException]] = []
+    for module, name in (
+        ("lzma", "LZMAError"),
+        ("compression.zstd", "ZstdError"),
+        ("zstandard", "ZstdError"),
+    ):
+        loaded = sys.modules.get(module)
+        error = getattr(loaded, name, None)
+        if isinstance(error, type) and issubclass(error, BaseException):
+            found.append(error)
+    return tuple(found)
+
+
 def extract_stream(
     fileobj: IO[bytes],
     dest: Path,
@@ -305,7 +322,7 @@ def extract_stream(
             ) from None
         raise
     except Exception as exc:
-        if type(exc).__name__ in ("LZMAError", "ZstdError"):  # not imported unless used
+        if isinstance(exc, _codec_errors()):
             raise ArchiveError(f"the archive is corrupt or truncated ({exc})") from None
         raise
     if extractor.stats.members == 0:

@@ -39,8 +39,9 @@ from .reporter import NullReporter, Reporter
 from .request import InstallRequest
 
 # How a tree arrived: hard-linked from another root, unpacked from the machine-wide
-# store, fetched from the fleet's remote store, or downloaded from its origin.
-Route = Literal["linked", "store", "remote", "network"]
+# store, fetched from the fleet's remote store, downloaded from its origin, or read
+# from a local path or file:// URL ("file").
+Route = Literal["linked", "store", "remote", "network", "file"]
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,8 @@ class _Routes:
             )
             _write_manifest(self.staging, streamed.stats)
             self._keep(url, tee, streamed)
-            return Obtained("network", streamed.sha256, streamed.size, streamed.size)
+            route: Route = "file" if local_path(url) is not None else "network"
+            return Obtained(route, streamed.sha256, streamed.size, streamed.size)
         finally:
             tee.discard()
 

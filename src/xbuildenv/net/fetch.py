@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoints import checkpoint
-from ..errors import DownloadError, RefusedError, RetryableError
+from ..errors import DownloadError, HTTPStatusError, RefusedError, RetryableError
 from ..settings.config import ENV_RETRIES, ENV_TIMEOUT, env_number
 from .http import REFUSED_ATTEMPTS, REFUSED_PAUSE, _describe, _open
 from .urls import local_path
@@ -165,21 +165,27 @@ def fetch_bytes(
     checkpoint("metadata.fetch")
 
     def attempt() -> Response:
+        import http.client
         import urllib.error
 
         try:
             resp = _open(source, settings, headers or {})
-        except DownloadError as exc:
-            if "HTTP 304" in exc.message:
+        except HTTPStatusError as exc:
+            if exc.status == 304:  # not modified: the cached copy stands
                 return Response(b"", {}, 304)
             raise
         with resp:
             try:
                 body = _bounded(resp.read(MAX_DOCUMENT + 1), source)
-            except OSError as exc:
+            except (OSError, http.client.HTTPException) as exc:  # reset, IncompleteRead
                 raise RetryableError(_describe(exc)) from None
             except urllib.error.URLError as exc:  # pragma: no cover - defensive
                 raise RetryableError(_describe(exc)) from None
+            # http.client returns what arrived when the server closes before
+            # Content-Length: a cut index must be fetched again, never parsed.
+            length = resp.headers.get("Content-Length") or ""
+            if resp.status == 200 and length.isdigit() and len(body) < int(length):
+                raise RetryableError(f"connection closed after {len(body)} of {length} bytes")
             return Response(body, {k.lower(): v for k, v in resp.headers.items()}, resp.status)
 
     result: Response = _with_retries(source, settings, attempt)
@@ -262,6 +268,16 @@ class Download:
             headers["If-Range"] = self.validator
         resp = _open(self.url, self.settings, headers)
         if resp.status == 206:
+            # The bytes must go on exactly where the cut was: a server (or proxy) that
+            # answers with another range would splice the wrong bytes in.
+            start = (resp.headers.get("Content-Range") or "").removeprefix("bytes ")
+            if start.split("-", 1)[0].strip() != str(self.received):
+                resp.close()
+                raise DownloadError(
+                    f"{self.url}: asked to resume at byte {self.received}, the server sent "
+                    f"the range {resp.headers.get('Content-Range')!r}",
+                    "run the command again",
+                )
             return resp
         new_validator = resp.headers.get("ETag") or resp.headers.get("Last-Modified")
         # Without Range support we read the whole body again and drop what we already

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from .._version import __version__
-from ..errors import DownloadError, RefusedError, RetryableError
+from ..errors import DownloadError, HTTPStatusError, RefusedError, RetryableError
 
 USER_AGENT = f"xbuildenv/{__version__}"
 
@@ -40,10 +40,12 @@ def _describe(exc: BaseException) -> str:
     reason = getattr(exc, "reason", None)
     if reason is not None and not isinstance(reason, str):
         exc = reason
-    if isinstance(exc, TimeoutError) or type(exc).__name__ in ("timeout", "TimeoutError"):
+    import socket
+
+    if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError since 3.10
         return "timed out"
     name = type(exc).__name__
-    if name == "gaierror":
+    if isinstance(exc, socket.gaierror):
         return "the host name could not be resolved"
     if isinstance(exc, ConnectionRefusedError):
         return "the connection was refused"
@@ -105,6 +107,7 @@ def _open(
 ) -> Any:
     """Open ``url``; translate failures into RetryableError or DownloadError."""
     import http.client
+    import socket
     import urllib.error
 
     request = _request(url, headers, method, data)
@@ -121,9 +124,9 @@ def _open(
         if exc.code == 404 and method != "GET":
             raise FileNotFoundError(url) from None
         hint = "check the version or URL" if exc.code == 404 else "check the URL and access"
-        failed = DownloadError(f"{method} {url} failed: HTTP {exc.code} {exc.reason}", hint)
-        failed.status = exc.code
-        raise failed from None
+        raise HTTPStatusError(
+            f"{method} {url} failed: HTTP {exc.code} {exc.reason}", exc.code, hint
+        ) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         import ssl
 
@@ -138,7 +141,7 @@ def _open(
                 "install the CA into the system certificate store or set SSL_CERT_FILE",
             ) from None
         text = _describe(exc)
-        if "resolved" in text:
+        if isinstance(reason, socket.gaierror):
             raise DownloadError(
                 f"cannot reach {url}: {text}",
                 "check your network connection and proxy settings (https_proxy)",

@@ -256,7 +256,9 @@ class FsspecStorage(Storage):
                 except FileNotFoundError:
                     raise  # deleted since it was opened: missing, not a failure
                 except Exception as exc:
-                    if type(exc).__name__ == "FileExpired":
+                    from fsspec.exceptions import FileExpired  # loaded already: fsspec is in use
+
+                    if isinstance(exc, FileExpired):
                         # replaced since it was opened (its ETag changed): as if missing
                         raise FileNotFoundError(self.location(name)) from None
                     raise self._error("read", self.location(name), exc) from None
