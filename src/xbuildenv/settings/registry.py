@@ -90,10 +90,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("XBUILDENV_EMSDK_URL", "emsdk_url", "url", "upstream emsdk", "tools.emsdk", "git URL `install-emscripten` clones"),
     Setting("XBUILDENV_MIRROR", "mirror", "url", "", "install.origins", "URL prefix (or folder) replacing the official download prefix"),
     Setting("XBUILDENV_MIRROR_ORIGIN", "mirror_origin", "url", "`https://github.com/pyodide/pyodide/releases/download/`", "net.urls", "the prefix `XBUILDENV_MIRROR` replaces"),
-    Setting("XBUILDENV_REMOTE_STORE", "remote_store", "url", "", "install.origins", "fsspec URL or absolute folder path of the store shared by a fleet"),
+    Setting("XBUILDENV_REMOTE_STORE", "remote_store", "url", "", "install.origins", "fsspec URL, `http(s)://` URL that takes PUT/DELETE, or absolute folder path of the store shared by a fleet"),
     Setting("XBUILDENV_REMOTE_STORE_READ_ONLY", "remote_store_read_only", "bool", "`0`", "install.origins", "`1`/`true`: read the remote store, never upload"),
     Setting("XBUILDENV_REMOTE_STORE_WAIT", None, "seconds", "`60`", "install.origins", "seconds to wait for another runner's upload"),
-    Setting("XBUILDENV_STORAGE_TIMEOUT", None, "seconds", "`10`", "net.storage", "object-store connect/read timeout in seconds"),
+    Setting("XBUILDENV_STORAGE_TIMEOUT", None, "seconds", "`10`", "net.storage", "object-store and HTTP-store connect/read timeout in seconds"),
     Setting("XBUILDENV_EXCLUDE_NEWER", "exclude_newer", "date", "", "index.cooldown", "ignore releases published at or after this moment (`2026-01-31`, `2026-01-31T12:00:00Z`) or this long ago (`7 days`, `P7D`), as uv's `--exclude-newer`"),
     # --- pyodide-build's overridable keys (see settings.build_settings) -------------
     _build("cflags", "SIDE_MODULE_CFLAGS", "from `Makefile.envs`"),
@@ -113,6 +113,7 @@ SETTINGS: tuple[Setting, ...] = (
     # --- other tools' variables we honour --------------------------------------------
     Setting("SSL_CERT_FILE", None, "path", "", "net.tls", "PEM file of the CA certificates HTTPS trusts instead of any other", "external"),
     Setting("REQUESTS_CA_BUNDLE", None, "path", "", "net.tls", "as `SSL_CERT_FILE`, when that is unset", "external"),
+    Setting("NETRC", None, "path", "`~/.netrc`", "net.auth", "the netrc file with credentials for private mirrors and stores, as pip, uv, requests and curl read it (see \"Private mirrors\")", "external"),
     Setting("VIRTUAL_ENV", None, "path", "", "settings.target", "the active virtual environment: the target Python of an isolated tool install", "external"),
     Setting("NO_COLOR", None, "bool", "", "cli.output", "no colour in output", "external"),
     Setting("FORCE_COLOR", None, "bool", "", "cli.output", "colour even when output is not a terminal", "external"),
