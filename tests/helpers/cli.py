@@ -34,10 +34,12 @@ class Result:
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:
     """An environment with no user config leaking in and a private cache folder."""
+    # XBUILDENV_PORTABLE is the test run's own switch (pytest --portable): passed on.
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("PYODIDE_", "XBUILDENV_")) and k not in ("VIRTUAL_ENV", "CI")
+        if (not k.startswith(("PYODIDE_", "XBUILDENV_")) or k == "XBUILDENV_PORTABLE")
+        and k not in ("VIRTUAL_ENV", "CI")
     }
     env.update(
         HOME=str(home),

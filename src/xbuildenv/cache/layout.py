@@ -41,8 +41,9 @@ from pathlib import Path
 
 from ..checkpoints import checkpoint
 from ..errors import InvalidVersionNameError, NotInstalledError, RootError, UsageError
-from ..fs.files import exchange, remove_tree
+from ..fs.files import exchange, is_pointer, make_pointer, remove_tree, replace_pointer
 from ..fs.paths import read_text_bounded, real_dir
+from ..fs.platform import windows_name_problem, windows_names, windows_safe
 from ..records import Record
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
@@ -131,11 +132,19 @@ def _token() -> str:
 
 def url_to_version(url: str) -> str:
     """The folder name pyodide-build uses for an archive installed from a URL; without
-    the URL's credentials or signature (a folder name is printed and listed)."""
+    the URL's credentials or signature (a folder name is printed and listed).
+
+    Where names must suit Windows, the other characters it refuses (a query's ``?``,
+    ``*``, ``|``, ``"``, ``<``, ``>``) become ``_`` too; pyodide-build keeps them and fails
+    there. A URL always yields ``scheme_...``: never a device name.
+    """
     from ..redaction import redact, strip_userinfo
 
     url = redact(strip_userinfo(url))
-    return url.replace("://", "_").replace(".", "_").replace("/", "_").replace(":", "_")
+    name = url.replace("://", "_").replace(".", "_").replace("/", "_").replace(":", "_")
+    if windows_names():
+        name = windows_safe(name)
+    return name
 
 
 # Version names become folder names, and also parts of longer names (staging
@@ -162,6 +171,8 @@ def check_version_name(version: str) -> str:
         reason = f"'{LINK_NAME}' is the name of the active-version link"
     elif len(version.encode("utf-8", "surrogateescape")) > MAX_VERSION_BYTES:
         reason = f"it is longer than {MAX_VERSION_BYTES} bytes"
+    elif windows_names():
+        reason = windows_name_problem(version)
     if reason is not None:
         shown = version if len(version) <= 60 else version[:57] + "..."
         raise InvalidVersionNameError(f"{shown!r} is not a valid version name: {reason}", reason)
@@ -246,11 +257,11 @@ class RootLayout(Record):
         path = folder / SOURCE_MARKER
         if os.path.islink(path):
             path.unlink()  # never write through a planted link
+        # A URL is recorded as it may be shown: no password, no signature (a record is
+        # read by anyone who can read the cache, and copied into CI caches).
         from ..redaction import redact, strip_userinfo
 
-        # no newline: the content is PR #414's, byte for byte; a URL without its
-        # credentials or signature (the file is read by anyone who lists the root)
-        path.write_text(redact(strip_userinfo(source)))
+        path.write_text(redact(strip_userinfo(source)))  # no newline: PR #414's content
 
     def python_marker(self, version: str) -> str | None:
         try:
@@ -367,23 +378,49 @@ class RootLayout(Record):
                 f"run 'xbuildenv install {version}' first",
             )
         link = self.link
-        if link.exists() and not link.is_symlink():
+        if link.exists() and not is_pointer(link):
             # A real folder or file where the link belongs: move it aside, never delete.
             aside = self.root / f"{TRASH_PREFIX}{_token()}-{LINK_NAME}"
             os.rename(link, aside)
         tmp = self.root / f"{LINK_TMP_PREFIX}{_token()}"
         # Absolute target, as pyodide-build writes it.
         try:
-            os.symlink(self.version_dir(version), tmp, target_is_directory=True)
+            make_pointer(self.version_dir(version), tmp)
             checkpoint("activate.new-link")
-            os.replace(tmp, link)
+            replace_pointer(tmp, link)
         except BaseException:  # an error, or Ctrl-C/SIGTERM: leave no stray link
             tmp.unlink(missing_ok=True)
             raise
 
     def deactivate(self) -> None:
-        if self.link.is_symlink():
+        if is_pointer(self.link):
             self.link.unlink()
+
+    def restore_link(self) -> Path | None:
+        """Finish an activation killed between removing the old link and renaming the
+        new one in (see :func:`~xbuildenv.fs.files.replace_pointer`): with no link in
+        place, the newest temporary link to a complete version becomes the link.
+        The caller holds the link lock, so no activation is under way."""
+        if os.path.lexists(self.link):
+            return None
+        found = []
+        for path in self.leftovers():
+            if not path.name.startswith(LINK_TMP_PREFIX) or not is_pointer(path):
+                continue
+            try:
+                name = Path(os.readlink(path)).name
+                when = os.lstat(path).st_mtime_ns
+                # realpath: a junction reads back as "\\?\\C:\\..."
+                here = os.path.realpath(path) == os.path.realpath(self.version_dir(name))
+                if here and self.is_installed(name):
+                    found.append((when, path))
+            except (OSError, ValueError, UsageError):
+                continue
+        if not found:
+            return None
+        newest = max(found)[1]
+        os.rename(newest, self.link)
+        return newest
 
     def retire_version(self, version: str) -> Path:
         """Rename a version into the trash (the quick, atomic half of removing it)."""

@@ -141,9 +141,11 @@ def cmd_install_emscripten(args: argparse.Namespace) -> int:
     # The activation line goes to stdout so that it can be copied or eval'd.
     print(f"To use it in this shell: {activation_hint(result.emsdk_dir, shell)}")
     print(
-        'Or set every build variable at once: eval "$(xbuildenv env)"'
-        if shell != "powershell"
-        else "Or: xbuildenv env --shell powershell | Invoke-Expression"
+        {
+            "powershell": "Or: xbuildenv env --shell powershell | Out-String | Invoke-Expression",
+            "cmd": "Or: xbuildenv env --shell cmd > xbuildenv-env.bat && call xbuildenv-env.bat",
+            "fish": "Or set every build variable at once: xbuildenv env --shell fish | source",
+        }.get(shell, 'Or set every build variable at once: eval "$(xbuildenv env)"')
     )
     return 0
 

@@ -31,6 +31,7 @@ from typing import IO, Self
 from ..cache.layout import ARCHIVE_TOP
 from ..checkpoints import checkpoint
 from ..errors import ArchiveError
+from ..fs.platform import windows_name_problem, windows_names
 from ..settings.config import DEFAULT_MAX_UNPACKED
 
 TOP_FOLDER = ARCHIVE_TOP  # what every archive holds at its top
@@ -97,6 +98,15 @@ def _clean_name(raw: str) -> str:
         )
     if ".." in parts:
         raise ArchiveError(f"archive member {raw!r} points outside the archive ('..')")
+    if windows_names():
+        # On Windows "a:b" would write a hidden stream of the file "a", "aux.h" the device
+        for part in parts:
+            problem = windows_name_problem(part)
+            if problem is not None:
+                raise ArchiveError(
+                    f"archive member {raw!r} cannot be written on Windows: {problem}",
+                    "this is not a Pyodide cross-build environment archive",
+                )
     if not parts:
         return ""
     if parts[0] != TOP_FOLDER:

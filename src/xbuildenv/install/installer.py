@@ -319,6 +319,7 @@ def tidy_root(layout: RootLayout) -> list[Path]:
             continue  # busy (or a name we would not make): leave it for a later run
     try:
         with link_lock(layout.root, timeout=0.5):
+            layout.restore_link()  # an activation killed half-way (no atomic replace)
             for path in layout.leftovers():
                 if path.name.startswith(LINK_TMP_PREFIX):
                     path.unlink(missing_ok=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -92,7 +93,8 @@ def open_regular(path: Path) -> Any:
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise DownloadError(f"{path} is not a regular file", "give the path of an archive file")
-    os.set_blocking(fd, True)
+    if sys.platform != "win32":  # Windows has no O_NONBLOCK for files: nothing to undo
+        os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
 
 

@@ -120,6 +120,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CI", None, "bool", "", "cli.progress", "no progress bars", "external"),
     # --- test hooks --------------------------------------------------------------------
     Setting("XBUILDENV_TEST_CHECKPOINTS", None, "text", "", "checkpoints", "fault-injection hook of the test suite (see Development)", "test"),
+    Setting("XBUILDENV_PORTABLE", None, "text", "", "fs.platform", "`all`, or some of `exchange,reflink,proc,chmod,link,names`: Linux fast paths turned off so the macOS/Windows ways run (see Platforms; `pytest --portable`)", "test"),
 )
 # fmt: on
 
