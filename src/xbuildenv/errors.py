@@ -101,8 +101,6 @@ class IncompatibleError(XBuildEnvError, ValueError):
 class DownloadError(XBuildEnvError):
     """The network failed us: HTTP error, timeout, DNS, refused connection."""
 
-    status: int | None = None  # the HTTP status, when the server answered with one
-
 
 class HTTPStatusError(DownloadError):
     """The server answered with an HTTP status that is neither success nor worth a

@@ -73,6 +73,7 @@ def _url_re() -> re.Pattern[str]:
 def _param_re() -> re.Pattern[str]:
     return re.compile(_PARAM_PATTERN)
 
+
 # Passwords read in this process; replaced wherever they appear.
 _SECRETS: set[str] = set()
 MIN_SECRET = 3  # shorter ones would garble ordinary words; a URL still hides them

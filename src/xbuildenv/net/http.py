@@ -107,6 +107,7 @@ def _open(
 ) -> Any:
     """Open ``url``; translate failures into RetryableError or DownloadError."""
     import http.client
+    import socket
     import urllib.error
 
     request = _request(url, headers, method, data)
@@ -140,8 +141,6 @@ def _open(
                 "install the CA into the system certificate store or set SSL_CERT_FILE",
             ) from None
         text = _describe(exc)
-        import socket
-
         if isinstance(reason, socket.gaierror):
             raise DownloadError(
                 f"cannot reach {url}: {text}",

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import DownloadError, StorageError
+from ..errors import DownloadError, HTTPStatusError, StorageError
 from .storage import Storage
 
 __all__ = ["HttpStorage"]
@@ -51,7 +51,7 @@ class HttpStorage(Storage):
         try:
             yield from Download(self.location(name), self.settings).chunks()
         except DownloadError as exc:
-            if exc.status == 404:
+            if isinstance(exc, HTTPStatusError) and exc.status == 404:
                 raise FileNotFoundError(self.location(name)) from None
             raise self._error("read", name, exc) from None
 
