@@ -10,6 +10,8 @@ a caller.
 
 from __future__ import annotations
 
+from .redaction import redact
+
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -49,9 +51,11 @@ class XBuildEnvError(Exception):
     exit_code = 1
 
     def __init__(self, message: str, hint: str | None = None) -> None:
+        # Redacted here, once, so no caller can print or store a URL's password.
+        message = redact(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = redact(hint) if hint else hint
 
     def __str__(self) -> str:
         if self.hint:
@@ -96,6 +100,8 @@ class IncompatibleError(XBuildEnvError, ValueError):
 
 class DownloadError(XBuildEnvError):
     """The network failed us: HTTP error, timeout, DNS, refused connection."""
+
+    status: int | None = None  # the HTTP status, when the server answered with one
 
 
 class HTTPStatusError(DownloadError):
@@ -150,7 +156,7 @@ class ToolError(XBuildEnvError):
 
     def __init__(self, message: str, hint: str | None = None, output: Sequence[str] = ()) -> None:
         super().__init__(message, hint)
-        self.output = list(output)
+        self.output = [redact(line) for line in output]
 
 
 class EmsdkError(ToolError):

@@ -131,12 +131,16 @@ def _token() -> str:
 
 
 def url_to_version(url: str) -> str:
-    """The folder name pyodide-build uses for an archive installed from a URL.
+    """The folder name pyodide-build uses for an archive installed from a URL; without
+    the URL's credentials or signature (a folder name is printed and listed).
 
     Where names must suit Windows, the other characters it refuses (a query's ``?``,
     ``*``, ``|``, ``"``, ``<``, ``>``) become ``_`` too; pyodide-build keeps them and fails
     there. A URL always yields ``scheme_...``: never a device name.
     """
+    from ..redaction import redact, strip_userinfo
+
+    url = redact(strip_userinfo(url))
     name = url.replace("://", "_").replace(".", "_").replace("/", "_").replace(":", "_")
     if windows_names():
         name = windows_safe(name)
@@ -253,7 +257,11 @@ class RootLayout(Record):
         path = folder / SOURCE_MARKER
         if os.path.islink(path):
             path.unlink()  # never write through a planted link
-        path.write_text(source)  # no newline: the content is PR #414's, byte for byte
+        # A URL is recorded as it may be shown: no password, no signature (a record is
+        # read by anyone who can read the cache, and copied into CI caches).
+        from ..redaction import redact, strip_userinfo
+
+        path.write_text(redact(strip_userinfo(source)))  # no newline: PR #414's content
 
     def python_marker(self, version: str) -> str | None:
         try:

@@ -23,8 +23,10 @@ from ..cache.store import store_dir, url_key
 from ..errors import DownloadError, MetadataError
 from ..fs.files import write_atomic
 from ..fs.paths import make_real_dir, read_bounded, real_dir
+from ..net.auth import lend
 from ..net.fetch import fetch_bytes
 from ..net.urls import local_path, resolve_relative
+from ..redaction import redact, strip_userinfo
 from .releases import Releases, parse_index
 
 DEFAULT_MAX_AGE = 24 * 3600.0
@@ -56,6 +58,7 @@ def load_releases(
     """
     policy = policy or IndexPolicy()
     folder = folder or store_dir() / STORE_INDEX
+    lend(source)  # the archives it names on its host use its credentials
     body, cached, checked = _index_bytes(source, policy, folder, warn)
     try:
         releases = parse_index(body, f"release index {source}", tolerant=True)
@@ -140,7 +143,7 @@ def _index_bytes(
         meta_path,
         response.body,
         {
-            "url": source,
+            "url": redact(strip_userinfo(source)),
             "etag": response.headers.get("etag"),
             "last_modified": response.headers.get("last-modified"),
             "fetched_at": time.time(),

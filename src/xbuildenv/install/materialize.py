@@ -30,6 +30,7 @@ from ..errors import ArchiveError, ChecksumError, DownloadError, TreeMismatchErr
 from ..fs.files import remove_tree
 from ..net.fetch import validator_of
 from ..net.urls import local_path
+from ..redaction import redact
 from ..settings.dirs import cache_home
 from .archive import ExtractStats
 from .package_index import LOCK_MEMBER
@@ -194,8 +195,11 @@ class _Routes:
                 origin = source.origin_url
                 if origin is None or origin == source.url:
                     raise
+                # redacted here: a library's reporter may print it as it is
                 self.reporter.warning(
-                    f"mirror copy {source.url} refused ({exc.message}); fetching from {origin}"
+                    redact(
+                        f"mirror copy {source.url} refused ({exc.message}); fetching from {origin}"
+                    )
                 )
                 self.reset()
                 result = self.from_network(origin)

@@ -275,14 +275,12 @@ def _origin_size(url: str) -> int | None:
             return path.stat().st_size
         except OSError:
             return None
-    import urllib.request
+    from ..errors import DownloadError
+    from ..net.http import head
 
-    from ..net.fetch import USER_AGENT, FetchSettings
-
-    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": USER_AGENT})
     try:
-        with urllib.request.urlopen(request, timeout=FetchSettings.from_env().timeout) as resp:
-            length = resp.headers.get("Content-Length")
-            return int(length) if length and length.isdigit() else None
-    except (OSError, ValueError):
+        headers = head(url)  # with the origin's credentials, like the download itself
+    except (DownloadError, OSError, ValueError):
         return None  # the dry run says "unknown size" rather than failing
+    length = (headers or {}).get("content-length")
+    return int(length) if length and length.isdigit() else None
