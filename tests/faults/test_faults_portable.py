@@ -236,11 +236,11 @@ def test_windows_names_are_refused_where_names_must_suit_windows(
 
 
 def test_url_folder_names_suit_windows(monkeypatch: pytest.MonkeyPatch) -> None:
-    url = "http://127.0.0.1:8000/env.tar.gz?build=a|b"
+    url = "http://127.0.0.1:8000/env.tar.gz?rev=a|b"
     monkeypatch.setenv("XBUILDENV_PORTABLE", "")
-    assert url_to_version(url) == "http_127_0_0_1_8000_env_tar_gz?build=a|b"  # pyodide-build's
+    assert url_to_version(url) == "http_127_0_0_1_8000_env_tar_gz?rev=a|b"  # pyodide-build's
     monkeypatch.setenv("XBUILDENV_PORTABLE", "names")
-    assert url_to_version(url) == "http_127_0_0_1_8000_env_tar_gz_build=a_b"
+    assert url_to_version(url) == "http_127_0_0_1_8000_env_tar_gz_rev=a_b"
     check_version_name(url_to_version(url))
 
 
