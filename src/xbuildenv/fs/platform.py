@@ -58,7 +58,8 @@ IS_WINDOWS = sys.platform == "win32"
 def forced_portable(environ: Mapping[str, str] | None = None) -> frozenset[str]:
     """The fast paths ``XBUILDENV_PORTABLE`` turns off (names it does not know are
     ignored here; the test switch checks them)."""
-    raw = (os.environ if environ is None else environ).get(ENV_PORTABLE, "").strip().lower()
+    raw = os.environ.get(ENV_PORTABLE, "") if environ is None else environ.get(ENV_PORTABLE, "")
+    raw = raw.strip().lower()
     if raw in ("", "0", "no", "none"):
         return frozenset()
     if raw in ("1", "all", "yes"):
