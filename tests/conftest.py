@@ -39,7 +39,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     compileall.compile_dir(REPO / "src" / "xbuildenv", quiet=1)
 
 
+# The longest files, started first: with ``-n auto --dist loadfile`` a file runs whole on
+# one worker, and one of these started last would leave the other workers idle at the end.
+LONGEST_FIRST = (
+    "faults/test_faults_kill.py",
+    "faults/test_mirror_faults.py",
+    "e2e/test_cibuildwheel.py",
+)
+
+
+def _start_rank(item: pytest.Item) -> int:
+    where = item.path.as_posix()
+    return next((i for i, name in enumerate(LONGEST_FIRST) if where.endswith(name)), 99)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_start_rank)  # stable: the order within a file is kept
     if config.getoption("--full-sweep"):
         return
     skip = pytest.mark.skip(reason="slow sweep: run with --full-sweep")
