@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import TreeMismatchError
+from ..fs.clone import clone_file
 from ..fs.paths import chmod_here, read_bounded, real_dir
-from .layout import ARCHIVE_MARKER, INSTALLED_MARKER, ROOT_PREFIX
+from .layout import ARCHIVE_MARKER, ARCHIVE_TOP, INSTALLED_MARKER, ROOT_PREFIX
 from .manifest import Manifest, file_digest
 
 # How a tree another root unpacked is shared: hard links, or private copies (reflinks
@@ -39,7 +40,6 @@ PRIVATE = (
     "xbuildenv/pyodide-root/package_index",
     "xbuildenv/pyodide-root/packages/.artifacts",
 )
-_FICLONE = 0x40049409  # Linux ioctl: share extents copy-on-write
 
 
 def find_tree(cache_home: Path, sha256: str, exclude: Path) -> Path | None:
@@ -64,35 +64,13 @@ def find_tree(cache_home: Path, sha256: str, exclude: Path) -> Path | None:
                     continue
             except (OSError, ValueError):
                 continue
-            if (folder / INSTALLED_MARKER).is_file() and real_dir(folder / "xbuildenv"):
+            if (folder / INSTALLED_MARKER).is_file() and real_dir(folder / ARCHIVE_TOP):
                 return folder
     return None
 
 
-def _reflink(src: str, dst: str) -> bool:
-    """Clone ``src`` to a new ``dst`` (copy-on-write); False (and no ``dst``) if not."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        return False
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    with open(src, "rb") as s:
-        fd = os.open(dst, flags, 0o644)
-        try:
-            fcntl.ioctl(fd, _FICLONE, s.fileno())
-            return True
-        except OSError:
-            os.close(fd)
-            fd = -1
-            os.unlink(dst)
-            return False
-        finally:
-            if fd >= 0:
-                os.close(fd)
-
-
 def _copy(src: str, dst: str) -> None:
-    if not _reflink(src, dst):
+    if not clone_file(src, dst):
         shutil.copyfile(src, dst)
     shutil.copymode(src, dst)
 
@@ -108,7 +86,7 @@ class _Sharer:
 
     def __call__(self, src: str, dst: str) -> None:
         if self.reflinks:
-            if _reflink(src, dst):
+            if clone_file(src, dst):
                 shutil.copymode(src, dst)
                 return
             self.reflinks = False
@@ -146,7 +124,7 @@ def link_tree(source: Path, dest: Path, mode: LinkMode = "hardlink") -> int:
     count = 0
     seen_links: set[str] = set()
     private = {os.path.join(base, p) for p in PRIVATE}
-    for dirpath, dirnames, filenames in os.walk(os.path.join(base, "xbuildenv")):
+    for dirpath, dirnames, filenames in os.walk(os.path.join(base, ARCHIVE_TOP)):
         dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in private]
         rel = os.path.relpath(dirpath, base)
         out_dir = os.path.join(dest, rel)

@@ -29,7 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ..cache.layout import EMSDK_MARKER, EMSDK_STAGING_PREFIX, EMSDK_TRASH_PREFIX
+from ..cache.layout import (
+    EMSDK_MARKER,
+    EMSDK_PATCHES,
+    EMSDK_STAGING_PREFIX,
+    EMSDK_TRASH_PREFIX,
+)
 from ..errors import EmsdkError, PatchError, ToolError, UsageError
 from ..fs.files import remove_tree
 from ..fs.locks import FileLock
@@ -79,12 +84,17 @@ def installed_emscripten(pyodide_root: Path) -> str | None:
 
 
 def activation_hint(emsdk: Path, shell: str = "bash") -> str:
-    """The line a user types to put this SDK on their PATH."""
+    """The line a user types to put this SDK on their PATH (quoted: macOS and Windows
+    cache folders may hold spaces)."""
+    from .shell_env import quote  # shell_env imports this module
+
     if shell == "fish":
-        return f"source {emsdk / 'emsdk_env.fish'}"
+        return f"source {quote(str(emsdk / 'emsdk_env.fish'), shell)}"
     if shell == "powershell":
-        return f"& {emsdk / 'emsdk_env.ps1'}"
-    return f"source {emsdk / 'emsdk_env.sh'}"
+        return f"& {quote(str(emsdk / 'emsdk_env.ps1'), shell)}"
+    if shell == "cmd":
+        return f"call {quote(str(emsdk / 'emsdk_env.bat'), shell)}"
+    return f"source {quote(str(emsdk / 'emsdk_env.sh'), shell)}"
 
 
 def install_emscripten(
@@ -197,7 +207,7 @@ def _apply_patches(
     env: dict[str, str],
     on_line: Callable[[str], None] | None,
 ) -> tuple[str, ...]:
-    patches = sorted((pyodide_root / "emsdk" / "patches").glob("*.patch"))
+    patches = sorted((pyodide_root / EMSDK_PATCHES).glob("*.patch"))
     if not patches:
         return ()
     tree = sdk / "upstream" / "emscripten"
