@@ -36,7 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """``--portable`` sets the library's one switch for this process and every child
-    (``support.clean_env`` passes it on); a misspelt path name is an error, not a no-op."""
+    (``helpers.cli.clean_env`` passes it on); a misspelt path name is an error, not a no-op."""
     from xbuildenv.fs.platform import ENV_PORTABLE, FAST_PATHS, forced_portable
 
     config.addinivalue_line(
@@ -69,7 +69,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     compileall.compile_dir(REPO / "src" / "xbuildenv", quiet=1)
 
 
+# The longest files, started first: with ``-n auto --dist loadfile`` a file runs whole on
+# one worker, and one of these started last would leave the other workers idle at the end.
+LONGEST_FIRST = (
+    "faults/test_faults_kill.py",
+    "faults/test_mirror_faults.py",
+    "e2e/test_cibuildwheel.py",
+)
+
+
+def _start_rank(item: pytest.Item) -> int:
+    where = item.path.as_posix()
+    return next((i for i, name in enumerate(LONGEST_FIRST) if where.endswith(name)), 99)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_start_rank)  # stable: the order within a file is kept
     from xbuildenv.fs.platform import forced_portable
 
     off = forced_portable()

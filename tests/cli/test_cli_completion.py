@@ -18,16 +18,20 @@ from pathlib import Path
 
 import pytest
 from helpers.archives import PY_FULL, default_files, make_tar
-from helpers.cli import run
+from helpers.cli import clean_env, run
 
 BIN = str(Path(sys.executable).parent)  # where the 'xbuildenv' script of this venv is
 
 
-@pytest.fixture
-def shell_env(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    """Two installed versions in the default root (what VERSION completes to)."""
-    root = tmp_path / "root"
-    archive = tmp_path / "env.tar.gz"
+@pytest.fixture(scope="module")
+def shell_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Two installed versions in the default root (what VERSION completes to): made once,
+    as completing only reads them."""
+    base = tmp_path_factory.mktemp("completion")
+    (base / "home").mkdir()
+    env = clean_env(base / "home")
+    root = base / "root"
+    archive = base / "env.tar.gz"
     archive.write_bytes(make_tar(default_files(PY_FULL)))
     env = {**env, "PYODIDE_XBUILDENV_PATH": str(root), "PATH": f"{BIN}:{env['PATH']}"}
     for version in ("0.28.1", "0.29.4"):
