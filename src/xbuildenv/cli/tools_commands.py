@@ -289,7 +289,7 @@ def cmd_install_emscripten(args: argparse.Namespace) -> int:
     from ..errors import ToolError
     from ..tools.emsdk import activation_hint, emsdk_url, install_emscripten
     from ..tools.shell_env import default_shell
-    from .output import info
+    from .output import info, warn
 
     manager, config = _build_config(args)
     wanted = args.version or config.emscripten_version
@@ -302,11 +302,17 @@ def cmd_install_emscripten(args: argparse.Namespace) -> int:
             force=args.force,
             on_line=_printer(streaming),
             expected_version=config.emscripten_version or None,
+            warn=warn,
+            link_mode=manager.link_mode,
         )
     except ToolError as exc:
         if not streaming:
             _show_tail(exc.output)
         raise
+    if args.verbose and result.key:
+        how = {"built": "built", "store": "linked from the SDK store", "remote": "from the "
+               "remote store", "mirror": "from the mirror", None: "in place"}[result.source]
+        info(f"SDK {result.key} ({how}; emsdk revision {result.revision})", args.quiet)
     if result.action == "already installed":
         info(f"Emscripten {result.version} is already installed in {result.emsdk_dir}", args.quiet)
     else:
