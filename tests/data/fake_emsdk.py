@@ -44,7 +44,7 @@ def install(version: str) -> None:
     em = "upstream/emscripten"
     _write(f"{em}/src/settings.js", b"line1\nline2\nline3\n")
     _write(f"{em}/emscripten-version.txt", f"{version}\n".encode())
-    _write(f"{em}/emcc", b"#!/bin/sh\nexec python3 \"$0.py\" \"$@\"\n", 0o755)
+    _write(f"{em}/emcc", b'#!/bin/sh\nexec python3 "$0.py" "$@"\n', 0o755)
     _write(f"{em}/cache/sanity.txt", f"{version}|/fake/llvm\n".encode())
     rest = max(files - 12, 1)
     per = max((total - big) // rest, 1)

@@ -55,4 +55,3 @@ def link_sdk(sdk: StoredSdk, dest: Path, final: Path, mode: LinkMode = "hardlink
             checkpoint("sdk.link.files")
     checkpoint("sdk.linked")
     return count
-

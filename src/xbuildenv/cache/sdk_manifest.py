@@ -85,8 +85,10 @@ class SdkManifest:
             data = json.loads(raw)
             files = {str(k): list(v) for k, v in data["files"].items()}
             for v in files.values():
-                if len(v) != 5 or not isinstance(v[1], str) or not all(
-                    isinstance(v[i], int) for i in (0, 2, 3, 4)
+                if (
+                    len(v) != 5
+                    or not isinstance(v[1], str)
+                    or not all(isinstance(v[i], int) for i in (0, 2, 3, 4))
                 ):
                     return None
             links = {str(k): str(v) for k, v in data["links"].items()}

@@ -121,7 +121,6 @@ def activation_hint(emsdk: Path, shell: str = "bash") -> str:
     return f"source {emsdk / 'emsdk_env.sh'}"
 
 
-
 class SdkSource(Protocol):
     """Somewhere else packed SDKs come from (a remote store, a mirror): tried on a miss
     before building, and told about each SDK this process built."""
