@@ -36,7 +36,7 @@ def resolve_pin(url: str, version: str, env: dict[str, str]) -> Pin | None:
     tag = f"refs/tags/{version}"
     try:
         ran = subprocess.run(
-            ["git", "ls-remote", "--", url, tag, "HEAD"],
+            ["git", "ls-remote", "--", url, tag, f"{tag}^{{}}", "HEAD"],
             env=env,
             capture_output=True,
             timeout=120,
