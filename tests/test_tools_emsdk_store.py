@@ -39,8 +39,9 @@ def setup(
     env = {**env, "FAKE_EMSDK_LOG": str(log), "XBUILDENV_EMSDK_URL": repo}
     homes = []
     for i in range(roots):
-        pyroot = install_env(server, env, tmp_path / f"root{i}",
-                             extra={PATCHES + "0001-good.patch": PATCH})  # fmt: skip
+        pyroot = install_env(
+            server, env, tmp_path / f"root{i}", extra={PATCHES + "0001-good.patch": PATCH}
+        )
         homes.append(pyroot.parent.parent)
     return env, log, homes
 
@@ -74,12 +75,19 @@ def test_second_root_links_without_emsdk(
 ) -> None:
     env, log, (a, b) = setup(server, env, tmp_path, emsdk_repo)
     out = emscripten(env, a)
-    assert calls(log) == ["install --build=Release 4.0.9",
-                          "activate --embedded --build=Release 4.0.9"]  # fmt: skip
+    assert calls(log) == [
+        "install --build=Release 4.0.9",
+        "activate --embedded --build=Release 4.0.9",
+    ]
     assert "built" in out
     (sdk,) = store_sdks(home)
-    revision = subprocess.run(["git", "rev-parse", "4.0.9^{}"], cwd=emsdk_repo[7:],
-                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    revision = subprocess.run(
+        ["git", "rev-parse", "4.0.9^{}"],
+        cwd=emsdk_repo[7:],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert sdk.name.startswith(f"4.0.9-{revision[:12]}-")
     assert f"emsdk revision {revision}" in out
     assert "warning:" not in out  # the tag exists: pinned, no warning
@@ -180,7 +188,7 @@ def test_four_roots_at_once_run_emsdk_once(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for h in homes
     ]
     results = [(p.wait(timeout=300), p.communicate()) for p in procs]
