@@ -191,6 +191,10 @@ class SdkStore:
         checkpoint("sdk.published")
         return StoredSdk(key, final, manifest)
 
+    def rewrite_manifest(self, sdk: StoredSdk) -> None:
+        """Save ``sdk``'s manifest again (identities refreshed after a full check)."""
+        write_atomic(sdk.path / SDK_MANIFEST, sdk.manifest.dump())
+
     def discard(self, name: str) -> None:
         """Remove a stored SDK (damaged or unused); roots that linked it keep theirs."""
         if not _SAFE.match(name):

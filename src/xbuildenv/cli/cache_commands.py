@@ -51,6 +51,11 @@ def register(sub: Any) -> None:
         "xbuildenv cache clean --all --json",
     )
     q.add_argument("--all", action="store_true", help="also remove every root in the cache folder")
+    q.add_argument(
+        "--emscripten",
+        action="store_true",
+        help="also remove every stored Emscripten SDK (roots keep their own)",
+    )
     o.json_flag(q)
     q.set_defaults(handler=cmd_cache_clean)
     for q in list(csub.choices.values()):
@@ -58,6 +63,9 @@ def register(sub: Any) -> None:
     from .mirror_commands import add_cache_key
 
     add_cache_key(csub)  # with its own -q/-v (it takes --path and --python too)
+    from .sdk_commands import add_verify
+
+    add_verify(csub)
 
     p = o.add(
         sub,
@@ -104,11 +112,13 @@ def cmd_cache_dir(args: argparse.Namespace) -> int:
 def cmd_cache_list(args: argparse.Namespace) -> int:
     from ..cache.scan import scan
     from .output import print_json, table
+    from .sdk_commands import print_sdks, sdk_rows
 
     home, store = _paths()
     report = scan(home, store)
+    sdks, sdk_table = sdk_rows()
     if args.json:
-        print_json(report.to_json())
+        print_json({**report.to_json(), "sdks": [e.to_json() for e in sdks]})
         return 0
     rows = []
     for r in report.roots:
@@ -123,8 +133,10 @@ def cmd_cache_list(args: argparse.Namespace) -> int:
     archives = sum(a.size for a in report.archives)
     print(
         f"\n{len(report.roots)} root(s), {format_bytes(total)} (shared files counted once); "
-        f"{len(report.archives)} stored archive(s), {format_bytes(archives)}; in {home}"
+        f"{len(report.archives)} stored archive(s), {format_bytes(archives)}; "
+        f"{len(sdks)} Emscripten SDK(s), {format_bytes(sum(e.size for e in sdks))}; in {home}"
     )
+    print_sdks(sdks, sdk_table)
     return 0
 
 
@@ -132,6 +144,7 @@ def cmd_cache_clean(args: argparse.Namespace) -> int:
     from ..cache.layout import STORE_INDEX, STORE_URLS
     from ..cache.scan import GcPlan, apply, scan
     from ..fs.files import remove_tree
+    from . import sdk_commands
     from .output import info, warn
 
     home, store = _paths()
@@ -149,11 +162,16 @@ def cmd_cache_clean(args: argparse.Namespace) -> int:
         remove_tree(store.path / folder) if os.path.lexists(store.path / folder) else None
     store.tidy_temp()  # partial downloads of processes that are gone (not running ones)
     removed = GcPlan(roots=done.roots, archives=done.archives, index_bytes=report.index_bytes)
+    sdks = (
+        sdk_commands.remove(sdk_commands.all_sdks(), unused_only=False) if args.emscripten else []
+    )
     if args.json:
         from .output import print_json
 
-        print_json(removed.to_json(dry_run=False))
+        print_json({**removed.to_json(dry_run=False), "sdks": [e.to_json() for e in sdks]})
         return 0
+    for e in sdks:
+        info(f"removed Emscripten SDK {e.key.name} ({format_bytes(e.size)})", args.quiet)
     info(
         f"removed {len(done.archives)} archive(s), the index cache"
         + (f" and {len(done.roots)} root(s)" if args.all else "")
@@ -165,6 +183,7 @@ def cmd_cache_clean(args: argparse.Namespace) -> int:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     from ..cache.scan import GcPlan, apply, plan_gc, scan
+    from . import sdk_commands
     from .output import info, warn
 
     older = parse_age(args.older_than) if args.older_than else None
@@ -174,19 +193,24 @@ def cmd_gc(args: argparse.Namespace) -> int:
         from .output import print_json
 
         if args.dry_run:
-            print_json(plan.to_json(dry_run=True))
+            sdks = sdk_commands.unused_sdks()
+            print_json({**plan.to_json(dry_run=True), "sdks": [e.to_json() for e in sdks]})
             return 0
         done = apply(plan, home)
         for r in done.busy:
             warn(f"kept root {r.path}: an install is running in it")
+        sdks = sdk_commands.remove(sdk_commands.unused_sdks(), unused_only=True)
         removed = GcPlan(roots=done.roots, archives=done.archives, index_bytes=plan.index_bytes)
-        print_json(removed.to_json(dry_run=False))
+        print_json({**removed.to_json(dry_run=False), "sdks": [e.to_json() for e in sdks]})
         return 0
     verb = "would remove" if args.dry_run else "removing"
     for r in plan.roots:
         print(f"{verb} root {r.path} ({r.gc_reason}; {format_bytes(r.size)})")
     for a in plan.archives:
         print(f"{verb} archive {a.sha256[:12]} ({format_bytes(a.size)}; no root uses it)")
+    unused = sdk_commands.unused_sdks()
+    for e in unused:
+        print(f"{verb} Emscripten SDK {e.key.name} ({format_bytes(e.size)}; no root uses it)")
     if args.dry_run:
         info(f"would free {format_bytes(plan.bytes)}", args.quiet)
         return 0
@@ -195,5 +219,6 @@ def cmd_gc(args: argparse.Namespace) -> int:
         warn(f"kept root {r.path}: an install is running in it")
     for path in done.leftovers:
         print(f"removed {path.name} (left by a gc that was stopped)")
-    info(f"freed {format_bytes(done.bytes)}", args.quiet)
+    sdks = sdk_commands.remove(unused, unused_only=True)
+    info(f"freed {format_bytes(done.bytes + sum(e.size for e in sdks))}", args.quiet)
     return 0

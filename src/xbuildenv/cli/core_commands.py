@@ -57,6 +57,11 @@ def add_install(sub: Any) -> None:
         help="read from the remote store ($XBUILDENV_REMOTE_STORE, remote_store in "
         "[tool.xbuildenv]) but never write to it",
     )
+    p.add_argument(
+        "--with-emscripten",
+        action="store_true",
+        help="also set up the environment's Emscripten SDK (as install-emscripten)",
+    )
     o.channel(p)
     o.json_flag(p)
     o.common(p)
@@ -284,6 +289,10 @@ def cmd_install(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     report_install(args, manager, result)
+    if args.with_emscripten:
+        from .tools_commands import setup_emscripten
+
+        setup_emscripten(args, None, force=False, hint=False)
     return 0
 
 

@@ -77,6 +77,11 @@ def add_cache_key(csub: Any) -> None:
         "xbuildenv cache key 0.29.4",
     )
     q.add_argument("version", nargs="?", metavar="VERSION", help="default: latest compatible")
+    q.add_argument(
+        "--emscripten",
+        action="store_true",
+        help="the key of the release's Emscripten SDK instead (for a CI cache of it)",
+    )
     o.channel(q)
     o.common(q)
     q.set_defaults(handler=cmd_cache_key)
@@ -88,6 +93,11 @@ def cmd_cache_key(args: argparse.Namespace) -> int:
     if args.metadata and (args.nightly or args.debug):
         raise UsageError("--metadata cannot be combined with --nightly or --debug")
     release = o.manager(args).resolve_release(args.version, nightly=args.nightly, debug=args.debug)
+    if args.emscripten:
+        from .sdk_commands import cache_key_emscripten
+
+        print(cache_key_emscripten(args, release))
+        return 0
     digest = release.sha256 or url_key(release.url)
     print(f"xbuildenv-{release.version}-{digest[:16]}")
     return 0

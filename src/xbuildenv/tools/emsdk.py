@@ -133,6 +133,8 @@ class SdkSource(Protocol):
 
     def share(self, sdk: StoredSdk) -> None: ...
 
+    def release(self) -> None: ...
+
 
 def install_emscripten(
     pyodide_root: Path,
@@ -195,11 +197,13 @@ def install_emscripten(
                     source = other.name
                     break
             if sdk is None:
-                sdk = _build(store, url, version, pin, patches, digest, plat,
-                             expected_version, env, on_line)  # fmt: skip
+                try:
+                    sdk = _build(store, url, version, pin, patches, digest, plat,
+                                 expected_version, env, on_line)  # fmt: skip
+                finally:
+                    for other in sources:
+                        other.release() if sdk is None else other.share(sdk)
                 source = "built"
-                for other in sources:
-                    other.share(sdk)
             staging = home / f"{EMSDK_STAGING_PREFIX}{os.urandom(4).hex()}"
             try:
                 link_sdk(sdk, staging, emsdk, link_mode)
