@@ -55,9 +55,12 @@ def unpack(store: SdkStore, stream: IO[bytes], manifest: SdkManifest) -> StoredS
             os.mkdir(tree / rel, 0o755)
         reader = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
         seen: set[str] = set()
-        with tarfile.open(fileobj=reader, mode="r|") as tar:
-            for member in tar:
-                _member(tar, member, tree, manifest, seen)
+        try:
+            with tarfile.open(fileobj=reader, mode="r|") as tar:
+                for member in tar:
+                    _member(tar, member, tree, manifest, seen)
+        except (tarfile.TarError, zstandard.ZstdError, EOFError) as exc:
+            raise ArchiveError(f"the SDK pack is damaged ({exc})") from None
         if seen != set(manifest.files) | set(manifest.links) | set(manifest.dirs):
             raise ArchiveError("the SDK pack lacks files its manifest names")
         for rel, target in manifest.links.items():
