@@ -168,7 +168,7 @@ def cmd_cache_clean(args: argparse.Namespace) -> int:
     if args.json:
         from .output import print_json
 
-        print_json({**removed.to_json(dry_run=False), "sdks": [e.to_json() for e in sdks]})
+        print_json(sdk_commands.with_sdks(removed.to_json(dry_run=False), sdks))
         return 0
     for e in sdks:
         info(f"removed Emscripten SDK {e.key.name} ({format_bytes(e.size)})", args.quiet)
@@ -194,14 +194,14 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
         if args.dry_run:
             sdks = sdk_commands.unused_sdks()
-            print_json({**plan.to_json(dry_run=True), "sdks": [e.to_json() for e in sdks]})
+            print_json(sdk_commands.with_sdks(plan.to_json(dry_run=True), sdks))
             return 0
         done = apply(plan, home)
         for r in done.busy:
             warn(f"kept root {r.path}: an install is running in it")
         sdks = sdk_commands.remove(sdk_commands.unused_sdks(), unused_only=True)
         removed = GcPlan(roots=done.roots, archives=done.archives, index_bytes=plan.index_bytes)
-        print_json({**removed.to_json(dry_run=False), "sdks": [e.to_json() for e in sdks]})
+        print_json(sdk_commands.with_sdks(removed.to_json(dry_run=False), sdks))
         return 0
     verb = "would remove" if args.dry_run else "removing"
     for r in plan.roots:

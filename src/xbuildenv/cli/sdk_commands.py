@@ -100,3 +100,9 @@ def cache_key_emscripten(args: argparse.Namespace, release: Any) -> str:
     digest = release.sha256 or url_key(release.url)
     version = release.emscripten_version or "unknown"
     return f"xbuildenv-emsdk-{version}-{digest[:16]}-{host_platform()}"
+
+
+def with_sdks(data: dict[str, Any], sdks: list[Any]) -> dict[str, Any]:
+    """A removal report (``gc``, ``cache clean``) with the SDKs removed counted in."""
+    freed = int(data.get("freed_bytes", 0)) + sum(e.size for e in sdks)
+    return {**data, "freed_bytes": freed, "sdks": [e.to_json() for e in sdks]}
