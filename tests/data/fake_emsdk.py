@@ -14,13 +14,15 @@ Size: ``$FAKE_EMSDK_FILES`` files (default 300) and ``$FAKE_EMSDK_MB`` MB (defau
 
 import hashlib
 import os
+import random
 import sys
 
 
 def _blob(seed: str, size: int) -> bytes:
-    block = hashlib.sha256(seed.encode()).digest() * 2048  # 64 KiB
-    out = (block * (size // len(block) + 1))[:size]
-    return out
+    # Half random, half text-like: compresses about 2:1, as binaries and sources do.
+    rng = random.Random(hashlib.sha256(seed.encode()).digest())
+    half = rng.randbytes(size // 2)
+    return (half + b"int f(void) { return 0; }\n" * (size // 52 + 1))[:size]
 
 
 def _write(path: str, data: bytes, mode: int = 0o644) -> None:
@@ -49,13 +51,16 @@ def install(version: str) -> None:
     rest = max(files - 12, 1)
     per = max((total - big) // rest, 1)
     for i in range(rest):
-        if i % 5 == 0:  # a fifth: the prebuilt cache (libraries, headers)
+        size = per + i % 97
+        if i % 16 == 0:  # an eighth of the files, small: the prebuilt cache
             path = f"{em}/cache/sysroot/lib/wasm32-emscripten/d{i % 7}/lib{i}.a"
-        elif i % 5 == 1:
+            size //= 4
+        elif i % 16 == 1:
             path = f"{em}/cache/sysroot/include/d{i % 11}/h{i}.h"
+            size //= 8
         else:
-            path = f"{em}/system/lib/d{i % 40}/s{i // 40}/f{i}.c"
-        _write(path, _blob(f"{version}:{i}", per + i % 97))
+            path = f"{em}/system/lib/d{i % 40}/s{i // 400}/f{i}.c"
+        _write(path, _blob(f"{version}:{i}", size))
 
 
 def main() -> int:

@@ -66,8 +66,7 @@ def unpack(store: SdkStore, stream: IO[bytes], manifest: SdkManifest) -> StoredS
         for rel, target in manifest.links.items():
             os.symlink(target, tree / rel)
         checkpoint("sdk.unpacked")
-        manifest.meta["build_path"] = manifest.meta.get("build_path", "")
-        return store.publish(build, key, dict(manifest.meta))
+        return store.publish(build, key, manifest.meta, verified=manifest)
     finally:
         if build.exists():
             remove_tree(build)

@@ -41,7 +41,7 @@ from .layout import (
     STORE_SDK_USERS,
     STORE_SDKS,
 )
-from .sdk_manifest import SdkManifest, quick_check, scan
+from .sdk_manifest import SdkManifest, quick_check, restamp, scan
 from .store import store_dir
 
 _SAFE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$")
@@ -174,12 +174,24 @@ class SdkStore:
                 if not pid.isdigit() or not _alive(int(pid)):
                     remove_tree(Path(entry.path))
 
-    def publish(self, build: Path, key: SdkKey, meta: dict[str, str]) -> StoredSdk:
+    def publish(
+        self,
+        build: Path,
+        key: SdkKey,
+        meta: dict[str, str],
+        verified: SdkManifest | None = None,
+    ) -> StoredSdk:
         """Record the finished SDK in ``build/emsdk`` and move it into place as ``key``.
 
-        Reads every file once (the manifest's sha256s); files become read-only.
+        Reads every file once (the manifest's sha256s), unless ``verified`` is the
+        manifest every file was already checked against while it was written (an
+        unpacked pack); files become read-only.
         """
-        manifest = scan(build / SDK_TREE, {**meta, **key.to_json()})
+        if verified is None:
+            manifest = scan(build / SDK_TREE, {**meta, **key.to_json()})
+        else:
+            manifest = verified
+            restamp(build / SDK_TREE, manifest)
         checkpoint("sdk.scanned")
         _read_only(build / SDK_TREE, manifest)
         (build / SDK_MANIFEST).write_bytes(manifest.dump())
