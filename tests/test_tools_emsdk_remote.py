@@ -105,3 +105,22 @@ def test_air_gapped_machine_uses_the_mirror(
     assert (b / "emsdk/upstream/bin/clang").read_bytes() == (
         a / "emsdk/upstream/bin/clang"
     ).read_bytes()
+
+
+def test_mirror_sync_adds_packed_sdks(server: Server, tmp_path: Path, emsdk_repo: str) -> None:
+    from support import serve_env, serve_index
+
+    log = tmp_path / "calls.log"
+    env_a, a = machine(server, tmp_path, "a", emsdk_repo, log)
+    emscripten(env_a, a)
+    meta = serve_index(server, serve_env(server, "0.29.4"))
+    dest = tmp_path / "mirror"
+    r = run("mirror", "sync", str(dest), "--metadata", meta, "--emscripten", env=env_a)
+    assert r.code == 0, r.err
+    assert "packed Emscripten SDK 4.0.9-" in r.err
+    r = run("mirror", "sync", str(dest), "--metadata", meta, "--prune", env=env_a)
+    assert r.code == 0, r.err
+    assert list((dest / "packs").glob("*.tar.zst"))  # --prune keeps packed SDKs
+    gone = f"file://{tmp_path}/no-emsdk-here"
+    env_b, b = machine(server, tmp_path, "b", gone, log, XBUILDENV_MIRROR=str(dest))
+    assert "from the mirror" in emscripten(env_b, b) and builds(log) == 1

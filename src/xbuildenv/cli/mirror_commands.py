@@ -62,6 +62,12 @@ def register(sub: Any) -> None:
         "--metadata", metavar="URL_OR_PATH", help="mirror this index instead of the stable channel"
     )
     q.add_argument("--dry-run", action="store_true", help="only say what would be fetched")
+    q.add_argument(
+        "--emscripten",
+        action="store_true",
+        help="also add this machine's stored Emscripten SDKs, packed (for install-emscripten "
+        "through XBUILDENV_MIRROR)",
+    )
     o.json_flag(q)
     o.flags(q)
     q.set_defaults(handler=cmd_mirror_sync)
@@ -170,6 +176,14 @@ def cmd_mirror_sync(args: argparse.Namespace) -> int:
         store=store,
         on_item=lambda i: info(f"{i.action:<6} {i.version} ({i.channel}) -> {i.path}", quiet),
     )
+    if args.emscripten:
+        from ..cache.sdk_store import SdkStore
+        from ..tools.emsdk_sources import RemoteSdks
+
+        target = RemoteSdks(args.dest, "mirror", None, upload=True)
+        for sdk in SdkStore().all():
+            target.share(sdk)
+            info(f"packed Emscripten SDK {sdk.key.name}", quiet)
     if args.json:
         print_json(plan.to_json(result.indexes, result.pruned, dry_run=False, known=True))
         return 0

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..cache.layout import SDK_PACKS
 from ..cache.store import ArchiveStore
 from ..checkpoints import checkpoint
 from ..net.storage import LocalStorage, Storage, temp_writer_alive
@@ -131,6 +132,8 @@ def prune_unlisted(storage: Storage) -> list[str]:
     for name in storage.list_files():
         if name in INDEX_NAMES.values() or not name.endswith(ARCHIVE_SUFFIXES):
             continue
+        if name.startswith(SDK_PACKS + "/"):
+            continue  # packed Emscripten SDKs (mirror sync --emscripten): no index lists them
         if names_file(urls, name):
             continue
         checkpoint("mirror.prune")
