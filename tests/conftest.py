@@ -1,17 +1,42 @@
+"""Fixtures for every test, and the layout of the suite.
+
+Unit tests sit in a folder per layer of ``src/xbuildenv`` (``fs/``, ``settings/``,
+``net/``, ``cache/``, ``index/``, ``install/``, ``tools/``, ``mirror/``, ``manager/``,
+``cli/``); ``architecture/`` checks the layers themselves; ``e2e/`` runs pyodide-build
+and cibuildwheel next to xbuildenv; ``faults/`` is the fault-injection suite. What the
+tests share is in ``helpers/`` (plain modules, imported as ``helpers.<name>``) and in
+the conftest.py files (fixtures); no test module imports another.
+"""
+
 from __future__ import annotations
 
+import compileall
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from support import Server, clean_env
+from helpers.cli import REPO, clean_env
+from helpers.servers import Server
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--full-sweep", action="store_true", help="run the slow, exhaustive fault sweeps too"
     )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the package to bytecode once, before any test runs.
+
+    The tests start ``xbuildenv`` in thousands of subprocesses, each with
+    PYTHONDONTWRITEBYTECODE (``helpers.cli.clean_env``), so a module no earlier
+    process wrote bytecode for is compiled from source again in every one of them:
+    about half of each short command's start-up.
+    """
+    compileall.compile_dir(REPO / "src" / "xbuildenv", quiet=1)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -30,10 +55,19 @@ def server() -> Iterator[Server]:
     s.close()
 
 
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A loopback port that refuses connections for the whole test: bound, never
+    listening, and held, so no other test (or worker) can start listening on it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
 def moto_s3() -> Iterator[object]:
     """One S3 API server (moto) for the whole run: it takes a second or two to start."""
-    from mirror_support import MotoS3
+    from helpers.services import MotoS3
 
     s3 = MotoS3()
     yield s3
@@ -55,8 +89,8 @@ def private_process_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
 
 @pytest.fixture
 def emsdk_repo(tmp_path: Path) -> str:
-    """A local git repository standing in for emsdk (see tools_helpers.FAKE_EMSDK)."""
-    from tools_helpers import make_emsdk_repo
+    """A local git repository standing in for emsdk (see helpers.archives.FAKE_EMSDK)."""
+    from helpers.archives import make_emsdk_repo
 
     return make_emsdk_repo(tmp_path)
 
@@ -73,9 +107,31 @@ def env(home: Path) -> dict[str, str]:
     return clean_env(home)
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker: hand this worker's fault-suite counters to the controller."""
+    from helpers.faults import FAULT_STATS
+
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fault_stats"] = dict(FAULT_STATS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the pytest-xdist controller: add up the counters each worker handed over.
+
+    Every counter is a sum; the one count of distinct kill points is too, because one
+    module (test_faults_kill.py) makes them all and ``--dist loadfile`` keeps a module
+    on one worker.
+    """
+    from helpers.faults import FAULT_STATS
+
+    FAULT_STATS.update(getattr(node, "workeroutput", {}).get("fault_stats", {}))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The fault suite's figures (issue 3), when any fault test ran."""
-    from fault_support import FAULT_STATS as s
+    from helpers.faults import FAULT_STATS as s
 
     if not s:
         return

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .cache.layout import EMSDK_MARKER, LINK_NAME, PYTHON_MARKER
+from .cache.layout import EMSDK_MARKER, LINK_NAME, PYTHON_MARKER, pyodide_root_in
 from .errors import (
     IncompatibleError,
     NotInstalledError,
@@ -71,7 +71,7 @@ class CrossBuildEnvManager:
     def pyodide_root(self) -> Path:
         """``<active version>/xbuildenv/pyodide-root`` (computed even when none is active,
         as pyodide-build does)."""
-        return self.symlink_dir.resolve() / "xbuildenv" / "pyodide-root"
+        return pyodide_root_in(self.symlink_dir.resolve())
 
     @property
     def current_version(self) -> str | None:
@@ -136,7 +136,7 @@ class CrossBuildEnvManager:
             raise IncompatibleError(
                 f"Version {version} is not compatible with the current environment.", str(exc)
             ) from None
-        return result.path / "xbuildenv" / "pyodide-root"
+        return pyodide_root_in(result.path)
 
     def uninstall_version(self, version: str | None) -> str:
         """Remove ``version`` (None: the active one); return the version removed."""

@@ -32,15 +32,11 @@ from .errors import (
 from .fs.files import remove_tree
 from .index.choice import untagged
 from .index.index_cache import DEFAULT_MAX_AGE, IndexPolicy, load_releases
-from .index.releases import Release, Releases, channel_url
-from .install.installer import (
-    InstallOptions,
-    InstallResult,
-    InstallSource,
-    install_version,
-    tidy_root,
-)
+from .index.releases import Channel, Release, Releases, channel_flags, channel_url
+from .install.installer import InstallResult, install_version, tidy_root
 from .install.origins import mirrored_source, remote_store_for
+from .install.reporter import Reporter, WarningsTo
+from .install.request import InstallRequest, InstallSource
 from .net.urls import remote_archive_problem
 from .settings.build_settings import build_setting
 from .settings.config import (
@@ -59,6 +55,7 @@ from .settings.target import TargetEnv, resolve_target
 
 if TYPE_CHECKING:
     from .cache.treelink import LinkMode
+    from .install.remote_store import RemoteStore
 
 __all__ = ["XBuildEnvManager", "default_xbuildenv_path"]
 
@@ -66,6 +63,23 @@ __all__ = ["XBuildEnvManager", "default_xbuildenv_path"]
 def default_xbuildenv_path(python: str | None = None) -> Path:
     """The root pyodide-build would use for the target environment (see :mod:`root`)."""
     return resolve_root(resolve_target(python), load_project_config()).path
+
+
+def _source_from_url(url: str) -> InstallSource:
+    """An archive named by URL or path: its version folder is named after the URL."""
+    if not url.strip():
+        raise UsageError("--url is empty", "give the URL or path of an archive")
+    name = url_to_version(url)
+    try:
+        check_version_name(name)
+    except UsageError as exc:
+        reason = exc.message.split(": ", 1)[-1]
+        shown = url if len(url) <= 60 else url[:57] + "..."
+        raise UsageError(
+            f"--url {shown!r} cannot name a version folder: {reason}",
+            "use a shorter URL (e.g. a redirect) or serve it from an index",
+        ) from None
+    return InstallSource(name, url)
 
 
 class XBuildEnvManager:
@@ -230,23 +244,22 @@ class XBuildEnvManager:
         *,
         url: str | None = None,
         force_install: bool = False,
-        nightly: bool = False,
-        debug: bool = False,
-        activate: bool = True,
-        on_progress: Callable[[int, int | None], None] | None = None,
-        on_wait: Callable[[str], None] | None = None,
+        channel: Channel = "stable",
         upload: bool = True,
+        reporter: Reporter | None = None,
     ) -> InstallResult:
         """Install (or verify) a version and make it active.
 
         With neither ``version`` nor ``url``, ``DEFAULT_CROSS_BUILD_ENV_URL`` or else
         ``default_cross_build_env_url`` from pyproject.toml is used if set, else the
-        latest compatible release.
-        ``force_install`` skips the compatibility check and reinstalls. ``upload=False``
-        never writes to the remote store (see :mod:`xbuildenv.install.remote_store`).
+        latest compatible release of ``channel``. ``force_install`` skips the
+        compatibility check and reinstalls. ``upload=False`` never writes to the remote
+        store (see :mod:`xbuildenv.install.remote_store`). ``reporter`` hears of phases,
+        progress, waits and warnings (default: warnings go to the manager's ``warn``).
         """
         if url and version:
             raise UsageError("give a VERSION or --url, not both")
+        reporter = reporter or WarningsTo(self.warn)
         if version is not None:
             version = untagged(version)
         if url is None and version is None:
@@ -260,72 +273,67 @@ class XBuildEnvManager:
             and self.layout.is_installed(version)
         ):
             # (a marker for another Python is refreshed locally by install_version)
-            source = InstallSource(version, "")
-            options = InstallOptions(activate=activate)
-            result = install_version(
-                self.layout, source, self.python_version, options, on_wait=on_wait
+            installed = InstallRequest(
+                source=InstallSource(version, ""), python=self.python_version
             )
-            self._record_use()
-            return result
+            return self._install(installed, reporter)
         started = time.monotonic()
+        reporter.phase("resolve")
         if url is not None:
-            if not url.strip():
-                raise UsageError("--url is empty", "give the URL or path of an archive")
-            name = url_to_version(url)
-            try:
-                check_version_name(name)
-            except UsageError as exc:
-                reason = exc.message.split(": ", 1)[-1]
-                shown = url if len(url) <= 60 else url[:57] + "..."
-                raise UsageError(
-                    f"--url {shown!r} cannot name a version folder: {reason}",
-                    "use a shorter URL (e.g. a redirect) or serve it from an index",
-                ) from None
-            source = InstallSource(name, url)
+            source = _source_from_url(url)
         else:
-            release = self.resolve_release(
-                version, nightly=nightly, debug=debug, force=force_install
-            )
-            index = self.metadata_url or channel_url(nightly, debug)
-            problem = remote_archive_problem(index, release.url)
-            if problem is not None:
-                raise MetadataError(
-                    f"release {release.version!r} of the remote index {index} names "
-                    f"{release.url!r}; {problem}",
-                    "nothing was read; report the index to its publisher",
-                )
-            check_version_name(release.version)
-            source = mirrored_source(
-                self.project,
-                InstallSource(release.version, release.url, release.sha256, release.version),
-                release.origin_url,
-            )
+            source = self._source_from_release(version, channel, force_install)
         resolved = time.monotonic() - started
         # The owner record is written when the root is first made, not at the end: gc
         # must never take a root in its first install for one of pyodide-build's.
         self.layout.ensure_root()
         if read_owner(self.env_dir) is None:
             self._record_use()
-        options = InstallOptions(
-            force=force_install,
-            activate=activate,
-            max_unpacked=int(env_number(ENV_MAX_UNPACKED, DEFAULT_MAX_UNPACKED, minimum=1)),
-            link_mode=self.link_mode,
-            remote=remote_store_for(self.project, self.warn, upload),
-            warn=self.warn,
-        )
-        result = install_version(
-            self.layout,
-            source,
-            self.python_version,
-            options,
-            on_progress=on_progress,
-            on_wait=on_wait,
-        )
-        self._record_use()
+        remote = remote_store_for(self.project, reporter.warning, upload)
+        result = self._install(self._request(source, force_install, remote), reporter)
         if result.phases:
             result = replace(result, phases=(("resolve", resolved), *result.phases))
         return result
+
+    def _request(
+        self, source: InstallSource, force: bool, remote: RemoteStore | None
+    ) -> InstallRequest:
+        """The request for ``source`` with this manager's settings."""
+        return InstallRequest(
+            source=source,
+            python=self.python_version,
+            force=force,
+            max_unpacked=int(env_number(ENV_MAX_UNPACKED, DEFAULT_MAX_UNPACKED, minimum=1)),
+            link_mode=self.link_mode,
+            remote=remote,
+        )
+
+    def _install(self, request: InstallRequest, reporter: Reporter) -> InstallResult:
+        result = install_version(self.layout, request, reporter)
+        self._record_use()
+        return result
+
+    def _source_from_release(
+        self, version: str | None, channel: Channel, force: bool
+    ) -> InstallSource:
+        """The archive of the release to install (or the latest compatible one), from
+        the mirror when one is configured."""
+        nightly, debug = channel_flags(channel)
+        release = self.resolve_release(version, nightly=nightly, debug=debug, force=force)
+        index = self.metadata_url or channel_url(nightly, debug)
+        problem = remote_archive_problem(index, release.url)
+        if problem is not None:
+            raise MetadataError(
+                f"release {release.version!r} of the remote index {index} names "
+                f"{release.url!r}; {problem}",
+                "nothing was read; report the index to its publisher",
+            )
+        check_version_name(release.version)
+        return mirrored_source(
+            self.project,
+            InstallSource(release.version, release.url, release.sha256, release.version),
+            release.origin_url,
+        )
 
     def _record_use(self) -> None:
         record_use(self.env_dir, self.target, self.resolved.install_id)

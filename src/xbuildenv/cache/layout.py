@@ -59,6 +59,19 @@ ROOT_LOCK_PREFIX = ".xbuildenv"  # .xbuildenv.lock (the link), .xbuildenv-<versi
 OWNER_FILE = ".xbuildenv-owner.json"  # which venv owns the root, when it was last used
 # In a version folder: the sha256 of the archive its tree came from (tree sharing).
 ARCHIVE_MARKER = ".archive-sha256"
+# In a version folder: the archive's top folder and the pyodide-root inside it.
+ARCHIVE_TOP = "xbuildenv"
+PYODIDE_ROOT_DIR = "pyodide-root"
+# In a pyodide-root: the PEP 503 index written at install time, and what the archive
+# ships: the build variables, the lock file, the patches for the Emscripten SDK.
+PACKAGE_INDEX_DIR = "package_index"
+MAKEFILE_ENVS = "Makefile.envs"  # also spelled in settings/pyodide_root (a layer below)
+LOCK_FILE = "dist/pyodide-lock.json"
+EMSDK_PATCHES = "emsdk/patches"
+# Beside the pyodide-root, in the archive's top folder: the pinned host packages and
+# the files they need that no wheel has.
+REQUIREMENTS = "requirements.txt"
+SITE_PACKAGES_EXTRAS = "site-packages-extras"
 # In a version folder, as pyodide-build lays it out: the Emscripten SDK and its marker.
 EMSDK_DIR = "emsdk"
 EMSDK_MARKER = ".emscripten-version"
@@ -99,6 +112,25 @@ STORE_LOCKS = ".locks"  # one lock file per archive being fetched
 # Size and sha256 of every file the archive put in <version>/xbuildenv/, written at
 # install time: another root links this tree only after checking it (cache/manifest.py).
 MANIFEST = ".xbuildenv-manifest.json"
+
+
+def pyodide_root_in(version_dir: Path) -> Path:
+    """``<version>/xbuildenv/pyodide-root``: where a version folder's pyodide-root is."""
+    return version_dir / ARCHIVE_TOP / PYODIDE_ROOT_DIR
+
+
+def version_dir_of(pyodide_root: Path) -> Path | None:
+    """The version folder a pyodide-root is in; None for one outside this layout (a
+    source tree, a hand-made folder)."""
+    parent = pyodide_root.parent
+    if pyodide_root.name == PYODIDE_ROOT_DIR and parent.name == ARCHIVE_TOP:
+        return parent.parent
+    return None
+
+
+def emsdk_dir_of(pyodide_root: Path) -> Path:
+    """Where the Emscripten SDK of an environment lives: ``<version>/emsdk``."""
+    return pyodide_root.parent.parent / EMSDK_DIR
 
 
 def _token() -> str:
@@ -173,7 +205,7 @@ class RootLayout(Record):
         return self.root / check_version_name(version)
 
     def pyodide_root(self, version: str) -> Path:
-        return self.version_dir(version) / "xbuildenv" / "pyodide-root"
+        return pyodide_root_in(self.version_dir(version))
 
     # --- reading -------------------------------------------------------------
     def is_installed(self, version: str) -> bool:

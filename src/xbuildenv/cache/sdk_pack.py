@@ -40,6 +40,7 @@ def pack(sdk: StoredSdk, out: IO[bytes]) -> None:
         for rel in [*sorted(m.dirs), *sorted(m.links), *sorted(m.files)]:
             tar.add(sdk.tree / rel, arcname=rel, recursive=False)
 
+
 def unpack(store: SdkStore, stream: IO[bytes], manifest: SdkManifest) -> StoredSdk:
     """Unpack a pack matching ``manifest`` into ``store`` and publish it there."""
     import zstandard

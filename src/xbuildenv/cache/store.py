@@ -5,7 +5,7 @@ Layout, under ``<pyodide-build cache>/xbuildenv-store/`` (or ``XBUILDENV_CACHE_D
     archives/<sha256>           a verified archive, named by its own hash
     urls/<sha256 of URL>.json   {"url", "sha256", "etag", "last_modified"}: for
                                 archives installed by URL, whose hash no index gives
-    index/                      cached release indexes (see index_cache.py)
+    index/                      cached release indexes (see index/index_cache.py)
     tmp/                        downloads in progress
     .locks/
 

@@ -27,7 +27,7 @@ from typing import Literal
 
 from ..errors import TreeMismatchError
 from ..fs.paths import chmod_here, read_bounded, real_dir
-from .layout import ARCHIVE_MARKER, INSTALLED_MARKER, ROOT_PREFIX
+from .layout import ARCHIVE_MARKER, ARCHIVE_TOP, INSTALLED_MARKER, ROOT_PREFIX
 from .manifest import Manifest, file_digest
 
 # How a tree another root unpacked is shared: hard links, or private copies (reflinks
@@ -64,7 +64,7 @@ def find_tree(cache_home: Path, sha256: str, exclude: Path) -> Path | None:
                     continue
             except (OSError, ValueError):
                 continue
-            if (folder / INSTALLED_MARKER).is_file() and real_dir(folder / "xbuildenv"):
+            if (folder / INSTALLED_MARKER).is_file() and real_dir(folder / ARCHIVE_TOP):
                 return folder
     return None
 
@@ -146,7 +146,7 @@ def link_tree(source: Path, dest: Path, mode: LinkMode = "hardlink") -> int:
     count = 0
     seen_links: set[str] = set()
     private = {os.path.join(base, p) for p in PRIVATE}
-    for dirpath, dirnames, filenames in os.walk(os.path.join(base, "xbuildenv")):
+    for dirpath, dirnames, filenames in os.walk(os.path.join(base, ARCHIVE_TOP)):
         dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in private]
         rel = os.path.relpath(dirpath, base)
         out_dir = os.path.join(dest, rel)

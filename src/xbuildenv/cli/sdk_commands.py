@@ -10,21 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import options as o
 from .units import format_bytes
-
-
-def add_verify(csub: Any) -> None:
-    q = o.add(
-        csub,
-        "verify",
-        "hash every stored archive and Emscripten SDK; drop the damaged ones",
-        "xbuildenv cache verify",
-        "xbuildenv cache verify --json",
-    )
-    o.json_flag(q)
-    o.flags(q)
-    q.set_defaults(handler=cmd_cache_verify)
 
 
 def sdk_rows() -> tuple[list[Any], list[list[str]]]:

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import MetadataError
 from ..records import iso_utc_text
@@ -60,6 +60,14 @@ class Release:
         match = re.match(r"^\s*(\d+)\.(\d+)", self.python_version)
         return f"{match.group(1)}.{match.group(2)}" if match else self.python_version
 
+    @property
+    def cache_key(self) -> str:
+        """A CI cache key that changes when the archive does (``xbuildenv cache key``):
+        its sha256 where the index gives one, else the hash of its URL."""
+        from ..cache.store import url_key
+
+        return f"xbuildenv-{self.version}-{(self.sha256 or url_key(self.url))[:16]}"
+
     def to_json(self, compatible: bool, source: str | None = None) -> dict[str, Any]:
         """One entry of ``search --json``; ``source`` (the channel) only when chosen."""
         item: dict[str, Any] = {
@@ -81,6 +89,22 @@ class Release:
 
 def channel_name(nightly: bool, debug: bool) -> str:
     return ("nightly" if nightly else "stable") + ("-debug" if debug else "")
+
+
+# The four release indexes: stable or nightly builds, each plain or with debug symbols.
+Channel = Literal["stable", "nightly", "debug", "nightly-debug"]
+
+
+def channel_of(nightly: bool = False, debug: bool = False) -> Channel:
+    """The channel ``--nightly`` and ``--debug`` name."""
+    if nightly:
+        return "nightly-debug" if debug else "nightly"
+    return "debug" if debug else "stable"
+
+
+def channel_flags(channel: Channel) -> tuple[bool, bool]:
+    """``(nightly, debug)`` for ``channel``: the inverse of :func:`channel_of`."""
+    return channel in ("nightly", "nightly-debug"), channel in ("debug", "nightly-debug")
 
 
 def channel_url(nightly: bool = False, debug: bool = False) -> str:

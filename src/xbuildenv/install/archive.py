@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Self
 
+from ..cache.layout import ARCHIVE_TOP
 from ..checkpoints import checkpoint
 from ..errors import ArchiveError
 from ..settings.config import DEFAULT_MAX_UNPACKED
 
-TOP_FOLDER = "xbuildenv"
+TOP_FOLDER = ARCHIVE_TOP  # what every archive holds at its top
 _COPY_CHUNK = 1 << 20
 
 

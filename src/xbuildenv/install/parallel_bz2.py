@@ -154,7 +154,7 @@ def worker_count() -> int:
 class ParallelBz2(Producer):
     """Decompress ``source`` (raw bzip2 bytes) into :attr:`pipe` in threads of its own.
 
-    Used like :class:`~xbuildenv.streams.ReadAhead`: :meth:`reader` gives the
+    Used like :class:`~xbuildenv.install.streams.ReadAhead`: :meth:`reader` gives the
     decompressed bytes, errors reach the reader as it reads, :meth:`close` stops early.
     """
 

@@ -25,11 +25,17 @@ from urllib.parse import unquote, urlparse
 
 from ..cache.store import ArchiveStore, url_key
 from ..errors import MetadataError, MirrorError, UsageError
-from ..index.mirror_prefix import OFFICIAL_PREFIX, relative_path
 from ..index.releases import Release, channel_url, parse_index
 from ..net.fetch import fetch_bytes
 from ..net.storage import Storage
-from ..net.urls import local_path, remote_archive_problem, resolve_relative
+from ..net.urls import (
+    OFFICIAL_PREFIX,
+    local_path,
+    mirror_origin,
+    relative_path,
+    remote_archive_problem,
+    resolve_relative,
+)
 from .selection import CHANNELS, INDEX_NAMES, Selection, select
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -81,13 +87,23 @@ class Plan:
     def bytes(self, action: str) -> int:
         return sum(i.size or 0 for i in self.items if i.action == action)
 
+    @property
+    def to_fetch(self) -> list[Item]:
+        return [i for i in self.items if i.action == "fetch"]
+
+    @property
+    def unknown_sizes(self) -> int:
+        """How many archives to fetch have a size the origin did not tell."""
+        return sum(1 for i in self.to_fetch if i.size is None)
+
     def to_json(
-        self, indexes: list[str], pruned: list[str], *, dry_run: bool, known: bool
+        self, indexes: list[str], pruned: list[str], *, dry_run: bool, known: bool | None = None
     ) -> dict[str, Any]:
         """``mirror sync --json``: the plan, and what a sync wrote (``indexes``, ``pruned``).
 
-        ``known``: every size to fetch is known (a dry run asks the server for sizes).
+        ``known``: every size to fetch is known (default: no archive to fetch lacks one).
         """
+        known = self.unknown_sizes == 0 if known is None else known
         return {
             "dest": self.dest,
             "dry_run": dry_run,
@@ -139,15 +155,21 @@ def make_plan(
     selection: Selection,
     *,
     metadata: str | None = None,
-    origin_prefix: str = OFFICIAL_PREFIX,
+    origin_prefix: str | None = None,
     store: ArchiveStore | None = None,
     sizes: bool = False,
 ) -> Plan:
     """Read the channels' indexes and decide the action for every selected archive.
 
-    ``sizes`` asks the origin for the size of each archive still to fetch (a HEAD
-    request each): what ``--dry-run`` reports.
+    ``origin_prefix`` is the download prefix whose archives keep their path in the
+    mirror (default: ``XBUILDENV_MIRROR_ORIGIN``, ``mirror_origin`` in
+    ``[tool.xbuildenv]``, else the official one). ``sizes`` asks the origin for the size
+    of each archive still to fetch (a HEAD request each): what ``--dry-run`` reports.
     """
+    if origin_prefix is None:
+        from ..settings.config import load_project_config
+
+        origin_prefix = mirror_origin(load_project_config())
     channels = list(dict.fromkeys(channels))  # each once, in the order given
     for channel in channels:
         if channel not in CHANNELS:

@@ -24,6 +24,7 @@ from typing import Any
 from ..cache.layout import SDK_PACKS
 from ..cache.store import ArchiveStore
 from ..checkpoints import checkpoint
+from ..errors import UsageError
 from ..net.storage import LocalStorage, Storage, temp_writer_alive
 from .plan import Item, Plan, listed, names_file
 from .selection import INDEX_NAMES
@@ -51,6 +52,15 @@ def tidy(storage: Storage) -> None:
             path.unlink(missing_ok=True)
 
 
+def check_base_url(base_url: str | None) -> None:
+    """Refuse a ``--base-url`` that is not absolute: pyodide-build needs absolute URLs."""
+    if base_url and not base_url.startswith(("http://", "https://", "file://")):
+        raise UsageError(
+            f"--base-url {base_url!r} is not an absolute URL",
+            "give the URL the mirror will be served at, e.g. https://mirror.example/xbuildenv",
+        )
+
+
 def run_sync(
     storage: Storage,
     plan: Plan,
@@ -61,6 +71,7 @@ def run_sync(
     on_item: Callable[[Item], None] | None = None,
     on_bytes: Callable[[int], None] | None = None,
 ) -> SyncResult:
+    check_base_url(base_url)
     result = SyncResult()
     tidy(storage)
     hashes: dict[str, str] = {}

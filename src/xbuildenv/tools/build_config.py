@@ -24,11 +24,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import UnknownKeyError
 from ..fs.paths import contained
 from ..settings.build_settings import OVERRIDABLE, project_overrides
 from ..settings.config import ProjectConfig
+
+if TYPE_CHECKING:
+    from ..cache.root import ResolvedRoot
 from .makefile_envs import parse_makefile_envs
 
 __all__ = ["BuildConfig", "build_environment", "emsdk_dir_for", "load_build_config"]
@@ -148,7 +152,43 @@ def _substitute(template: str, values: Mapping[str, str]) -> str:
 
 def emsdk_dir_for(pyodide_root: Path) -> Path:
     """Where the Emscripten SDK of an environment lives: ``<version>/emsdk``."""
-    return pyodide_root.parent.parent / "emsdk"
+    from ..cache.layout import emsdk_dir_of
+
+    return emsdk_dir_of(pyodide_root)
+
+
+def python_mismatch(
+    pyodide_root: Path, python: str, resolved: ResolvedRoot | None = None
+) -> str | None:
+    """A warning when the environment was installed for another host Python than
+    ``python``, else None.
+
+    Its host packages then belong to that Python, and ``pyodide build`` refuses the
+    environment; ``xbuildenv install VERSION`` refreshes it in place (with ``--path``
+    unless its root is the one resolved without it, ``resolved``).
+    """
+    import shlex
+
+    from ..cache.layout import PYTHON_MARKER, version_dir_of
+    from ..fs.paths import read_text_bounded
+
+    version_dir = version_dir_of(pyodide_root)
+    if version_dir is None:  # a source tree or a hand-made folder: no marker to check
+        return None
+    try:
+        marker = read_text_bounded(version_dir / PYTHON_MARKER, 256).strip() or None
+    except (OSError, ValueError):
+        marker = None
+    if marker is None or marker == python:
+        return None
+    version, root = version_dir.name, version_dir.parent
+    fix = f"xbuildenv install {shlex.quote(version)}"
+    if resolved is None or root != resolved.path or resolved.rule == "--path":
+        fix += f" --path {shlex.quote(str(root))}"
+    return (
+        f"the environment {version} was installed for Python {marker}, not for the target "
+        f"Python {python}; run '{fix}' to refresh it"
+    )
 
 
 @dataclass(frozen=True)

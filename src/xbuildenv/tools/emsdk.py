@@ -38,6 +38,7 @@ from typing import Literal, Protocol
 from ..cache.layout import (
     EMSDK_KEY_MARKER,
     EMSDK_MARKER,
+    EMSDK_PATCHES,
     EMSDK_STAGING_PREFIX,
     EMSDK_TRASH_PREFIX,
     SDK_TREE,
@@ -180,8 +181,8 @@ def install_emscripten(
             *home.glob(EMSDK_TRASH_PREFIX + "*"),
         ]:
             remove_tree(leftover)  # from a killed run; the lock says nobody uses them
-        patches = sorted((pyodide_root / "emsdk" / "patches").glob("*.patch"))
-        digest = patch_set_digest(pyodide_root / "emsdk" / "patches")
+        patches = sorted((pyodide_root / EMSDK_PATCHES).glob("*.patch"))
+        digest = patch_set_digest(pyodide_root / EMSDK_PATCHES)
         plat = host_platform()
         pin = resolve_pin(url, version, env)
         if pin is not None and pin.ref is None and warn is not None:
