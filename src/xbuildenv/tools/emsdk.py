@@ -156,7 +156,9 @@ def install_emscripten(
     ``expected_version`` is the version the environment was built with; it only
     serves to explain a patch failure. ``environ`` is the environment the tools run
     with (default: ours). ``warn`` gets one line per warning (no ``warning:`` prefix).
-    ``force`` rebuilds the stored SDK too.
+    ``force`` puts the SDK in place again even if this root has it (cibuildwheel always
+    passes it); the stored SDK is still used when it passes its check (``cache clean
+    --emscripten`` makes the next install build afresh).
     """
     if not version:
         raise UsageError(
@@ -191,7 +193,7 @@ def install_emscripten(
         family = SdkKey(version, pin.revision if pin else "0" * 40, digest, plat).family
         with store.lock(family):
             store.tidy()
-            sdk, source = _stored(store, version, digest, plat, pin, force, warn)
+            sdk, source = _stored(store, version, digest, plat, pin, warn)
             for other in sources if sdk is None else ():
                 sdk = other.fetch(store, version, digest, plat, pin.revision if pin else None)
                 if sdk is not None:
@@ -227,7 +229,6 @@ def _stored(
     digest: str,
     plat: str,
     pin: Pin | None,
-    force: bool,
     warn: Callable[[str], None] | None,
 ) -> tuple[StoredSdk | None, Source]:
     """The stored SDK to link, after the quick check; damaged ones are dropped."""
@@ -241,8 +242,6 @@ def _stored(
             if warn is not None:
                 warn(f"the stored Emscripten SDK {key.name} is damaged ({damage}); "
                      "removed it, getting it again")  # fmt: skip
-            store.discard(key.name)
-        elif sdk is not None and force:
             store.discard(key.name)
         elif sdk is not None:
             return sdk, "store"
