@@ -26,6 +26,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--full-sweep", action="store_true", help="run the slow, exhaustive fault sweeps too"
     )
+    parser.addoption(
+        "--portable",
+        action="store_true",
+        help="turn off every Linux-only fast path (XBUILDENV_PORTABLE=all), so the code "
+        "macOS and Windows run is what runs; XBUILDENV_PORTABLE=exchange,link,... for some",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``--portable`` sets the library's one switch for this process and every child
+    (``support.clean_env`` passes it on); a misspelt path name is an error, not a no-op."""
+    from xbuildenv.fs.platform import ENV_PORTABLE, FAST_PATHS, forced_portable
+
+    config.addinivalue_line(
+        "markers", "fast_path(name): asserts a fast path itself; skipped when it is forced off"
+    )
+    if config.getoption("--portable"):
+        os.environ[ENV_PORTABLE] = "all"
+    unknown = forced_portable() - set(FAST_PATHS)
+    if unknown:
+        raise pytest.UsageError(
+            f"{ENV_PORTABLE} names no fast path {sorted(unknown)}; known: {', '.join(FAST_PATHS)}"
+        )
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    from xbuildenv.fs.platform import forced_portable
+
+    off = sorted(forced_portable())
+    return f"portable: fast paths forced off: {', '.join(off)}" if off else None
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -40,6 +70,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from xbuildenv.fs.platform import forced_portable
+
+    off = forced_portable()
+    for item in items:
+        for mark in item.iter_markers("fast_path"):
+            if mark.args[0] in off:
+                item.add_marker(
+                    pytest.mark.skip(reason=f"checks the {mark.args[0]} fast path, forced off")
+                )
     if config.getoption("--full-sweep"):
         return
     skip = pytest.mark.skip(reason="slow sweep: run with --full-sweep")
@@ -79,6 +118,8 @@ def private_process_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     """This process's environment without user configuration, with a private cache,
     HOME and working folder: for tests that call the library in-process."""
     for key in list(os.environ):
+        if key == "XBUILDENV_PORTABLE":  # the test run's own switch (--portable)
+            continue
         if key.startswith(("PYODIDE_", "XBUILDENV_")) or key == "VIRTUAL_ENV":
             monkeypatch.delenv(key)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

@@ -20,7 +20,9 @@ from .cache.layout import RootLayout, check_version_name, url_to_version
 from .cache.owners import read_owner, record_use
 from .cache.root import ResolvedRoot, resolve_root
 from .errors import (
+    ChecksumError,
     ConfigError,
+    InvalidVersionNameError,
     MetadataError,
     NotInstalledError,
     UsageError,
@@ -32,7 +34,15 @@ from .errors import (
 from .fs.files import remove_tree
 from .index.choice import untagged
 from .index.index_cache import DEFAULT_MAX_AGE, IndexPolicy, load_releases
-from .index.releases import Channel, Release, Releases, channel_flags, channel_url
+from .index.releases import (
+    OFFICIAL_INDEXES,
+    Channel,
+    Release,
+    Releases,
+    channel_flags,
+    channel_name,
+    channel_url,
+)
 from .install.installer import InstallResult, install_version, tidy_root
 from .install.origins import mirrored_source, remote_store_for
 from .install.reporter import Reporter, WarningsTo
@@ -72,14 +82,24 @@ def _source_from_url(url: str) -> InstallSource:
     name = url_to_version(url)
     try:
         check_version_name(name)
-    except UsageError as exc:
-        reason = exc.message.split(": ", 1)[-1]
+    except InvalidVersionNameError as exc:
+        reason = exc.reason
         shown = url if len(url) <= 60 else url[:57] + "..."
         raise UsageError(
             f"--url {shown!r} cannot name a version folder: {reason}",
             "use a shorter URL (e.g. a redirect) or serve it from an index",
         ) from None
-    return InstallSource(name, url)
+    return InstallSource(name, url, label=url)
+
+
+_CHANNELS = ("stable", "stable-debug", "nightly", "nightly-debug")
+
+
+def _channel_of(label: str | None) -> str:
+    """The channel a recorded source stands for: an unrecorded one, a custom index and a
+    URL are taken as stable (as pyodide-build's #414 keeps an unlabelled environment for
+    a stable request); only a debug or nightly build differs from them."""
+    return label if label in _CHANNELS else "stable"
 
 
 class XBuildEnvManager:
@@ -103,6 +123,8 @@ class XBuildEnvManager:
         offline: bool = False,
         link_mode: str | None = None,
         warn: Callable[[str], None] | None = None,
+        exclude_newer: str | None = None,
+        note: Callable[[str], None] | None = None,
     ) -> None:
         self.target = target or resolve_target()
         self.project = project if project is not None else load_project_config()
@@ -113,7 +135,13 @@ class XBuildEnvManager:
         self.metadata_url = metadata_url
         self._pyodide_build_version = pyodide_build_version
         self._warned_indexes: set[str] = set()
+        self._checked: dict[str, bool] = {}  # index -> read from its source this time
         self.warn = warn
+        self.note = note  # what -v adds (a release kept for want of a date, ...)
+        from .index.cooldown import cooldown_from
+
+        # uv's --exclude-newer: releases published at or after the cut-off are not seen
+        self.cooldown = cooldown_from(self.project, exclude_newer)
         self.index_policy = IndexPolicy(self._max_age(), refresh=refresh, offline=offline)
         from .cache.treelink import LINK_MODES
 
@@ -206,10 +234,19 @@ class XBuildEnvManager:
             raise UsageError("--metadata cannot be combined with --nightly or --debug")
         source = self.metadata_url or channel_url(nightly, debug)
         releases = load_releases(source, self.index_policy, warn=self.warn)
+        self._checked[source] = releases.checked
         note = releases.describe_broken(f"release index {source}")
-        if note is not None and self.warn is not None and source not in self._warned_indexes:
-            self._warned_indexes.add(source)
+        first = source not in self._warned_indexes
+        self._warned_indexes.add(source)
+        if note is not None and self.warn is not None and first:
             self.warn(note)
+        if self.cooldown is not None:
+            releases = self.cooldown.apply(releases)
+            if releases.undated and self.note is not None and first:
+                self.note(
+                    f"release index {source}: kept {len(releases.undated)} release(s) "
+                    f"without published_at despite {self.cooldown.describe()}"
+                )
         return releases
 
     def is_compatible(self, release: Release) -> bool:
@@ -265,24 +302,27 @@ class XBuildEnvManager:
         if url is None and version is None:
             # DEFAULT_CROSS_BUILD_ENV_URL, else the pyproject key (pyodide-build's order)
             url = build_setting(self.project, KEY_DEFAULT_URL).value or None
-        # Fast path: an installed version needs no index and no network.
-        if (
-            url is None
-            and version is not None
-            and not force_install
-            and self.layout.is_installed(version)
-        ):
+        nightly, debug = channel_flags(channel)
+        label = self._label(nightly, debug)
+        # Fast path: an installed version needs no index and no network, unless it came
+        # from another channel (a stable and a debug build share the version's folder).
+        if url is None and version is not None and self._have(version, label, force_install):
             # (a marker for another Python is refreshed locally by install_version)
             installed = InstallRequest(
-                source=InstallSource(version, ""), python=self.python_version
+                source=InstallSource(version, "", label=label), python=self.python_version
             )
             return self._install(installed, reporter)
         started = time.monotonic()
         reporter.phase("resolve")
+        release, replace_it = None, False
         if url is not None:
             source = _source_from_url(url)
         else:
-            source = self._source_from_release(version, channel, force_install)
+            release = self.resolve_release(
+                version, nightly=nightly, debug=debug, force=force_install
+            )
+            source = self._release_source(release, nightly, debug)
+            replace_it = self._other_build(release, label, force_install, reporter)
         resolved = time.monotonic() - started
         # The owner record is written when the root is first made, not at the end: gc
         # must never take a root in its first install for one of pyodide-build's.
@@ -290,10 +330,34 @@ class XBuildEnvManager:
         if read_owner(self.env_dir) is None:
             self._record_use()
         remote = remote_store_for(self.project, reporter.warning, upload)
-        result = self._install(self._request(source, force_install, remote), reporter)
+        request = self._request(source, force_install or replace_it, remote)
+        result = self._install_verified(request, release, channel, reporter)
         if result.phases:
             result = replace(result, phases=(("resolve", resolved), *result.phases))
         return result
+
+    def _install_verified(
+        self, request: InstallRequest, release: Release | None, channel: Channel, reporter: Reporter
+    ) -> InstallResult:
+        """Install; when the archive does not match a cached index entry, once more
+        against the entry a fresh index has (see :meth:`_after_mismatch`)."""
+        try:
+            return self._install(request, reporter)
+        except ChecksumError as exc:
+            if release is None:
+                raise  # a bare URL: no index to ask again
+            nightly, debug = channel_flags(channel)
+            source = self._after_mismatch(exc, release, nightly, debug, reporter)
+            return self._install(replace(request, source=source), reporter)
+
+    def _have(self, version: str, label: str, force: bool) -> bool:
+        """``version`` is installed from the channel ``label`` stands for: nothing to
+        fetch, not even the index."""
+        return (
+            not force
+            and self.layout.is_installed(version)
+            and _channel_of(self.layout.source_of(version)) == _channel_of(label)
+        )
 
     def _request(
         self, source: InstallSource, force: bool, remote: RemoteStore | None
@@ -313,13 +377,68 @@ class XBuildEnvManager:
         self._record_use()
         return result
 
-    def _source_from_release(
-        self, version: str | None, channel: Channel, force: bool
+    def _other_build(self, release: Release, label: str, force: bool, reporter: Reporter) -> bool:
+        """Whether ``release`` is installed from another channel than ``label`` and
+        must be replaced (not when its archive is the very one installed); one line
+        says so."""
+        if force or not self.layout.is_installed(release.version):
+            return False
+        recorded = self.layout.source_of(release.version)
+        if _channel_of(recorded) == _channel_of(label):
+            return False
+        if release.sha256 is not None and release.sha256 == self.layout.archive_of(release.version):
+            return False
+        reporter.waiting(
+            f"{release.version} is installed from {recorded or 'an unrecorded source'}; "
+            f"replacing it with the {label} build (the installed one stays until the new "
+            "one is complete)"
+        )
+        return True
+
+    def _label(self, nightly: bool, debug: bool) -> str:
+        """What ``.xbuildenv-source`` records for a release install: the channel, or the
+        index given with ``--metadata`` when it is none of the official ones."""
+        if self.metadata_url is None:
+            return channel_name(nightly, debug)
+        for flags in ((False, False), (False, True), (True, False), (True, True)):
+            if self.metadata_url == OFFICIAL_INDEXES[flags]:
+                return channel_name(*flags)
+        return self.metadata_url
+
+    def _after_mismatch(
+        self, exc: ChecksumError, release: Release, nightly: bool, debug: bool, reporter: Reporter
     ) -> InstallSource:
-        """The archive of the release to install (or the latest compatible one), from
-        the mirror when one is configured."""
-        nightly, debug = channel_flags(channel)
-        release = self.resolve_release(version, nightly=nightly, debug=debug, force=force)
+        """A download did not match the index: publishers replace archives in place
+        (pyodide #5752, #6378). Ask the index again once, past its max age; when the
+        release's entry changed, the archive is verified against the new one (the
+        source returned). Only a mismatch against an index read just now is an error,
+        and it says which of the two it was."""
+        from dataclasses import replace as copy
+
+        index = self.metadata_url or channel_url(nightly, debug)
+        if self._checked.get(index, True) or self.index_policy.offline:
+            why = (
+                "the cached release index (--offline: not fetched again)"
+                if self.index_policy.offline
+                else "the release index, fetched just now"
+            )
+            raise ChecksumError(f"{exc.message}; it does not match {why}", exc.hint) from None
+        self.index_policy = copy(self.index_policy, refresh=True)
+        fresh = self.releases(nightly=nightly, debug=debug).get(release.version)
+        if fresh is None or (fresh.sha256, fresh.url) == (release.sha256, release.url):
+            raise ChecksumError(
+                f"{exc.message}; the release index was fetched again and still says "
+                f"{release.sha256}",
+                exc.hint,
+            ) from None
+        reporter.warning(
+            f"release {release.version} was replaced upstream (sha256 {release.sha256} in "
+            f"the cached index, {fresh.sha256} now); verifying against the new one"
+        )
+        return self._release_source(fresh, nightly, debug)
+
+    def _release_source(self, release: Release, nightly: bool, debug: bool) -> InstallSource:
+        """The archive of ``release``, from the mirror when one is configured."""
         index = self.metadata_url or channel_url(nightly, debug)
         problem = remote_archive_problem(index, release.url)
         if problem is not None:
@@ -331,7 +450,13 @@ class XBuildEnvManager:
         check_version_name(release.version)
         return mirrored_source(
             self.project,
-            InstallSource(release.version, release.url, release.sha256, release.version),
+            InstallSource(
+                release.version,
+                release.url,
+                release.sha256,
+                release.version,
+                label=self._label(nightly, debug),
+            ),
             release.origin_url,
         )
 

@@ -20,7 +20,7 @@ PACKAGE = Path(xbuildenv.__file__).resolve().parent
 
 # Lowest first. Top-level modules are named by file; subpackages by folder.
 LAYERS: list[set[str]] = [
-    {"_version", "errors", "records", "checkpoints"},
+    {"_version", "redaction", "errors", "records", "checkpoints"},
     {"fs"},
     {"settings"},
     {"net"},

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers.archives import PY_MM
-from helpers.cli import Result, clean_env, copy_root, one_error, run
+from helpers.cli import Result, clean_env, copy_root, expected_install_id, one_error, run
 from helpers.servers import Server, serve_env, serve_index
+
+import xbuildenv
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +75,9 @@ def test_versions_json(two: Path, env: dict[str, str]) -> None:
     assert r.code == 0, r.err
     data = json.loads(r.out)
     assert data["root"] == str(two)
+    # installed from a --metadata index that is none of the channels: it is the source
+    sources = {v.pop("source") for v in data["versions"]}
+    assert len(sources) == 1 and sources.pop().endswith("/index.json")
     assert data["versions"] == [
         {"version": "0.9.0", "active": False, "python": PY_MM, "path": str(two / "0.9.0")},
         {"version": "0.10.0a1", "active": False, "python": PY_MM, "path": str(two / "0.10.0a1")},
@@ -148,7 +155,8 @@ def test_root_with_path(env: dict[str, str], tmp_path: Path) -> None:
     r = cli(tmp_path / "r", env, "root", "--json")
     data = json.loads(r.out)
     assert data["root"] == str(tmp_path / "r") and data["rule"] == "--path"
-    assert len(data["install_id"]) == 12 and int(data["install_id"], 16) >= 0
+    assert re.fullmatch(r"[0-9a-f]{12}", data["install_id"]), data["install_id"]
+    assert data["install_id"] == expected_install_id(sys.prefix, Path(xbuildenv.__file__).parent)
 
 
 # --- usage errors: exit 2, one line ----------------------------------------------------------

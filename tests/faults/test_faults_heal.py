@@ -122,6 +122,7 @@ def test_copy_mode_keeps_a_root_apart_from_writes_in_another(root_arena: Arena) 
     assert b"evil" not in (b / envs).read_bytes()
 
 
+@pytest.mark.fast_path("reflink")
 def test_reflinks_are_preferred_where_the_filesystem_has_them(root_arena: Arena) -> None:
     """On XFS (reflink=1) a second root gets copy-on-write clones, not hard links: a
     write in one root (even by root, who ignores modes) never reaches the other."""

@@ -82,6 +82,34 @@ def root_problems(root: Path, expected: dict[str, dict[str, bytes]]) -> list[str
     return problems
 
 
+def half_published_problems(
+    root: Path, version: str, old: dict[str, Any], files: dict[str, dict[str, bytes]]
+) -> list[str]:
+    """What differs from the one state a publish without atomic exchange may leave when
+    killed between its two renames (README, "Platforms"): no ``version`` folder, the old
+    tree whole (byte-identical) in ``.replaced-*-version``, the new one whole in a
+    staging folder, the link (if any) at ``version``; every other check as usual."""
+    from xbuildenv.fs.platform import fast_path
+
+    problems = []
+    if fast_path("exchange"):
+        return [f"{version} was moved aside although the atomic exchange was on"]
+    names = os.listdir(root)
+    aside = [n for n in names if n.startswith(".replaced-") and n.endswith(f"-{version}")]
+    staged = [n for n in names if n.startswith(".staging-") and n.endswith(f"-{version}")]
+    if os.path.lexists(root / version):
+        problems.append(f"{version} is still there after it was moved aside")
+    if len(aside) != 1 or snapshot(root / aside[0]) != old:
+        problems.append(f"the old {version} is not whole in one .replaced- folder: {aside}")
+    if len(staged) != 1 or tree_problems(root, staged[0], files[version]):
+        problems.append(f"the new {version} is not whole in one staging folder: {staged}")
+    link = root / "xbuildenv"
+    if link.is_symlink() and Path(os.readlink(link)).name != version:
+        problems.append(f"the link points at {os.readlink(link)}")
+    others = {v: f for v, f in files.items() if v != version}
+    return problems + [p for p in root_problems(root, others) if "link points" not in p]
+
+
 def leftovers(root: Path, store: Path | None = None) -> list[str]:
     """Staging/trash folders, temporary links, lock files and partial downloads."""
     found = []

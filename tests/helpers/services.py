@@ -49,7 +49,8 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], what: str, timeout: floa
 class Nginx:
     """The system's nginx serving ``root`` on 127.0.0.1."""
 
-    def __init__(self, root: Path, work: Path) -> None:
+    def __init__(self, root: Path, work: Path, server_extra: str = "") -> None:
+        """``server_extra``: directives added to the ``server`` block (auth, dav)."""
         exe = next((found for c in NGINX_CANDIDATES if (found := shutil.which(c))), None)
         if exe is None:
             pytest.skip("nginx is not installed (apt-get install nginx-light); .ci/run installs it")
@@ -73,7 +74,7 @@ class Nginx:
             f"  client_body_temp_path {temp['body']};\n  proxy_temp_path {temp['proxy']};\n"
             f"  fastcgi_temp_path {temp['fastcgi']};\n  uwsgi_temp_path {temp['uwsgi']};\n"
             f"  scgi_temp_path {temp['scgi']};\n"
-            f"  server {{ listen 127.0.0.1:{self.port}; root {root}; }}\n"
+            f"  server {{ listen 127.0.0.1:{self.port}; root {root}; {server_extra} }}\n"
             "}\n"
         )
         self.proc = subprocess.Popen(
@@ -81,6 +82,7 @@ class Nginx:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        self.work = work
         try:
             _wait_http(self.url("/"), self.proc, "nginx")
         except RuntimeError as exc:

@@ -62,9 +62,11 @@ def test_read_only_runners_never_write(server: Server, moto_s3: MotoS3, tmp_path
     publish(server, {"0.29.4": PY_FULL})
     bucket = moto_s3.new_bucket()
     store = {"XBUILDENV_REMOTE_STORE": f"s3://{bucket}/s", **moto_s3.env}
-    assert install(runner(tmp_path, "a", **store), server, "0.29.4", "--no-upload").code == 0
+    r = install(runner(tmp_path, "a", **store), server, "0.29.4", "--no-upload")
+    assert r.code == 0 and not warnings(r.err), r.err
     env = runner(tmp_path, "b", XBUILDENV_REMOTE_STORE_READ_ONLY="1", **store)
-    assert install(env, server, "0.29.4").code == 0
+    r = install(env, server, "0.29.4")
+    assert r.code == 0 and not warnings(r.err), r.err
     assert moto_s3.fs().find(bucket) == []
     assert server.hits[ARCHIVE.format(v="0.29.4")] == 2
 
@@ -206,7 +208,8 @@ def test_a_shared_folder_works_as_the_store(server: Server, tmp_path: Path) -> N
     bodies = publish(server, {"0.29.4": PY_FULL})
     shared = tmp_path / "nfs" / "xbuildenv"
     store = {"XBUILDENV_REMOTE_STORE": str(shared)}
-    assert install(runner(tmp_path, "a", **store), server, "0.29.4").code == 0
+    r = install(runner(tmp_path, "a", **store), server, "0.29.4")
+    assert r.code == 0 and not warnings(r.err), r.err
     assert (shared / "archives" / sha256(bodies["0.29.4"])).read_bytes() == bodies["0.29.4"]
     assert [p.name for p in shared.rglob("*") if p.is_file()] == [sha256(bodies["0.29.4"])]
     # runner b names the store in pyproject.toml ([tool.xbuildenv] remote_store)
@@ -215,5 +218,5 @@ def test_a_shared_folder_works_as_the_store(server: Server, tmp_path: Path) -> N
     (project / "pyproject.toml").write_text(f'[tool.xbuildenv]\nremote_store = "{shared}"\n')
     env = runner(tmp_path, "b")
     r = run("install", "0.29.4", "--metadata", server.url("/index.json"), env=env, cwd=project)
-    assert r.code == 0 and "remote store" in r.err, r.err
+    assert r.code == 0 and "remote store" in r.err and not warnings(r.err), r.err
     assert server.hits[ARCHIVE.format(v="0.29.4")] == 1

@@ -52,7 +52,7 @@ def test_install_patch_activate_and_noop(
     settings = emsdk / "upstream/emscripten/src/settings.js"
     assert settings.read_text() == "line1\nline2 patched by pyodide\nline3\n"
     assert (version_dir / ".emscripten-version").read_text() == "4.0.9"
-    assert f"source {emsdk}/emsdk_env.sh" in r.out
+    assert f"source '{emsdk}/emsdk_env.sh'" in r.out  # quoted: a space in a path is one word
     assert not list(version_dir.glob(".emsdk-*"))
     # the second run is a no-op
     r = run("install-emscripten", "--path", str(root), env=env)

@@ -16,6 +16,8 @@
         .installed                    written last: the install is complete
         .build-python-version         host Python "X.Y" the install was made for
         .archive-sha256               the archive the tree came from (tree sharing)
+        .xbuildenv-source             where it came from: a channel (stable, stable-debug,
+                                      nightly, nightly-debug) or the URL (pyodide-build #414)
         .emscripten-version           the installed SDK (pyodide-build's marker)
         emsdk/                        the Emscripten SDK (install-emscripten)
         xbuildenv/pyodide-root/...    the archive's contents
@@ -38,9 +40,10 @@ import stat
 from pathlib import Path
 
 from ..checkpoints import checkpoint
-from ..errors import NotInstalledError, RootError, UsageError
-from ..fs.files import exchange, remove_tree
+from ..errors import InvalidVersionNameError, NotInstalledError, RootError, UsageError
+from ..fs.files import exchange, is_pointer, make_pointer, remove_tree, replace_pointer
 from ..fs.paths import read_text_bounded, real_dir
+from ..fs.platform import windows_name_problem, windows_names, windows_safe
 from ..records import Record
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
@@ -59,6 +62,11 @@ ROOT_LOCK_PREFIX = ".xbuildenv"  # .xbuildenv.lock (the link), .xbuildenv-<versi
 OWNER_FILE = ".xbuildenv-owner.json"  # which venv owns the root, when it was last used
 # In a version folder: the sha256 of the archive its tree came from (tree sharing).
 ARCHIVE_MARKER = ".archive-sha256"
+# In a version folder: where it came from, as pyodide-build's PR #414 writes it (the
+# channel name, or the URL of a --url install; no newline). A stable and a debug build
+# of one version share the folder name, so this tells them apart.
+SOURCE_MARKER = ".xbuildenv-source"
+STABLE = "stable"
 # In a version folder: the archive's top folder and the pyodide-root inside it.
 ARCHIVE_TOP = "xbuildenv"
 PYODIDE_ROOT_DIR = "pyodide-root"
@@ -139,8 +147,20 @@ def _token() -> str:
 
 
 def url_to_version(url: str) -> str:
-    """The folder name pyodide-build uses for an archive installed from a URL."""
-    return url.replace("://", "_").replace(".", "_").replace("/", "_").replace(":", "_")
+    """The folder name pyodide-build uses for an archive installed from a URL; without
+    the URL's credentials or signature (a folder name is printed and listed).
+
+    Where names must suit Windows, the other characters it refuses (a query's ``?``,
+    ``*``, ``|``, ``"``, ``<``, ``>``) become ``_`` too; pyodide-build keeps them and fails
+    there. A URL always yields ``scheme_...``: never a device name.
+    """
+    from ..redaction import redact, strip_userinfo
+
+    url = redact(strip_userinfo(url))
+    name = url.replace("://", "_").replace(".", "_").replace("/", "_").replace(":", "_")
+    if windows_names():
+        name = windows_safe(name)
+    return name
 
 
 # Version names become folder names, and also parts of longer names (staging
@@ -167,20 +187,33 @@ def check_version_name(version: str) -> str:
         reason = f"'{LINK_NAME}' is the name of the active-version link"
     elif len(version.encode("utf-8", "surrogateescape")) > MAX_VERSION_BYTES:
         reason = f"it is longer than {MAX_VERSION_BYTES} bytes"
+    elif windows_names():
+        reason = windows_name_problem(version)
     if reason is not None:
         shown = version if len(version) <= 60 else version[:57] + "..."
-        raise UsageError(f"{shown!r} is not a valid version name: {reason}")
+        raise InvalidVersionNameError(f"{shown!r} is not a valid version name: {reason}", reason)
     return version
 
 
 class InstalledVersion(Record):
-    __slots__ = ("active", "name", "path", "python")
+    __slots__ = ("active", "name", "path", "python", "source")
 
-    def __init__(self, name: str, path: Path, python: str | None, active: bool) -> None:
+    def __init__(
+        self, name: str, path: Path, python: str | None, active: bool, source: str | None = None
+    ) -> None:
         self.name = name
         self.path = path
         self.python = python  # content of .build-python-version, if any
         self.active = active
+        self.source = source  # content of .xbuildenv-source; None: not recorded
+
+    @property
+    def channel_note(self) -> str:
+        """`` (stable-debug)`` after the name in listings: a channel that is not stable
+        (a URL install's folder name already says where it came from)."""
+        if self.source is None or self.source == STABLE or "://" in self.source:
+            return ""
+        return f" ({self.source})"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -188,6 +221,7 @@ class InstalledVersion(Record):
             "active": self.active,
             "python": self.python,
             "path": str(self.path),
+            "source": self.source,
         }
 
 
@@ -217,6 +251,33 @@ class RootLayout(Record):
     def is_foreign_link(self, version: str) -> bool:
         """``ROOT/<version>`` is a symlink (someone else's folder, not an install)."""
         return os.path.islink(self.version_dir(version))
+
+    def source_of(self, version: str) -> str | None:
+        """What ``.xbuildenv-source`` of ``version`` says (None: absent or unreadable)."""
+        try:
+            text = read_text_bounded(self.version_dir(version) / SOURCE_MARKER, 4096)
+        except (OSError, ValueError):
+            return None
+        text = text.strip()
+        return text if text and text.isprintable() else None
+
+    def archive_of(self, version: str) -> str | None:
+        """The sha256 of the archive ``version`` was unpacked from, when recorded."""
+        try:
+            text = read_text_bounded(self.version_dir(version) / ARCHIVE_MARKER, 256).strip()
+        except (OSError, ValueError):
+            return None
+        return text.lower() if len(text) == 64 else None
+
+    def write_source(self, folder: Path, source: str) -> None:
+        path = folder / SOURCE_MARKER
+        if os.path.islink(path):
+            path.unlink()  # never write through a planted link
+        # A URL is recorded as it may be shown: no password, no signature (a record is
+        # read by anyone who can read the cache, and copied into CI caches).
+        from ..redaction import redact, strip_userinfo
+
+        path.write_text(redact(strip_userinfo(source)))  # no newline: PR #414's content
 
     def python_marker(self, version: str) -> str | None:
         try:
@@ -271,7 +332,8 @@ class RootLayout(Record):
                 continue  # a name we would never make (a newline would forge a line)
             marker = self.python_marker(entry.name)
             is_active = entry.name == active
-            found.append(InstalledVersion(entry.name, Path(entry.path), marker, is_active))
+            source = self.source_of(entry.name)
+            found.append(InstalledVersion(entry.name, Path(entry.path), marker, is_active, source))
         from .ordering import installed_version_key  # a regex compile: not for `version`
 
         return sorted(found, key=lambda v: installed_version_key(v.name))
@@ -332,23 +394,49 @@ class RootLayout(Record):
                 f"run 'xbuildenv install {version}' first",
             )
         link = self.link
-        if link.exists() and not link.is_symlink():
+        if link.exists() and not is_pointer(link):
             # A real folder or file where the link belongs: move it aside, never delete.
             aside = self.root / f"{TRASH_PREFIX}{_token()}-{LINK_NAME}"
             os.rename(link, aside)
         tmp = self.root / f"{LINK_TMP_PREFIX}{_token()}"
         # Absolute target, as pyodide-build writes it.
         try:
-            os.symlink(self.version_dir(version), tmp, target_is_directory=True)
+            make_pointer(self.version_dir(version), tmp)
             checkpoint("activate.new-link")
-            os.replace(tmp, link)
+            replace_pointer(tmp, link)
         except BaseException:  # an error, or Ctrl-C/SIGTERM: leave no stray link
             tmp.unlink(missing_ok=True)
             raise
 
     def deactivate(self) -> None:
-        if self.link.is_symlink():
+        if is_pointer(self.link):
             self.link.unlink()
+
+    def restore_link(self) -> Path | None:
+        """Finish an activation killed between removing the old link and renaming the
+        new one in (see :func:`~xbuildenv.fs.files.replace_pointer`): with no link in
+        place, the newest temporary link to a complete version becomes the link.
+        The caller holds the link lock, so no activation is under way."""
+        if os.path.lexists(self.link):
+            return None
+        found = []
+        for path in self.leftovers():
+            if not path.name.startswith(LINK_TMP_PREFIX) or not is_pointer(path):
+                continue
+            try:
+                name = Path(os.readlink(path)).name
+                when = os.lstat(path).st_mtime_ns
+                # realpath: a junction reads back as "\\?\\C:\\..."
+                here = os.path.realpath(path) == os.path.realpath(self.version_dir(name))
+                if here and self.is_installed(name):
+                    found.append((when, path))
+            except (OSError, ValueError, UsageError):
+                continue
+        if not found:
+            return None
+        newest = max(found)[1]
+        os.rename(newest, self.link)
+        return newest
 
     def retire_version(self, version: str) -> Path:
         """Rename a version into the trash (the quick, atomic half of removing it)."""

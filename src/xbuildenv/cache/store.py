@@ -28,6 +28,7 @@ from typing import IO, Any
 
 from ..fs.files import write_atomic
 from ..fs.paths import make_real_dir, read_bounded, real_dir
+from ..redaction import redact, strip_userinfo
 from ..settings.config import env_str
 from .layout import STORE_ARCHIVES, STORE_INDEX, STORE_LOCKS, STORE_NAME, STORE_TMP, STORE_URLS
 
@@ -46,7 +47,9 @@ def store_dir() -> Path:
 
 
 def url_key(url: str) -> str:
-    return hashlib.sha256(url.encode()).hexdigest()
+    """The key of what ``url`` names: the same with or without its credentials (and
+    no hash of a password on disk)."""
+    return hashlib.sha256(strip_userinfo(url).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,9 @@ class ArchiveStore:
 
     def remember_url(self, record: UrlRecord) -> None:
         folder = make_real_dir(self.path / STORE_URLS)
-        write_atomic(folder / f"{url_key(record.url)}.json", json.dumps(record.__dict__).encode())
+        # the URL as it may be shown: no userinfo, no signature (the key finds it)
+        shown = {**record.__dict__, "url": redact(strip_userinfo(record.url))}
+        write_atomic(folder / f"{url_key(record.url)}.json", json.dumps(shown).encode())
 
     def tidy(self) -> None:
         """Remove what killed processes left: partial downloads and stale lock files."""

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import TreeMismatchError
+from ..fs.clone import clone_file
 from ..fs.paths import chmod_here, read_bounded, real_dir
 from .layout import ARCHIVE_MARKER, ARCHIVE_TOP, INSTALLED_MARKER, ROOT_PREFIX
 from .manifest import Manifest, file_digest
@@ -39,7 +40,6 @@ PRIVATE = (
     "xbuildenv/pyodide-root/package_index",
     "xbuildenv/pyodide-root/packages/.artifacts",
 )
-_FICLONE = 0x40049409  # Linux ioctl: share extents copy-on-write
 
 
 def find_tree(cache_home: Path, sha256: str, exclude: Path) -> Path | None:
@@ -69,30 +69,8 @@ def find_tree(cache_home: Path, sha256: str, exclude: Path) -> Path | None:
     return None
 
 
-def _reflink(src: str, dst: str) -> bool:
-    """Clone ``src`` to a new ``dst`` (copy-on-write); False (and no ``dst``) if not."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        return False
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    with open(src, "rb") as s:
-        fd = os.open(dst, flags, 0o644)
-        try:
-            fcntl.ioctl(fd, _FICLONE, s.fileno())
-            return True
-        except OSError:
-            os.close(fd)
-            fd = -1
-            os.unlink(dst)
-            return False
-        finally:
-            if fd >= 0:
-                os.close(fd)
-
-
 def _copy(src: str, dst: str) -> None:
-    if not _reflink(src, dst):
+    if not clone_file(src, dst):
         shutil.copyfile(src, dst)
     shutil.copymode(src, dst)
 
@@ -108,7 +86,7 @@ class _Sharer:
 
     def __call__(self, src: str, dst: str) -> None:
         if self.reflinks:
-            if _reflink(src, dst):
+            if clone_file(src, dst):
                 shutil.copymode(src, dst)
                 return
             self.reflinks = False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UsageError, XBuildEnvError
+from ..settings.registry import where
 from . import options as o
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
@@ -34,13 +35,20 @@ def cmd_root(args: argparse.Namespace) -> int:
 
 def _active_json(root: Any, version: str) -> dict[str, Any]:
     """``version --json`` and ``use --json``: the active ``version`` of ``root``."""
+    return {"root": str(root), **_active(root, version).to_json()}
+
+
+def _active(root: Any, version: str) -> Any:
     from ..cache.layout import InstalledVersion, RootLayout
 
     layout = RootLayout(root)
-    found = InstalledVersion(
-        version, layout.version_dir(version), layout.python_marker(version), True
+    return InstalledVersion(
+        version,
+        layout.version_dir(version),
+        layout.python_marker(version),
+        True,
+        layout.source_of(version),
     )
-    return {"root": str(root), **found.to_json()}
 
 
 def cmd_version(args: argparse.Namespace) -> int:
@@ -74,7 +82,7 @@ def cmd_version(args: argparse.Namespace) -> int:
 
         print_json(_active_json(root, version))
         return 0
-    print(version)
+    print(version + _active(root, version).channel_note)
     return 0
 
 
@@ -89,18 +97,23 @@ def cmd_versions(args: argparse.Namespace) -> int:
         print_json({"root": str(root), "versions": [v.to_json() for v in found]})
         return 0
     for v in found:
-        print(("* " if v.active else "  ") + v.name)
+        print(("* " if v.active else "  ") + v.name + v.channel_note)
     return 0
 
 
 def cmd_install(args: argparse.Namespace) -> int:
+    import sys
+
     from ..index.releases import channel_of
+    from ..install.pipeline import FAST_SWITCH_INTERVAL
     from .install_report import report_install
     from .progress import InstallReporter
 
     manager = o.manager(args)
     if args.metadata and (args.nightly or args.debug):
         raise UsageError("--metadata cannot be combined with --nightly or --debug")
+    # This process is ours alone (a library call leaves the interval to its caller).
+    sys.setswitchinterval(FAST_SWITCH_INTERVAL)
     manager.tidy()
     reporter = InstallReporter(args.quiet)
     told: Reporter = reporter  # (checked by mypy: the CLI's reporter is a Reporter)
@@ -229,13 +242,13 @@ _INSTALL_ARGS = (
         "--link-mode",
         choices=_link_modes,
         help="how to share a tree another root already unpacked "
-        "(default: $XBUILDENV_LINK_MODE, link_mode in [tool.xbuildenv], else hardlink)",
+        f"(default: {where('XBUILDENV_LINK_MODE')}, else hardlink)",
     ),
     o.Opt(
         "--no-upload",
         action="store_true",
-        help="read from the remote store ($XBUILDENV_REMOTE_STORE, remote_store in "
-        "[tool.xbuildenv]) but never write to it",
+        help=f"read from the remote store ({where('XBUILDENV_REMOTE_STORE')}) "
+        "but never write to it",
     ),
     o.Opt(
         "--with-emscripten",
@@ -251,7 +264,7 @@ COMMANDS = {
             "download, verify and activate an environment",
             _INSTALL_EXAMPLES,
             args=_INSTALL_ARGS,
-            shared=("channel", *_OUT),
+            shared=("channel", "exclude_newer", *_OUT),
             handler=cmd_install,
         ),
         o.Command(
@@ -299,7 +312,7 @@ COMMANDS = {
             ),
             description=_SEARCH,
             args=(o.Opt("-a", "--all", action="store_true", help="include incompatible releases"),),
-            shared=("json", "channel", *o.COMMON),
+            shared=("json", "channel", "exclude_newer", *o.COMMON),
             handler=cmd_search,
         ),
         o.Command(

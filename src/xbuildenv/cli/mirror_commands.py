@@ -36,6 +36,7 @@ def _print_plan(plan: Plan) -> None:
 
 def cmd_mirror_sync(args: argparse.Namespace) -> int:
     from ..cache.store import ArchiveStore
+    from ..index.cooldown import cooldown_from
     from ..mirror.plan import make_plan
     from ..mirror.selection import Selection
     from ..mirror.sync import check_base_url, run_sync
@@ -53,6 +54,8 @@ def cmd_mirror_sync(args: argparse.Namespace) -> int:
         metadata=args.metadata,
         store=store,
         sizes=args.dry_run,
+        cooldown=cooldown_from(o.project_config(), args.exclude_newer),
+        note=info if args.verbose else None,
     )
     quiet = args.quiet or args.json
     if args.dry_run and args.json:
@@ -161,7 +164,7 @@ COMMANDS = {
                         "install-emscripten through XBUILDENV_MIRROR)",
                     ),
                 ),
-                shared=("json", "verbosity"),
+                shared=("exclude_newer", "json", "verbosity"),
                 handler=cmd_mirror_sync,
             ),
         ),

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..settings.registry import where
+
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -94,8 +96,8 @@ SHARED: dict[str, tuple[Opt, ...]] = {
         Opt(
             "--path",
             metavar="DIR",
-            help="cache root to use (default: $PYODIDE_XBUILDENV_PATH, xbuildenv_path in "
-            "[tool.pyodide.build], else as pyodide-build)",
+            help=f"cache root to use (default: {where('PYODIDE_XBUILDENV_PATH')}, "
+            "else as pyodide-build)",
         ),
     ),
     "python": (
@@ -114,7 +116,7 @@ SHARED: dict[str, tuple[Opt, ...]] = {
             "--metadata",
             metavar="URL_OR_PATH",
             help="release index to use instead of the channel's "
-            "(default: $PYODIDE_CROSS_BUILD_ENV_METADATA_URL)",
+            f"(default: {where('PYODIDE_CROSS_BUILD_ENV_METADATA_URL')})",
         ),
         Opt(
             "--pyodide-build-version",
@@ -124,10 +126,18 @@ SHARED: dict[str, tuple[Opt, ...]] = {
         Opt(
             "--refresh",
             action="store_true",
-            help="fetch the release index even if cached (max age: $XBUILDENV_INDEX_MAX_AGE, "
-            "index_max_age in [tool.xbuildenv])",
+            help="fetch the release index even if cached "
+            f"(max age: {where('XBUILDENV_INDEX_MAX_AGE')})",
         ),
         Opt("--offline", action="store_true", help="use only the cached release index"),
+    ),
+    "exclude_newer": (
+        Opt(
+            "--exclude-newer",
+            metavar="DATE|SPAN",
+            help="ignore releases published at or after this date/time, or this long ago "
+            f"(2026-01-31, 7 days, P7D; as uv; default: {where('XBUILDENV_EXCLUDE_NEWER')})",
+        ),
     ),
 }
 # The handler of a command that, given no subcommand, prints its help.
@@ -225,8 +235,15 @@ def add(
     return parser
 
 
+_WARNED: set[str] = set()  # lines already printed by this command
+
+
 def project_config() -> Any:
-    """``[tool.pyodide.build]`` and ``[tool.xbuildenv]``, warning once about unknown keys."""
+    """``[tool.pyodide.build]`` and ``[tool.xbuildenv]``, warning about unknown keys.
+
+    A command may load the configuration more than once (the root, then the manager);
+    each warning is printed the first time only.
+    """
     from ..settings.config import load_project_config
 
     project = load_project_config()
@@ -234,9 +251,11 @@ def project_config() -> Any:
         from ..settings.config import unknown_own_keys
 
         for line in unknown_own_keys(project):
-            from .output import warn
+            if line not in _WARNED:
+                from .output import warn
 
-            warn(line)
+                _WARNED.add(line)
+                warn(line)
     return project
 
 
@@ -255,7 +274,7 @@ def resolved(args: argparse.Namespace, project: Any = None) -> Any:
 def manager(args: argparse.Namespace) -> Any:
     from ..manager import XBuildEnvManager
     from ..settings.target import resolve_target
-    from .output import error, warn
+    from .output import error, info, warn
 
     made = XBuildEnvManager(
         args.path,
@@ -267,6 +286,8 @@ def manager(args: argparse.Namespace) -> Any:
         offline=getattr(args, "offline", False),
         link_mode=getattr(args, "link_mode", None),
         warn=warn,
+        exclude_newer=getattr(args, "exclude_newer", None),
+        note=info if getattr(args, "verbose", False) else None,
     )
     for line in made.resolved.warnings:
         error(line)

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from ..settings.registry import where
 from . import options as o
 
 
@@ -160,9 +161,11 @@ def setup_emscripten(
     # The activation line goes to stdout so that it can be copied or eval'd.
     print(f"To use it in this shell: {activation_hint(result.emsdk_dir, shell)}")
     print(
-        'Or set every build variable at once: eval "$(xbuildenv env)"'
-        if shell != "powershell"
-        else "Or: xbuildenv env --shell powershell | Invoke-Expression"
+        {
+            "powershell": "Or: xbuildenv env --shell powershell | Out-String | Invoke-Expression",
+            "cmd": "Or: xbuildenv env --shell cmd > xbuildenv-env.bat && call xbuildenv-env.bat",
+            "fish": "Or set every build variable at once: xbuildenv env --shell fish | source",
+        }.get(shell, 'Or set every build variable at once: eval "$(xbuildenv env)"')
     )
     return 0
 
@@ -171,7 +174,11 @@ def cmd_env(args: argparse.Namespace) -> int:
     from ..tools.shell_env import build_env, default_shell, render
 
     _, config = _build_config(args)
-    sys.stdout.write(render(build_env(config), args.shell or default_shell()))
+    text = render(build_env(config), args.shell or default_shell())
+    # A value from the process environment may hold bytes that are not UTF-8
+    # (surrogate escapes): they go out as the very bytes that came in.
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode(sys.stdout.encoding or "utf-8", "surrogateescape"))
     return 0
 
 
@@ -235,7 +242,7 @@ _INSTALL_PACKAGES = o.Command(
         o.Opt(
             "--installer",
             choices=("pip", "uv"),
-            help="default: $XBUILDENV_INSTALLER, installer in [tool.xbuildenv], else pip",
+            help=f"default: {where('XBUILDENV_INSTALLER')}, else pip",
         ),
         o.Opt("--index-url", metavar="URL", help="package index to install from"),
         o.Opt(
@@ -266,8 +273,7 @@ _INSTALL_EMSCRIPTEN = o.Command(
         o.Opt(
             "--emsdk-url",
             metavar="URL",
-            help="git URL of emsdk (default: $XBUILDENV_EMSDK_URL, "
-            "emsdk_url in [tool.xbuildenv], or upstream)",
+            help=f"git URL of emsdk (default: {where('XBUILDENV_EMSDK_URL')}, or upstream)",
         ),
     ),
     shared=o.COMMON,

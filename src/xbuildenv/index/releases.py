@@ -28,6 +28,13 @@ STABLE_URL = "https://pyodide.github.io/pyodide/api/v2/pyodide-cross-build-envir
 STABLE_DEBUG_URL = "https://pyodide.github.io/pyodide/api/v2/debug.json"
 NIGHTLY_URL = "https://pyodide.github.io/pyodide-build-environment-nightly/api/v2/release.json"
 NIGHTLY_DEBUG_URL = "https://pyodide.github.io/pyodide-build-environment-nightly/api/v2/debug.json"
+# (nightly, debug) -> the official index of that channel
+OFFICIAL_INDEXES = {
+    (False, False): STABLE_URL,
+    (False, True): STABLE_DEBUG_URL,
+    (True, False): NIGHTLY_URL,
+    (True, True): NIGHTLY_DEBUG_URL,
+}
 
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _REQUIRED = ("version", "url", "python_version", "emscripten_version")
@@ -175,12 +182,23 @@ class Releases(dict[str, Release]):
     ) -> None:
         super().__init__(releases or {})
         self.broken: dict[str, str] = dict(broken or {})
+        # set by a cooldown (index/cooldown.py): held back (version -> published_at),
+        # kept for want of a date, and the cut-off in words
+        self.held: dict[str, str] = {}
+        self.undated: list[str] = []
+        self.cooldown: str | None = None
+        # whether the index was read from its source by this command (a cached copy
+        # within its max age was not): a checksum mismatch against it is final
+        self.checked = True
 
     def with_urls(self, resolve: Callable[[str], str]) -> Releases:
         """A copy with every release URL passed through ``resolve``."""
         from dataclasses import replace
 
-        return Releases({k: replace(r, url=resolve(r.url)) for k, r in self.items()}, self.broken)
+        out = Releases({k: replace(r, url=resolve(r.url)) for k, r in self.items()}, self.broken)
+        out.held, out.undated, out.cooldown = self.held, self.undated, self.cooldown
+        out.checked = self.checked
+        return out
 
     def describe_broken(self, source: str) -> str | None:
         """One line naming every release left out and its field, or None."""

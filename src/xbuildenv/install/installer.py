@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..cache.layout import (
     INSTALLED_MARKER,
+    LINK_NAME,
     LINK_TMP_PREFIX,
     REPLACED_PREFIX,
     ROOT_LOCK_PREFIX,
+    TRASH_PREFIX,
     RootLayout,
     check_version_name,
     leftover_version,
@@ -164,6 +166,9 @@ def _install_locked(
     target = layout.version_dir(version)
     was_installed = layout.is_installed(version)
     if was_installed and not request.force:
+        label = request.source.label
+        if label is not None and layout.source_of(version) is None:
+            layout.write_source(target, label)  # installed before the record: now said
         return _keep_installed(layout, version, request.python)
     try:
         got, phases = _Staged(layout, request, reporter).run()
@@ -274,6 +279,8 @@ class _Staged:
     def _publish(self, staging: Path) -> None:
         self.reporter.phase("publish")
         self.layout.write_python_marker(staging, self.request.python)
+        if self.request.source.label is not None:
+            self.layout.write_source(staging, self.request.source.label)
         checkpoint("install.python-marker")
         (staging / INSTALLED_MARKER).touch()
         checkpoint("install.installed-marker")
@@ -312,9 +319,14 @@ def tidy_root(layout: RootLayout) -> list[Path]:
             continue  # busy (or a name we would not make): leave it for a later run
     try:
         with link_lock(layout.root, timeout=0.5):
+            layout.restore_link()  # an activation killed half-way (no atomic replace)
             for path in layout.leftovers():
                 if path.name.startswith(LINK_TMP_PREFIX):
                     path.unlink(missing_ok=True)
+                elif leftover_version(path.name) == (TRASH_PREFIX, LINK_NAME):
+                    # what stood where the link belongs, moved aside by activate(): no
+                    # version lock guards it (no version has that name), the link lock does
+                    remove_tree(path)
     except LockTimeoutError:
         pass
     # Lock files of killed processes (a live holder's lock is never touched) and the

@@ -30,6 +30,7 @@ from ..errors import ArchiveError, ChecksumError, DownloadError, TreeMismatchErr
 from ..fs.files import remove_tree
 from ..net.fetch import validator_of
 from ..net.urls import local_path
+from ..redaction import redact
 from ..settings.dirs import cache_home
 from .archive import ExtractStats
 from .package_index import LOCK_MEMBER
@@ -38,8 +39,9 @@ from .reporter import NullReporter, Reporter
 from .request import InstallRequest
 
 # How a tree arrived: hard-linked from another root, unpacked from the machine-wide
-# store, fetched from the fleet's remote store, or downloaded from its origin.
-Route = Literal["linked", "store", "remote", "network"]
+# store, fetched from the fleet's remote store, downloaded from its origin, or read
+# from a local path or file:// URL ("file").
+Route = Literal["linked", "store", "remote", "network", "file"]
 
 
 @dataclass(frozen=True)
@@ -193,8 +195,11 @@ class _Routes:
                 origin = source.origin_url
                 if origin is None or origin == source.url:
                     raise
+                # redacted here: a library's reporter may print it as it is
                 self.reporter.warning(
-                    f"mirror copy {source.url} refused ({exc.message}); fetching from {origin}"
+                    redact(
+                        f"mirror copy {source.url} refused ({exc.message}); fetching from {origin}"
+                    )
                 )
                 self.reset()
                 result = self.from_network(origin)
@@ -222,7 +227,8 @@ class _Routes:
             )
             _write_manifest(self.staging, streamed.stats)
             self._keep(url, tee, streamed)
-            return Obtained("network", streamed.sha256, streamed.size, streamed.size)
+            route: Route = "file" if local_path(url) is not None else "network"
+            return Obtained(route, streamed.sha256, streamed.size, streamed.size)
         finally:
             tee.discard()
 

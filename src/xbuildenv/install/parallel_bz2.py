@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bz2
 import os
+import sys
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -144,9 +145,9 @@ _TRUNCATED = "the archive is truncated (its bzip2 data ends early)"
 
 def worker_count() -> int:
     """Decompression threads: every core but one, which parses tar and writes files."""
-    try:
+    if sys.platform == "linux":  # the cores this process may use (taskset, cgroups)
         cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
+    else:
         cores = os.cpu_count() or 1
     return max(1, min(cores - 1, 4)) if cores > 1 else 0
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +28,11 @@ from .parallel_bz2 import ParallelBz2, worker_count
 from .reporter import NullReporter, Reporter
 from .request import InstallRequest
 from .streams import ChunkPipe, Producer, ReadAhead, open_decompressor, sniff
+
+# The decompressor releases the GIL for every block it works on and must win it back
+# each time; at the default 5 ms interval the busy tar thread makes it wait, and
+# decompression (the slowest stage) falls behind the network. The CLI sets this.
+FAST_SWITCH_INTERVAL = 0.0005
 
 
 @dataclass
@@ -65,6 +69,10 @@ def download_and_extract(
     ``request`` gives the size cap and the fetch settings (None: the defaults);
     ``sink`` gets every raw chunk (e.g. the archive store's file), ``watcher`` every
     extracted file (see :func:`~xbuildenv.install.archive.extract_stream`).
+
+    The interpreter's thread switch interval is left alone: it is the whole process's,
+    and two installs in threads would race on it. A program that owns its process
+    (the CLI) may shorten it; see :data:`FAST_SWITCH_INTERVAL`.
     """
     stream = _Stream(
         url,
@@ -75,15 +83,7 @@ def download_and_extract(
         watcher,
         reporter or NullReporter(),
     )
-    switch = sys.getswitchinterval()
-    # The decompressor releases the GIL for every block it works on and must win it
-    # back each time; at the default 5 ms interval the busy tar thread makes it wait,
-    # and decompression (the slowest stage) falls behind the network.
-    sys.setswitchinterval(0.0005)
-    try:
-        return stream.run(expected_sha256)
-    finally:
-        sys.setswitchinterval(switch)
+    return stream.run(expected_sha256)
 
 
 @dataclass
@@ -151,8 +151,8 @@ class _Stream:
         ahead: Producer | None = None
         on_file = self.watcher.saw if self.watcher is not None else None
         try:
+            kind = sniff(self.pipe)  # before buffering: it waits for all the bytes it needs
             buffered = io.BufferedReader(self.pipe, 1 << 16)
-            kind = sniff(buffered)
             workers = worker_count() if kind == "bz2" else 0
             if workers:
                 ahead = ParallelBz2(buffered, workers)

@@ -31,6 +31,7 @@ class InstallSource:
     sha256: str | None = None
     release_version: str | None = None  # set for index releases: names the CDN in the index
     origin_url: str | None = None  # when ``url`` is a mirror's copy: where it came from
+    label: str | None = None  # written to .xbuildenv-source: the channel, or the URL
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -114,17 +114,23 @@ def run_sync(
 def _index_doc(
     source: dict[str, Any], items: list[Item], hashes: dict[str, str], base_url: str | None
 ) -> bytes:
-    """The source index with only the mirrored releases, their URLs pointing here."""
+    """The source index with only the mirrored releases, their URLs pointing here.
+
+    URLs are written without credentials or signatures: an index is served to every
+    client (they bring their own credentials: netrc, or the URL they were given)."""
+    from ..redaction import redact, strip_userinfo
+
     releases: dict[str, Any] = {}
     raw = source.get("releases", {})
     for item in items:
         entry = dict(raw.get(item.version, {}))
-        entry["url"] = f"{base_url.rstrip('/')}/{item.path}" if base_url else item.path
+        url = f"{base_url.rstrip('/')}/{item.path}" if base_url else item.path
+        entry["url"] = redact(strip_userinfo(url))
         entry["sha256"] = hashes[item.path]
         if item.origin_url.startswith(("http://", "https://")):
             # xbuildenv falls back to it when the mirror's copy is damaged or missing;
             # a mirror of a mirror keeps the first origin
-            entry.setdefault("origin_url", item.origin_url)
+            entry.setdefault("origin_url", redact(strip_userinfo(item.origin_url)))
         releases[item.version] = entry
     doc = {**source, "releases": releases}
     return (json.dumps(doc, indent=2) + "\n").encode()

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import UnknownKeyError
+from ..cache.layout import MAKEFILE_ENVS
+from ..errors import ConfigError, MakefileEnvsError, UnknownKeyError
 from ..fs.paths import contained
 from ..settings.build_settings import OVERRIDABLE, project_overrides
 from ..settings.config import ProjectConfig
@@ -236,6 +237,27 @@ class BuildConfig:
         )
 
 
+# C0 controls but tab and newline (whitespace make itself uses), and DEL: a NUL cannot
+# be passed to a process at all, and the others can rewrite a terminal or a shell line.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _refuse_control_characters(
+    values: Mapping[str, str], source: Path, error: type[ConfigError | MakefileEnvsError]
+) -> None:
+    """``error`` naming the first variable whose value holds a control
+    character: such a value can reach neither ``run`` (a NUL cannot be in an exec's
+    environment) nor a shell that ``env``'s output is fed to."""
+    for name, value in values.items():
+        found = _CONTROL.search(value)
+        if found is not None:
+            raise error(
+                f"{source}: the value of {name} holds the control character "
+                f"{found.group()!r} (at offset {found.start()})",
+                "fix that file; nothing was run",
+            )
+
+
 def load_build_config(
     pyodide_root: Path,
     *,
@@ -255,6 +277,10 @@ def load_build_config(
     env.pop("PYODIDE_ROOT", None)
     mv = parse_makefile_envs(pyodide_root, env)
     made = mv.exported()
+    # A value make took unchanged from the process environment is the user's own, and
+    # reaches a shell quoted; what the file itself computes must be clean.
+    from_file = {name: value for name, value in made.items() if env.get(name) != value}
+    _refuse_control_characters(from_file, pyodide_root / MAKEFILE_ENVS, MakefileEnvsError)
     # Older Makefile.envs files export RUSTFLAGS; it only applies to the wasm target.
     if "RUSTFLAGS" in made and mv.is_exported("RUSTFLAGS"):
         made["CARGO_TARGET_WASM32_UNKNOWN_EMSCRIPTEN_RUSTFLAGS"] = made["RUSTFLAGS"]
@@ -272,6 +298,8 @@ def load_build_config(
     variables["PYODIDE_EMSDK_DIR"] = str(emsdk)
     variables["PYODIDE_EMSCRIPTEN_DIR"] = str(emsdk / "upstream" / "emscripten")
     overrides = project_overrides(project, env) if project is not None else {}
+    if project is not None and project.path is not None:
+        _refuse_control_characters(overrides, project.path, ConfigError)
     variables.update(overrides)
     known = set(variables) | set(OVERRIDABLE.values())
     from_env = {name: env[name] for name in known if name in env and name != "PYODIDE_ROOT"}

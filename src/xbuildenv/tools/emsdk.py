@@ -114,12 +114,17 @@ def installed_emscripten(pyodide_root: Path) -> str | None:
 
 
 def activation_hint(emsdk: Path, shell: str = "bash") -> str:
-    """The line a user types to put this SDK on their PATH."""
+    """The line a user types to put this SDK on their PATH (quoted: macOS and Windows
+    cache folders may hold spaces)."""
+    from .shell_env import quote  # shell_env imports this module
+
     if shell == "fish":
-        return f"source {emsdk / 'emsdk_env.fish'}"
+        return f"source {quote(str(emsdk / 'emsdk_env.fish'), shell)}"
     if shell == "powershell":
-        return f"& {emsdk / 'emsdk_env.ps1'}"
-    return f"source {emsdk / 'emsdk_env.sh'}"
+        return f"& {quote(str(emsdk / 'emsdk_env.ps1'), shell)}"
+    if shell == "cmd":
+        return f"call {quote(str(emsdk / 'emsdk_env.bat'), shell)}"
+    return f"source {quote(str(emsdk / 'emsdk_env.sh'), shell)}"
 
 
 class SdkSource(Protocol):

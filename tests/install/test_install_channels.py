@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from support import Server, run, serve_env, serve_index
+from helpers.cli import run
+from helpers.servers import Server, serve_env, serve_index
 
 from xbuildenv import XBuildEnvManager
 from xbuildenv.index.releases import Channel

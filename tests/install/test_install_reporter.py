@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from support import Server, serve_env, serve_index
+from helpers.servers import Server, serve_env, serve_index
 
 from xbuildenv import NullReporter, XBuildEnvManager
 from xbuildenv.cache.layout import ROOT_PREFIX

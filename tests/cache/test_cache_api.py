@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 
 import pytest
-from support import Server, serve_env, serve_index, snapshot
+from helpers.cli import snapshot
+from helpers.servers import Server, serve_env, serve_index
 
 import xbuildenv
 from xbuildenv import CachePlan, XBuildEnvManager, scan_cache
