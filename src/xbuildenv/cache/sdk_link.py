@@ -18,9 +18,10 @@ import shutil
 from pathlib import Path
 
 from ..checkpoints import checkpoint
+from ..fs.clone import clone_file
 from .sdk_manifest import is_private
 from .sdk_store import StoredSdk
-from .treelink import LinkMode, _reflink, _Sharer
+from .treelink import LinkMode, _Sharer
 
 # Config files that name the folder the SDK was built in: rewritten for each root.
 _CONFIGS = (".emscripten", "upstream/emscripten/.emscripten")
@@ -67,7 +68,7 @@ class _Private:
         self.reflinks = True
 
     def __call__(self, src: str, dst: str, mode: int) -> None:
-        if self.reflinks and _reflink(src, dst):
+        if self.reflinks and clone_file(src, dst):
             os.chmod(dst, mode)
             return
         self.reflinks = False
