@@ -163,3 +163,37 @@ def test_mirror_sync_shape(server: Server, meta: str, env: dict[str, str], tmp_p
     again = validate("mirror sync", run("mirror", "sync", dest, "--metadata", meta, "--json",
                                         env=env))  # fmt: skip
     assert {a["action"] for a in again["archives"]} == {"present"}
+
+
+def test_sdk_shapes(server: Server, env: dict[str, str], tmp_path: Path, emsdk_repo: str) -> None:
+    from helpers.cli import install_env
+
+    env = {**env, "XBUILDENV_EMSDK_URL": emsdk_repo}
+    root = tmp_path / "root"
+    install_env(server, env, root)
+    assert run("install-emscripten", "--path", str(root), env=env).code == 0
+    listing = validate("cache list", run("cache", "list", "--json", env=env))
+    [sdk] = listing["sdks"]
+    assert sdk["version"] == "4.0.9" and len(sdk["roots"]) == 1 and sdk["files"] > 100
+    checked = validate("cache verify", run("cache", "verify", "--json", env=env))
+    assert checked["dropped"] == 0 and any(c["kind"] == "sdk" for c in checked["checked"])
+    victim = next(Path(sdk["path"], "emsdk", "upstream/emscripten/system").rglob("*.c"))
+    victim.chmod(0o644)
+    with open(victim, "r+b") as fh:
+        fh.write(b"#")
+    checked = validate("cache verify", run("cache", "verify", "--json", env=env))
+    [bad] = [c for c in checked["checked"] if c["kind"] == "sdk"]
+    assert bad["dropped"] and "changed" in bad["problem"] and checked["dropped"] == 1
+    assert validate("cache list", run("cache", "list", "--json", env=env))["sdks"] == []
+    assert run("install-emscripten", "--force", "--path", str(root), env=env).code == 0
+    kept = validate("gc", run("gc", "--json", env=env))
+    assert kept["sdks"] == []  # the root still uses it
+    shutil.rmtree(root / "xbuildenv" / "emsdk")
+    (root / "xbuildenv" / ".xbuildenv-sdk.json").unlink()
+    dry = validate("gc", run("gc", "--dry-run", "--json", env=env))
+    assert [s["version"] for s in dry["sdks"]] == ["4.0.9"]
+    assert validate("gc", run("gc", "--json", env=env))["sdks"] == dry["sdks"]
+    assert run("install-emscripten", "--force", "--path", str(root), env=env).code == 0
+    clean = validate("cache clean", run("cache", "clean", "--emscripten", "--json", env=env))
+    assert len(clean["sdks"]) == 1 and clean["freed_bytes"] >= clean["sdks"][0]["size"]
+    assert (root / "xbuildenv" / "emsdk" / "upstream/bin/clang").is_file()  # the root keeps its own

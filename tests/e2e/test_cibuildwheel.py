@@ -157,6 +157,20 @@ def test_cibuildwheel_pyodide_flow(
     log = (tmp_path / "emsdk.log").read_text().splitlines()
     assert [line.split()[0] for line in log] == ["install", "activate"]
 
+    # A second job on this machine (its own cibuildwheel cache, so its own root) gets
+    # the SDK from the machine's SDK store: emsdk does not run again.
+    env2 = {**env, "CIBW_CACHE_PATH": str(tmp_path / "cibw-cache-2")}
+    (tmp_path / "cibw-cache-2").mkdir()
+    proc = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", DRIVER, version, "0.39.2", mm],
+        env=env2, cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    second: dict[str, Any] = json.loads(proc.stdout.split("RESULT ", 1)[1])
+    assert second["emscripten_dir"] != result["emscripten_dir"]
+    assert Path(second["emscripten_dir"], "emscripten-version.txt").is_file()
+    assert (tmp_path / "emsdk.log").read_text().splitlines() == log
+
     # What decided "compatible" is said, and with pyodide-build it is its range.
     listed = json.loads(xbuildenv(venv, env, tmp_path, "search", "--json"))
     if variant == "plain":

@@ -188,36 +188,26 @@ def make_wheel(
     return f"{dist}-py3-none-any.whl", raw.getvalue()
 
 
-# The stand-in: records each call, and builds the tree a real emsdk would.
-FAKE_EMSDK = r"""#!/bin/sh
-echo "$*" >> "$FAKE_EMSDK_LOG"
-case "$1" in
-  install)
-    if [ -n "$FAKE_EMSDK_FAIL" ]; then echo "error: download failed for $3"; exit 3; fi
-    mkdir -p upstream/emscripten/src node/22.16.0_64bit/bin
-    printf 'line1\nline2\nline3\n' > upstream/emscripten/src/settings.js
-    echo "$3" > upstream/emscripten/emscripten-version.txt
-    printf '#!/bin/sh\n' > node/22.16.0_64bit/bin/node
-    ;;
-  activate)
-    echo "emsdk_path = 'embedded'" > .emscripten
-    ;;
-esac
-"""
+# The stand-in: records each call, and builds the tree a real emsdk would (its shape:
+# tests/data/fake_emsdk.py).
+FAKE_EMSDK = (DATA / "fake_emsdk.py").read_text()
 
 
 def git(*args: str, cwd: Path) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def make_emsdk_repo(folder: Path) -> str:
-    """A local git repository standing in for emsdk (its ``emsdk`` is FAKE_EMSDK); its URL."""
+def make_emsdk_repo(folder: Path, tags: tuple[str, ...] = ("4.0.9",)) -> str:
+    """A local git repository standing in for emsdk (its ``emsdk`` is FAKE_EMSDK, run by
+    this Python), tagged with ``tags`` as emsdk tags its releases; its URL."""
     repo = folder / "emsdk-repo"
     repo.mkdir()
-    (repo / "emsdk").write_text(FAKE_EMSDK)
+    (repo / "emsdk").write_text(f"#!{sys.executable}\n" + FAKE_EMSDK)
     (repo / "emsdk").chmod(0o755)
     (repo / "emsdk_env.sh").write_text("# sourced by users\n")
     git("init", "-q", cwd=repo)
     git("add", ".", cwd=repo)
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "emsdk", cwd=repo)
+    for tag in tags:
+        git("-c", "user.name=t", "-c", "user.email=t@t", "tag", "-a", "-m", tag, tag, cwd=repo)
     return f"file://{repo}"

@@ -89,6 +89,22 @@ EMSDK_DIR = "emsdk"
 EMSDK_MARKER = ".emscripten-version"
 EMSDK_STAGING_PREFIX = ".emsdk-staging-"
 EMSDK_TRASH_PREFIX = ".emsdk-trash-"
+# In a version folder: which store SDK its emsdk/ was linked from (JSON: key, revision).
+EMSDK_KEY_MARKER = ".xbuildenv-sdk.json"
+# The machine's SDK store, <store>/sdks/ (cache/sdk_store.py):
+#   <key>/emsdk/...         a published SDK, read-only, shared by every root
+#   <key>/sdk.json          its manifest (every file's size, sha256, mode; links; dirs)
+#   .build-<token>-<pid>/   an SDK being built (or unpacked) and not yet published
+#   .trash-<token>/         an SDK being deleted (damaged, replaced, unused)
+#   .locks/<name>.lock      one lock per (version, patches, platform)
+# and <store>/sdk-users/<key>/<hash>: the emsdk folders of roots that linked <key>.
+STORE_SDKS = "sdks"
+STORE_SDK_USERS = "sdk-users"
+SDK_TREE = "emsdk"
+SDK_MANIFEST = "sdk.json"
+SDK_BUILD_PREFIX = ".build-"
+SDK_TRASH_PREFIX = ".trash-"
+SDK_PACKS = "packs"  # in a remote store or mirror: emsdk/<key>-<digest>.tar.zst
 # Beside host site-packages while install-packages works on a copy of it.
 HOST_STAGING_PREFIX = ".xbuildenv-staging-"
 # In a staging folder: the package index being written while the archive arrives.

@@ -127,6 +127,10 @@ def cmd_install(args: argparse.Namespace) -> int:
     finally:
         reporter.close()
     report_install(args, manager, result)
+    if args.with_emscripten:
+        from .tools_commands import setup_emscripten
+
+        setup_emscripten(args, None, force=False, hint=False)
     return 0
 
 
@@ -243,6 +247,11 @@ _INSTALL_ARGS = (
         action="store_true",
         help=f"read from the remote store ({where('XBUILDENV_REMOTE_STORE')}) "
         "but never write to it",
+    ),
+    o.Opt(
+        "--with-emscripten",
+        action="store_true",
+        help="also set up the environment's Emscripten SDK (as install-emscripten)",
     ),
 )
 COMMANDS = {

@@ -72,6 +72,14 @@ def cmd_mirror_sync(args: argparse.Namespace) -> int:
         store=store,
         on_item=lambda i: info(f"{i.action:<6} {i.version} ({i.channel}) -> {i.path}", quiet),
     )
+    if args.emscripten:
+        from ..cache.sdk_store import SdkStore
+        from ..tools.emsdk_sources import RemoteSdks
+
+        target = RemoteSdks(args.dest, "mirror", None, upload=True)
+        for sdk in SdkStore().all():
+            target.share(sdk)
+            info(f"packed Emscripten SDK {sdk.key.name}", quiet)
     if args.json:
         print_json(plan.to_json(result.indexes, result.pruned, dry_run=False))
         return 0
@@ -149,6 +157,12 @@ COMMANDS = {
                         help="mirror this index instead of the stable channel",
                     ),
                     o.Opt("--dry-run", action="store_true", help="only say what would be fetched"),
+                    o.Opt(
+                        "--emscripten",
+                        action="store_true",
+                        help="also add this machine's stored Emscripten SDKs, packed (for "
+                        "install-emscripten through XBUILDENV_MIRROR)",
+                    ),
                 ),
                 shared=("exclude_newer", "json", "verbosity"),
                 handler=cmd_mirror_sync,

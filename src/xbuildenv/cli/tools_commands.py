@@ -110,32 +110,52 @@ def cmd_install_packages(args: argparse.Namespace) -> int:
 
 
 def cmd_install_emscripten(args: argparse.Namespace) -> int:
+    return setup_emscripten(args, args.version, force=args.force, hint=True)
+
+
+def setup_emscripten(
+    args: argparse.Namespace, version: str | None, *, force: bool, hint: bool
+) -> int:
+    """install-emscripten, and the second half of ``install --with-emscripten``."""
     from ..errors import ToolError
     from ..tools.emsdk import activation_hint, emsdk_url, install_emscripten
+    from ..tools.emsdk_sources import sdk_sources
     from ..tools.shell_env import default_shell
-    from .output import info
+    from .output import info, warn
 
     manager, config = _build_config(args)
-    wanted = args.version or config.emscripten_version
-    streaming = not args.quiet
+    wanted = version or config.emscripten_version
+    streaming = not args.quiet and not getattr(args, "json", False)
     try:
         result = install_emscripten(
             config.pyodide_root,
             wanted,
-            url=emsdk_url(manager.project, args.emsdk_url),
-            force=args.force,
+            url=emsdk_url(manager.project, getattr(args, "emsdk_url", None)),
+            force=force,
             on_line=_printer(streaming),
             expected_version=config.emscripten_version or None,
+            warn=warn,
+            sources=sdk_sources(warn, upload=not getattr(args, "no_upload", False)),
+            link_mode=manager.link_mode,
         )
     except ToolError as exc:
         if not streaming:
             _show_tail(exc.output)
         raise
+    if args.verbose and result.key:
+        how = {
+            "built": "built",
+            "store": "linked from the SDK store",
+            "remote": "from the remote store",
+            "mirror": "from the mirror",
+            None: "in place",
+        }[result.source]
+        info(f"SDK {result.key} ({how}; emsdk revision {result.revision})", args.quiet)
     if result.action == "already installed":
         info(f"Emscripten {result.version} is already installed in {result.emsdk_dir}", args.quiet)
     else:
         info(f"Emscripten {result.version} installed in {result.emsdk_dir}", args.quiet)
-    if args.quiet:
+    if args.quiet or not hint:
         return 0
     shell = default_shell()
     # The activation line goes to stdout so that it can be copied or eval'd.

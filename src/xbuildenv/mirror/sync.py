@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..cache.layout import SDK_PACKS
 from ..cache.store import ArchiveStore
 from ..checkpoints import checkpoint
 from ..errors import UsageError
@@ -148,6 +149,8 @@ def prune_unlisted(storage: Storage) -> list[str]:
     for name in storage.list_files():
         if name in INDEX_NAMES.values() or not name.endswith(ARCHIVE_SUFFIXES):
             continue
+        if name.startswith(SDK_PACKS + "/"):
+            continue  # packed Emscripten SDKs (mirror sync --emscripten): no index lists them
         if names_file(urls, name):
             continue
         checkpoint("mirror.prune")

@@ -93,6 +93,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("XBUILDENV_REMOTE_STORE", "remote_store", "url", "", "install.origins", "fsspec URL, `http(s)://` URL that takes PUT/DELETE, or absolute folder path of the store shared by a fleet"),
     Setting("XBUILDENV_REMOTE_STORE_READ_ONLY", "remote_store_read_only", "bool", "`0`", "install.origins", "`1`/`true`: read the remote store, never upload"),
     Setting("XBUILDENV_REMOTE_STORE_WAIT", None, "seconds", "`60`", "install.origins", "seconds to wait for another runner's upload"),
+    Setting("XBUILDENV_REMOTE_STORE_KEY", None, "text", "", "tools.emsdk_sources", "shared secret: packed Emscripten SDKs are signed with it (HMAC) and used only with a valid signature"),
     Setting("XBUILDENV_STORAGE_TIMEOUT", None, "seconds", "`10`", "net.storage", "object-store and HTTP-store connect/read timeout in seconds"),
     Setting("XBUILDENV_EXCLUDE_NEWER", "exclude_newer", "date", "", "index.cooldown", "ignore releases published at or after this moment (`2026-01-31`, `2026-01-31T12:00:00Z`) or this long ago (`7 days`, `P7D`), as uv's `--exclude-newer`"),
     # --- pyodide-build's overridable keys (see settings.build_settings) -------------
