@@ -89,7 +89,9 @@ def extract(path: Path, root: Path) -> list[Example]:
             block = []
             continue
         if fence is not None and text.strip() == "```":
-            if fence in SHELL_FENCES:
+            # a block that starts with "#!" is a script file shown whole, not commands
+            script = bool(block) and block[0][1].startswith("#!")
+            if fence in SHELL_FENCES and not script:
                 blocks += 1
                 name = str(path.relative_to(root))
                 found += [Example(name, n, line, blocks) for n, line in _lines(block)]

@@ -103,21 +103,21 @@ def render_errors() -> str:
     return "\n".join(out)
 
 
-def render_settings() -> str:
-    """Every environment variable and ``[tool.xbuildenv]`` key, from the settings registry."""
+def render_settings(group: str) -> str:
+    """One group of the settings registry as a table (variables, keys, defaults, help)."""
     from xbuildenv.settings import registry
 
-    rows = []
-    for s in registry.SETTINGS:
-        variable = f"`{s.env}`" if s.env else ""
-        key = f"`{s.key}`" if s.key else ""
-        default = f"`{s.default}`" if s.default not in (None, "") else ""
-        rows.append(f"| {variable} | {key} | {default} | {_escape(s.help)} |")
-    head = "| variable | pyproject key | default | meaning |\n| --- | --- | --- | --- |\n"
-    return head + "\n".join(rows) + "\n"
+    return registry.markdown(group)  # type: ignore[arg-type]
 
 
-GENERATORS = {"cli": render_cli, "errors": render_errors, "settings": render_settings}
+GENERATORS = {
+    "cli": render_cli,
+    "errors": render_errors,
+    **{
+        f"settings-{group}": (lambda group=group: render_settings(group))
+        for group in ("ours", "shared", "build", "external", "test")
+    },
+}
 
 
 def expand(markdown: str) -> str:

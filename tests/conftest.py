@@ -1,20 +1,99 @@
+"""Fixtures for every test, and the layout of the suite.
+
+Unit tests sit in a folder per layer of ``src/xbuildenv`` (``fs/``, ``settings/``,
+``net/``, ``cache/``, ``index/``, ``install/``, ``tools/``, ``mirror/``, ``manager/``,
+``cli/``); ``architecture/`` checks the layers themselves; ``e2e/`` runs pyodide-build
+and cibuildwheel next to xbuildenv; ``faults/`` is the fault-injection suite. What the
+tests share is in ``helpers/`` (plain modules, imported as ``helpers.<name>``) and in
+the conftest.py files (fixtures); no test module imports another.
+"""
+
 from __future__ import annotations
 
+import compileall
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from support import Server, clean_env
+from helpers.cli import REPO, clean_env
+from helpers.servers import Server
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--full-sweep", action="store_true", help="run the slow, exhaustive fault sweeps too"
     )
+    parser.addoption(
+        "--portable",
+        action="store_true",
+        help="turn off every Linux-only fast path (XBUILDENV_PORTABLE=all), so the code "
+        "macOS and Windows run is what runs; XBUILDENV_PORTABLE=exchange,link,... for some",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``--portable`` sets the library's one switch for this process and every child
+    (``helpers.cli.clean_env`` passes it on); a misspelt path name is an error, not a no-op."""
+    from xbuildenv.fs.platform import ENV_PORTABLE, FAST_PATHS, forced_portable
+
+    config.addinivalue_line(
+        "markers", "fast_path(name): asserts a fast path itself; skipped when it is forced off"
+    )
+    if config.getoption("--portable"):
+        os.environ[ENV_PORTABLE] = "all"
+    unknown = forced_portable() - set(FAST_PATHS)
+    if unknown:
+        raise pytest.UsageError(
+            f"{ENV_PORTABLE} names no fast path {sorted(unknown)}; known: {', '.join(FAST_PATHS)}"
+        )
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    from xbuildenv.fs.platform import forced_portable
+
+    off = sorted(forced_portable())
+    return f"portable: fast paths forced off: {', '.join(off)}" if off else None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the package to bytecode once, before any test runs.
+
+    The tests start ``xbuildenv`` in thousands of subprocesses, each with
+    PYTHONDONTWRITEBYTECODE (``helpers.cli.clean_env``), so a module no earlier
+    process wrote bytecode for is compiled from source again in every one of them:
+    about half of each short command's start-up.
+    """
+    compileall.compile_dir(REPO / "src" / "xbuildenv", quiet=1)
+
+
+# The longest files, started first: with ``-n auto --dist loadfile`` a file runs whole on
+# one worker, and one of these started last would leave the other workers idle at the end.
+LONGEST_FIRST = (
+    "faults/test_faults_kill.py",
+    "faults/test_mirror_faults.py",
+    "e2e/test_cibuildwheel.py",
+)
+
+
+def _start_rank(item: pytest.Item) -> int:
+    where = item.path.as_posix()
+    return next((i for i, name in enumerate(LONGEST_FIRST) if where.endswith(name)), 99)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_start_rank)  # stable: the order within a file is kept
+    from xbuildenv.fs.platform import forced_portable
+
+    off = forced_portable()
+    for item in items:
+        for mark in item.iter_markers("fast_path"):
+            if mark.args[0] in off:
+                item.add_marker(
+                    pytest.mark.skip(reason=f"checks the {mark.args[0]} fast path, forced off")
+                )
     if config.getoption("--full-sweep"):
         return
     skip = pytest.mark.skip(reason="slow sweep: run with --full-sweep")
@@ -30,10 +109,19 @@ def server() -> Iterator[Server]:
     s.close()
 
 
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A loopback port that refuses connections for the whole test: bound, never
+    listening, and held, so no other test (or worker) can start listening on it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
 def moto_s3() -> Iterator[object]:
     """One S3 API server (moto) for the whole run: it takes a second or two to start."""
-    from mirror_support import MotoS3
+    from helpers.services import MotoS3
 
     s3 = MotoS3()
     yield s3
@@ -45,6 +133,8 @@ def private_process_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     """This process's environment without user configuration, with a private cache,
     HOME and working folder: for tests that call the library in-process."""
     for key in list(os.environ):
+        if key == "XBUILDENV_PORTABLE":  # the test run's own switch (--portable)
+            continue
         if key.startswith(("PYODIDE_", "XBUILDENV_")) or key == "VIRTUAL_ENV":
             monkeypatch.delenv(key)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -55,8 +145,8 @@ def private_process_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
 
 @pytest.fixture
 def emsdk_repo(tmp_path: Path) -> str:
-    """A local git repository standing in for emsdk (see tools_helpers.FAKE_EMSDK)."""
-    from tools_helpers import make_emsdk_repo
+    """A local git repository standing in for emsdk (see helpers.archives.FAKE_EMSDK)."""
+    from helpers.archives import make_emsdk_repo
 
     return make_emsdk_repo(tmp_path)
 
@@ -73,9 +163,31 @@ def env(home: Path) -> dict[str, str]:
     return clean_env(home)
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker: hand this worker's fault-suite counters to the controller."""
+    from helpers.faults import FAULT_STATS
+
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fault_stats"] = dict(FAULT_STATS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the pytest-xdist controller: add up the counters each worker handed over.
+
+    Every counter is a sum; the one count of distinct kill points is too, because one
+    module (test_faults_kill.py) makes them all and ``--dist loadfile`` keeps a module
+    on one worker.
+    """
+    from helpers.faults import FAULT_STATS
+
+    FAULT_STATS.update(getattr(node, "workeroutput", {}).get("fault_stats", {}))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The fault suite's figures (issue 3), when any fault test ran."""
-    from fault_support import FAULT_STATS as s
+    from helpers.faults import FAULT_STATS as s
 
     if not s:
         return

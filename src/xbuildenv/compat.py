@@ -12,10 +12,11 @@ by :class:`~xbuildenv.manager.XBuildEnvManager`, the native API.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
-from .cache.layout import EMSDK_MARKER, LINK_NAME, PYTHON_MARKER
+from .cache.layout import EMSDK_MARKER, LINK_NAME, PYTHON_MARKER, pyodide_root_in
 from .errors import (
     IncompatibleError,
     NotInstalledError,
@@ -39,6 +40,9 @@ __all__ = [
 ]
 
 
+_LOG = logging.getLogger("xbuildenv")
+
+
 class CrossBuildEnvManager:
     """Manager for the cross-build environments under ``env_dir``.
 
@@ -54,7 +58,9 @@ class CrossBuildEnvManager:
             raise RootError(
                 f"Failed to create cross-build environment at {self.env_dir} ({exc})"
             ) from exc
-        self._native = XBuildEnvManager(self.env_dir, metadata_url)
+        # pyodide-build reports through logging; so do we (a library prints nothing):
+        # a malformed release left out of the index is said, not dropped silently.
+        self._native = XBuildEnvManager(self.env_dir, metadata_url, warn=_LOG.warning)
         self.metadata_url = metadata_url
 
     @property
@@ -71,7 +77,7 @@ class CrossBuildEnvManager:
     def pyodide_root(self) -> Path:
         """``<active version>/xbuildenv/pyodide-root`` (computed even when none is active,
         as pyodide-build does)."""
-        return self.symlink_dir.resolve() / "xbuildenv" / "pyodide-root"
+        return pyodide_root_in(self.symlink_dir.resolve())
 
     @property
     def current_version(self) -> str | None:
@@ -136,7 +142,7 @@ class CrossBuildEnvManager:
             raise IncompatibleError(
                 f"Version {version} is not compatible with the current environment.", str(exc)
             ) from None
-        return result.path / "xbuildenv" / "pyodide-root"
+        return pyodide_root_in(result.path)
 
     def uninstall_version(self, version: str | None) -> str:
         """Remove ``version`` (None: the active one); return the version removed."""
@@ -170,7 +176,8 @@ class CrossBuildEnvManager:
         """The latest compatible release, or ``ValueError`` in pyodide-build's words."""
         from .index.compatibility import latest_compatible
 
-        releases = list(self._native.releases().values())
+        index = self._native.releases()
+        releases = list(index.values())
         python = self._native.python_version
         pyodide_build = self._native.pyodide_build_version
         try:
@@ -179,9 +186,10 @@ class CrossBuildEnvManager:
             why = str(exc)
         pythons = sorted({_major_minor(r.python_version) for r in releases})
         if not pythons:
+            source = self._native.metadata_url or "the default index"
             raise IncompatibleError(
-                "No cross-build environment releases are available in the metadata at "
-                f"{self._native.metadata_url or 'the default index'}."
+                f"No cross-build environment releases are available in the metadata at {source}.",
+                index.describe_broken("every release is malformed") if index.broken else None,
             )
         mine = _major_minor(python)
         if mine > pythons[-1]:

@@ -10,6 +10,8 @@ a caller.
 
 from __future__ import annotations
 
+from .redaction import redact
+
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -21,8 +23,10 @@ __all__ = [
     "ConfigError",
     "DownloadError",
     "EmsdkError",
+    "HTTPStatusError",
     "HostPackagesError",
     "IncompatibleError",
+    "InvalidVersionNameError",
     "LockTimeoutError",
     "MakefileEnvsError",
     "MetadataError",
@@ -47,9 +51,11 @@ class XBuildEnvError(Exception):
     exit_code = 1
 
     def __init__(self, message: str, hint: str | None = None) -> None:
+        # Redacted here, once, so no caller can print or store a URL's password.
+        message = redact(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = redact(hint) if hint else hint
 
     def __str__(self) -> str:
         if self.hint:
@@ -63,6 +69,15 @@ class UsageError(XBuildEnvError, ValueError):
     ``ValueError``, as pyodide-build's ``CrossBuildEnvManager`` raised it."""
 
     exit_code = 2
+
+
+class InvalidVersionNameError(UsageError):
+    """A version name that cannot be a folder of the root; ``reason`` says why
+    (``"it holds a path separator"``), for callers that phrase their own message."""
+
+    def __init__(self, message: str, reason: str, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.reason = reason
 
 
 class ConfigError(XBuildEnvError):
@@ -85,6 +100,15 @@ class IncompatibleError(XBuildEnvError, ValueError):
 
 class DownloadError(XBuildEnvError):
     """The network failed us: HTTP error, timeout, DNS, refused connection."""
+
+
+class HTTPStatusError(DownloadError):
+    """The server answered with an HTTP status that is neither success nor worth a
+    retry (404, 403, 304 to a conditional request...); ``status`` holds it."""
+
+    def __init__(self, message: str, status: int, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
 
 
 class ChecksumError(XBuildEnvError):
@@ -130,7 +154,7 @@ class ToolError(XBuildEnvError):
 
     def __init__(self, message: str, hint: str | None = None, output: Sequence[str] = ()) -> None:
         super().__init__(message, hint)
-        self.output = list(output)
+        self.output = [redact(line) for line in output]
 
 
 class EmsdkError(ToolError):

@@ -20,7 +20,9 @@ from .cache.layout import RootLayout, check_version_name, url_to_version
 from .cache.owners import read_owner, record_use
 from .cache.root import ResolvedRoot, resolve_root
 from .errors import (
+    ChecksumError,
     ConfigError,
+    InvalidVersionNameError,
     MetadataError,
     NotInstalledError,
     UsageError,
@@ -32,15 +34,19 @@ from .errors import (
 from .fs.files import remove_tree
 from .index.choice import untagged
 from .index.index_cache import DEFAULT_MAX_AGE, IndexPolicy, load_releases
-from .index.releases import Release, Releases, channel_url
-from .install.installer import (
-    InstallOptions,
-    InstallResult,
-    InstallSource,
-    install_version,
-    tidy_root,
+from .index.releases import (
+    OFFICIAL_INDEXES,
+    Channel,
+    Release,
+    Releases,
+    channel_flags,
+    channel_name,
+    channel_url,
 )
+from .install.installer import InstallResult, install_version, tidy_root
 from .install.origins import mirrored_source, remote_store_for
+from .install.reporter import Reporter, WarningsTo
+from .install.request import InstallRequest, InstallSource
 from .net.urls import remote_archive_problem
 from .settings.build_settings import build_setting
 from .settings.config import (
@@ -59,6 +65,7 @@ from .settings.target import TargetEnv, resolve_target
 
 if TYPE_CHECKING:
     from .cache.treelink import LinkMode
+    from .install.remote_store import RemoteStore
 
 __all__ = ["XBuildEnvManager", "default_xbuildenv_path"]
 
@@ -66,6 +73,33 @@ __all__ = ["XBuildEnvManager", "default_xbuildenv_path"]
 def default_xbuildenv_path(python: str | None = None) -> Path:
     """The root pyodide-build would use for the target environment (see :mod:`root`)."""
     return resolve_root(resolve_target(python), load_project_config()).path
+
+
+def _source_from_url(url: str) -> InstallSource:
+    """An archive named by URL or path: its version folder is named after the URL."""
+    if not url.strip():
+        raise UsageError("--url is empty", "give the URL or path of an archive")
+    name = url_to_version(url)
+    try:
+        check_version_name(name)
+    except InvalidVersionNameError as exc:
+        reason = exc.reason
+        shown = url if len(url) <= 60 else url[:57] + "..."
+        raise UsageError(
+            f"--url {shown!r} cannot name a version folder: {reason}",
+            "use a shorter URL (e.g. a redirect) or serve it from an index",
+        ) from None
+    return InstallSource(name, url, label=url)
+
+
+_CHANNELS = ("stable", "stable-debug", "nightly", "nightly-debug")
+
+
+def _channel_of(label: str | None) -> str:
+    """The channel a recorded source stands for: an unrecorded one, a custom index and a
+    URL are taken as stable (as pyodide-build's #414 keeps an unlabelled environment for
+    a stable request); only a debug or nightly build differs from them."""
+    return label if label in _CHANNELS else "stable"
 
 
 class XBuildEnvManager:
@@ -89,6 +123,8 @@ class XBuildEnvManager:
         offline: bool = False,
         link_mode: str | None = None,
         warn: Callable[[str], None] | None = None,
+        exclude_newer: str | None = None,
+        note: Callable[[str], None] | None = None,
     ) -> None:
         self.target = target or resolve_target()
         self.project = project if project is not None else load_project_config()
@@ -99,7 +135,13 @@ class XBuildEnvManager:
         self.metadata_url = metadata_url
         self._pyodide_build_version = pyodide_build_version
         self._warned_indexes: set[str] = set()
+        self._checked: dict[str, bool] = {}  # index -> read from its source this time
         self.warn = warn
+        self.note = note  # what -v adds (a release kept for want of a date, ...)
+        from .index.cooldown import cooldown_from
+
+        # uv's --exclude-newer: releases published at or after the cut-off are not seen
+        self.cooldown = cooldown_from(self.project, exclude_newer)
         self.index_policy = IndexPolicy(self._max_age(), refresh=refresh, offline=offline)
         from .cache.treelink import LINK_MODES
 
@@ -185,17 +227,36 @@ class XBuildEnvManager:
         return [v.name for v in self.layout.list_versions()]
 
     # --- releases ------------------------------------------------------------
+    def _check_channel(self, nightly: bool, debug: bool) -> None:
+        """A given index is the one index: it names no channel to choose besides."""
+        if self.metadata_url and (nightly or debug):
+            raise UsageError("--metadata cannot be combined with --nightly or --debug")
+
+    def _channel(self, channel: Channel) -> tuple[bool, bool]:
+        """``(nightly, debug)`` of ``channel``, refused with a given index (above)."""
+        nightly, debug = channel_flags(channel)
+        self._check_channel(nightly, debug)
+        return nightly, debug
+
     def releases(self, *, nightly: bool = False, debug: bool = False) -> Releases:
         """The usable releases of the index; malformed ones are left out with a warning
         (once per index and manager) and listed in ``Releases.broken``."""
-        if self.metadata_url and (nightly or debug):
-            raise UsageError("--metadata cannot be combined with --nightly or --debug")
+        self._check_channel(nightly, debug)
         source = self.metadata_url or channel_url(nightly, debug)
         releases = load_releases(source, self.index_policy, warn=self.warn)
+        self._checked[source] = releases.checked
         note = releases.describe_broken(f"release index {source}")
-        if note is not None and self.warn is not None and source not in self._warned_indexes:
-            self._warned_indexes.add(source)
+        first = source not in self._warned_indexes
+        self._warned_indexes.add(source)
+        if note is not None and self.warn is not None and first:
             self.warn(note)
+        if self.cooldown is not None:
+            releases = self.cooldown.apply(releases)
+            if releases.undated and self.note is not None and first:
+                self.note(
+                    f"release index {source}: kept {len(releases.undated)} release(s) "
+                    f"without published_at despite {self.cooldown.describe()}"
+                )
         return releases
 
     def is_compatible(self, release: Release) -> bool:
@@ -230,102 +291,196 @@ class XBuildEnvManager:
         *,
         url: str | None = None,
         force_install: bool = False,
-        nightly: bool = False,
-        debug: bool = False,
-        activate: bool = True,
-        on_progress: Callable[[int, int | None], None] | None = None,
-        on_wait: Callable[[str], None] | None = None,
+        channel: Channel = "stable",
         upload: bool = True,
+        reporter: Reporter | None = None,
     ) -> InstallResult:
         """Install (or verify) a version and make it active.
 
         With neither ``version`` nor ``url``, ``DEFAULT_CROSS_BUILD_ENV_URL`` or else
         ``default_cross_build_env_url`` from pyproject.toml is used if set, else the
-        latest compatible release.
-        ``force_install`` skips the compatibility check and reinstalls. ``upload=False``
-        never writes to the remote store (see :mod:`xbuildenv.install.remote_store`).
+        latest compatible release of ``channel``. ``force_install`` skips the
+        compatibility check and reinstalls. ``upload=False`` never writes to the remote
+        store (see :mod:`xbuildenv.install.remote_store`). ``reporter`` hears of phases,
+        progress, waits and warnings (default: warnings go to the manager's ``warn``).
         """
         if url and version:
             raise UsageError("give a VERSION or --url, not both")
+        if self.metadata_url and channel != "stable":  # even when nothing is resolved
+            raise UsageError("--metadata cannot be combined with --nightly or --debug")
+        reporter = reporter or WarningsTo(self.warn)
         if version is not None:
             version = untagged(version)
         if url is None and version is None:
             # DEFAULT_CROSS_BUILD_ENV_URL, else the pyproject key (pyodide-build's order)
             url = build_setting(self.project, KEY_DEFAULT_URL).value or None
-        # Fast path: an installed version needs no index and no network.
-        if (
-            url is None
-            and version is not None
-            and not force_install
-            and self.layout.is_installed(version)
-        ):
+        nightly, debug = self._channel(channel)  # checked before the fast path too
+        label = self._label(nightly, debug)
+        # Fast path: an installed version needs no index and no network, unless it came
+        # from another channel (a stable and a debug build share the version's folder).
+        if url is None and version is not None and self._have(version, label, force_install):
             # (a marker for another Python is refreshed locally by install_version)
-            source = InstallSource(version, "")
-            options = InstallOptions(activate=activate)
-            result = install_version(
-                self.layout, source, self.python_version, options, on_wait=on_wait
+            installed = InstallRequest(
+                source=InstallSource(version, "", label=label), python=self.python_version
             )
-            self._record_use()
-            return result
+            return self._install(installed, reporter)
         started = time.monotonic()
-        if url is not None:
-            if not url.strip():
-                raise UsageError("--url is empty", "give the URL or path of an archive")
-            name = url_to_version(url)
-            try:
-                check_version_name(name)
-            except UsageError as exc:
-                reason = exc.message.split(": ", 1)[-1]
-                shown = url if len(url) <= 60 else url[:57] + "..."
-                raise UsageError(
-                    f"--url {shown!r} cannot name a version folder: {reason}",
-                    "use a shorter URL (e.g. a redirect) or serve it from an index",
-                ) from None
-            source = InstallSource(name, url)
-        else:
-            release = self.resolve_release(
-                version, nightly=nightly, debug=debug, force=force_install
-            )
-            index = self.metadata_url or channel_url(nightly, debug)
-            problem = remote_archive_problem(index, release.url)
-            if problem is not None:
-                raise MetadataError(
-                    f"release {release.version!r} of the remote index {index} names "
-                    f"{release.url!r}; {problem}",
-                    "nothing was read; report the index to its publisher",
-                )
-            check_version_name(release.version)
-            source = mirrored_source(
-                self.project,
-                InstallSource(release.version, release.url, release.sha256, release.version),
-                release.origin_url,
-            )
+        reporter.phase("resolve")
+        source, release, replace_it = self._resolve(url, version, channel, force_install, reporter)
         resolved = time.monotonic() - started
         # The owner record is written when the root is first made, not at the end: gc
         # must never take a root in its first install for one of pyodide-build's.
         self.layout.ensure_root()
         if read_owner(self.env_dir) is None:
             self._record_use()
-        options = InstallOptions(
-            force=force_install,
-            activate=activate,
-            max_unpacked=int(env_number(ENV_MAX_UNPACKED, DEFAULT_MAX_UNPACKED, minimum=1)),
-            link_mode=self.link_mode,
-            remote=remote_store_for(self.project, self.warn, upload),
-            warn=self.warn,
-        )
-        result = install_version(
-            self.layout,
-            source,
-            self.python_version,
-            options,
-            on_progress=on_progress,
-            on_wait=on_wait,
-        )
-        self._record_use()
+        remote = remote_store_for(self.project, reporter.warning, upload)
+        request = self._request(source, force_install or replace_it, remote)
+        result = self._install_verified(request, release, channel, reporter)
         if result.phases:
             result = replace(result, phases=(("resolve", resolved), *result.phases))
         return result
+
+    def _install_verified(
+        self, request: InstallRequest, release: Release | None, channel: Channel, reporter: Reporter
+    ) -> InstallResult:
+        """Install; when the archive does not match a cached index entry, once more
+        against the entry a fresh index has (see :meth:`_after_mismatch`)."""
+        try:
+            return self._install(request, reporter)
+        except ChecksumError as exc:
+            if release is None:
+                raise  # a bare URL: no index to ask again
+            nightly, debug = channel_flags(channel)
+            source = self._after_mismatch(exc, release, nightly, debug, reporter)
+            return self._install(replace(request, source=source), reporter)
+
+    def _have(self, version: str, label: str, force: bool) -> bool:
+        """``version`` is installed from the channel ``label`` stands for: nothing to
+        fetch, not even the index."""
+        return (
+            not force
+            and self.layout.is_installed(version)
+            and _channel_of(self.layout.source_of(version)) == _channel_of(label)
+        )
+
+    def _request(
+        self, source: InstallSource, force: bool, remote: RemoteStore | None
+    ) -> InstallRequest:
+        """The request for ``source`` with this manager's settings."""
+        return InstallRequest(
+            source=source,
+            python=self.python_version,
+            force=force,
+            max_unpacked=int(env_number(ENV_MAX_UNPACKED, DEFAULT_MAX_UNPACKED, minimum=1)),
+            link_mode=self.link_mode,
+            remote=remote,
+        )
+
+    def _resolve(
+        self,
+        url: str | None,
+        version: str | None,
+        channel: Channel,
+        force: bool,
+        reporter: Reporter,
+    ) -> tuple[InstallSource, Release | None, bool]:
+        """The archive to install, the release it is (None for a URL), and whether it
+        replaces an installed build of the same version from another channel."""
+        if url is not None:
+            return _source_from_url(url), None, False
+        nightly, debug = channel_flags(channel)
+        release = self.resolve_release(version, nightly=nightly, debug=debug, force=force)
+        source = self._release_source(release, nightly, debug)
+        label = self._label(nightly, debug)
+        return source, release, self._other_build(release, label, force, reporter)
+
+    def _install(self, request: InstallRequest, reporter: Reporter) -> InstallResult:
+        result = install_version(self.layout, request, reporter)
+        self._record_use()
+        return result
+
+    def _other_build(self, release: Release, label: str, force: bool, reporter: Reporter) -> bool:
+        """Whether ``release`` is installed from another channel than ``label`` and
+        must be replaced (not when its archive is the very one installed); one line
+        says so."""
+        if force or not self.layout.is_installed(release.version):
+            return False
+        recorded = self.layout.source_of(release.version)
+        if _channel_of(recorded) == _channel_of(label):
+            return False
+        if release.sha256 is not None and release.sha256 == self.layout.archive_of(release.version):
+            return False
+        reporter.waiting(
+            f"{release.version} is installed from {recorded or 'an unrecorded source'}; "
+            f"replacing it with the {label} build (the installed one stays until the new "
+            "one is complete)"
+        )
+        return True
+
+    def _label(self, nightly: bool, debug: bool) -> str:
+        """What ``.xbuildenv-source`` records for a release install: the channel, or the
+        index given with ``--metadata`` when it is none of the official ones."""
+        if self.metadata_url is None:
+            return channel_name(nightly, debug)
+        for flags in ((False, False), (False, True), (True, False), (True, True)):
+            if self.metadata_url == OFFICIAL_INDEXES[flags]:
+                return channel_name(*flags)
+        return self.metadata_url
+
+    def _after_mismatch(
+        self, exc: ChecksumError, release: Release, nightly: bool, debug: bool, reporter: Reporter
+    ) -> InstallSource:
+        """A download did not match the index: publishers replace archives in place
+        (pyodide #5752, #6378). Ask the index again once, past its max age; when the
+        release's entry changed, the archive is verified against the new one (the
+        source returned). Only a mismatch against an index read just now is an error,
+        and it says which of the two it was."""
+        from dataclasses import replace as copy
+
+        index = self.metadata_url or channel_url(nightly, debug)
+        if self._checked.get(index, True) or self.index_policy.offline:
+            why = (
+                "the cached release index (--offline: not fetched again)"
+                if self.index_policy.offline
+                else "the release index, fetched just now"
+            )
+            raise ChecksumError(f"{exc.message}; it does not match {why}", exc.hint) from None
+        self.index_policy = copy(self.index_policy, refresh=True)
+        fresh = self.releases(nightly=nightly, debug=debug).get(release.version)
+        if fresh is None or (fresh.sha256, fresh.url) == (release.sha256, release.url):
+            raise ChecksumError(
+                f"{exc.message}; the release index was fetched again and still says "
+                f"{release.sha256}",
+                exc.hint,
+            ) from None
+        reporter.warning(
+            f"release {release.version} was replaced upstream (sha256 {release.sha256} in "
+            f"the cached index, {fresh.sha256} now); verifying against the new one"
+        )
+        return self._release_source(fresh, nightly, debug)
+
+    def _release_source(self, release: Release, nightly: bool, debug: bool) -> InstallSource:
+        """The archive of ``release``, from the mirror when one is configured."""
+        index = self.metadata_url or channel_url(nightly, debug)
+        problem = remote_archive_problem(index, release.url)
+        if problem is not None:
+            raise MetadataError(
+                f"release {release.version!r} of the remote index {index} names "
+                f"{release.url!r}; {problem}",
+                "nothing was read; report the index to its publisher",
+            )
+        check_version_name(release.version)
+        return mirrored_source(
+            self.project,
+            InstallSource(
+                release.version,
+                release.url,
+                release.sha256,
+                release.version,
+                label=self._label(nightly, debug),
+            ),
+            release.origin_url,
+        )
 
     def _record_use(self) -> None:
         record_use(self.env_dir, self.target, self.resolved.install_id)

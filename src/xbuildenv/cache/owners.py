@@ -17,7 +17,7 @@ from pathlib import Path
 from ..fs.files import write_atomic
 from ..fs.paths import read_bounded
 from ..settings.target import TargetEnv
-from .layout import OWNER_FILE
+from .layout import LINK_NAME, OWNER_FILE
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def last_used(root: Path) -> float:
     if owner is not None and owner.last_used is not None:
         return owner.last_used
     times = []
-    for p in (root, root / "xbuildenv"):
+    for p in (root, root / LINK_NAME):
         try:
             times.append(os.lstat(p).st_mtime)
         except OSError:

@@ -1,59 +1,66 @@
-"""Seeing and cleaning the machine-wide cache: roots, archives, indexes.
+"""Seeing the machine-wide cache: the first step of scan → plan → execute.
 
-``scan()`` reports every root under pyodide-build's cache folder (including roots
-pyodide-build made), with sizes on disk where hard-linked files count once across
-all roots. ``plan_gc()`` is a plain function over that report: it decides, and
-``apply()`` does.
+:func:`scan_cache` reports every root under pyodide-build's cache folder (including
+roots pyodide-build made), the archives of the store and who uses each, and sizes on
+disk where hard-linked files count once across all roots. It only reads. The report
+plans (:meth:`CacheReport.plan_gc`, :meth:`CacheReport.plan_clean`), and the plan, a
+value that says what it would remove and free, is executed in
+:mod:`xbuildenv.cache.cleanup`::
+
+    report = scan_cache()
+    plan = report.plan_gc(older_than="30d")
+    print(plan.freed_bytes)
+    result = plan.execute()
 """
 
 from __future__ import annotations
 
 import os
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..checkpoints import checkpoint
-from ..errors import XBuildEnvError
-from ..fs.files import remove_tree
 from ..fs.paths import read_bounded, real_dir
 from ..records import iso_utc
-from .layout import (
-    ARCHIVE_MARKER,
-    GC_PREFIX,
-    ROOT_PREFIX,
-    STORE_INDEX,
-    RootLayout,
-)
-from .locks import try_root_exclusive
+from .layout import ARCHIVE_MARKER, ROOT_PREFIX, STORE_INDEX, RootLayout
 from .owners import Owner, last_used, read_owner
 from .store import ArchiveStore
+from .trees import TreeStore, links_elsewhere
+
+if TYPE_CHECKING:
+    from .cleanup import CachePlan
+
+OwnerState = Literal["present", "gone", "unknown"]
+GcReason = Literal["owner is gone", "no owner record", "unused"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class RootInfo:
+    """One root in the cache folder: whose it is, what it holds, what it weighs."""
+
     path: Path
     install_id: str
     owner: Owner | None
-    versions: list[str]
+    versions: tuple[str, ...]
     active: str | None
-    archives: set[str]  # sha256 of the archives its versions came from
+    archives: frozenset[str]  # sha256 of the archives its versions came from
     size: int  # bytes on disk not already counted for an earlier root
     last_used: float
 
     @property
-    def owner_state(self) -> str:
+    def owner_state(self) -> OwnerState:
+        """``gone`` when the Python environment that made it no longer exists."""
         if self.owner is None:
             return "unknown"
         return "present" if self.owner.exists else "gone"
 
     @property
-    def gc_reason(self) -> str:
+    def gc_reason(self) -> GcReason:
         """Why ``gc`` would remove this root, in words."""
-        return {"gone": "owner is gone", "unknown": "no owner record"}.get(
-            self.owner_state, "unused"
-        )
+        state = self.owner_state
+        if state == "gone":
+            return "owner is gone"
+        return "no owner record" if state == "unknown" else "unused"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,15 +69,17 @@ class RootInfo:
             "owner": self.owner.prefix if self.owner else None,
             "owner_exists": self.owner.exists if self.owner else None,
             "owner_state": self.owner_state,
-            "versions": self.versions,
+            "versions": list(self.versions),
             "active": self.active,
             "size_bytes": self.size,
             "last_used": iso_utc(self.last_used),
         }
 
 
-@dataclass
+@dataclass(frozen=True)
 class ArchiveInfo:
+    """One verified archive in the store, named by its sha256."""
+
     path: Path
     sha256: str
     size: int
@@ -79,41 +88,147 @@ class ArchiveInfo:
         return {"sha256": self.sha256, "size_bytes": self.size}
 
 
-@dataclass
-class Scan:
-    cache_home: Path
-    roots: list[RootInfo]
-    archives: list[ArchiveInfo]
+@dataclass(frozen=True)
+class TreeInfo:
+    """A tree unpacked from an archive and kept in the store (cache/trees.py)."""
+
+    path: Path
+    sha256: str
+    size: int  # bytes on disk not already counted for a root
+    links: int  # hard links to its files outside the store: the roots that use it
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "size_bytes": self.size, "links": self.links}
+
+
+@dataclass(frozen=True)
+class CacheReport:
+    """What :func:`scan_cache` found: roots, stored archives and trees, the index
+    cache's size."""
+
+    cache_dir: Path
+    store_dir: Path
+    roots: tuple[RootInfo, ...]
+    archives: tuple[ArchiveInfo, ...]
     index_bytes: int
+    trees: tuple[TreeInfo, ...] = ()
+
+    @property
+    def roots_bytes(self) -> int:
+        """All roots together, files they share counted once."""
+        return sum(r.size for r in self.roots)
+
+    @property
+    def archives_bytes(self) -> int:
+        return sum(a.size for a in self.archives)
+
+    def users(self, sha256: str) -> tuple[RootInfo, ...]:
+        """The roots with a version installed from the archive ``sha256``."""
+        return tuple(r for r in self.roots if sha256 in r.archives)
+
+    def plan_gc(
+        self,
+        *,
+        include_unknown: bool = False,
+        older_than: float | str | None = None,
+        now: float | None = None,
+    ) -> CachePlan:
+        """Roots whose owner is gone (unknown ones with ``include_unknown``, any root
+        unused for ``older_than`` seconds or an age like ``"30d"``), and the archives
+        no kept root uses."""
+        from .cleanup import plan_gc
+
+        return plan_gc(self, include_unknown=include_unknown, older_than=older_than, now=now)
+
+    def plan_clean(self, *, roots: bool = False) -> CachePlan:
+        """Every stored archive and the index cache; with ``roots`` every root too."""
+        from .cleanup import plan_clean
+
+        return plan_clean(self, roots=roots)
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "cache_dir": str(self.cache_home),
+            "cache_dir": str(self.cache_dir),
             "roots": [r.to_json() for r in self.roots],
-            "archives": [a.to_json() for a in self.archives],
+            "archives": [
+                {**a.to_json(), "used_by": [r.install_id for r in self.users(a.sha256)]}
+                for a in self.archives
+            ],
+            "trees": [t.to_json() for t in self.trees],
             "index_bytes": self.index_bytes,
         }
 
 
-@dataclass
-class GcPlan:
-    roots: list[RootInfo] = field(default_factory=list)
-    archives: list[ArchiveInfo] = field(default_factory=list)
-    index_bytes: int = 0  # the index cache, which ``cache clean`` removes too
+def scan_cache(
+    cache_dir: Path | str | None = None, *, store_dir: Path | str | None = None
+) -> CacheReport:
+    """Read the cache: ``cache_dir`` (default: pyodide-build's cache folder) for roots,
+    ``store_dir`` (default: the archive store, ``$XBUILDENV_CACHE_DIR``) for archives.
 
-    @property
-    def bytes(self) -> int:
-        roots = sum(r.size for r in self.roots)
-        return roots + sum(a.size for a in self.archives) + self.index_bytes
+    Nothing is changed. A symlink in place of a root or of the store's folders is
+    someone else's: it is not followed, and so never planned for removal.
+    """
+    if cache_dir is None:
+        from ..settings.dirs import cache_home
 
-    def to_json(self, *, dry_run: bool) -> dict[str, Any]:
-        return {
-            "dry_run": dry_run,
-            "roots": [{**r.to_json(), "reason": r.gc_reason} for r in self.roots],
-            "archives": [a.to_json() for a in self.archives],
-            "index_bytes": self.index_bytes,
-            "freed_bytes": self.bytes,  # with dry_run: what would be freed
-        }
+        cache_dir = cache_home()
+    home = Path(cache_dir)
+    store = ArchiveStore(Path(store_dir) if store_dir is not None else None)
+    seen: set[tuple[int, int]] = set()
+    roots = tuple(_root(home / name, name, seen) for name in _root_names(home))
+    index_dir = store.path / STORE_INDEX
+    index_bytes = _tree_size(index_dir, set()) if real_dir(index_dir) else 0
+    trees = tuple(
+        TreeInfo(t.path, t.sha256, _tree_size(t.path, seen), links_elsewhere(t))
+        for t in TreeStore(store.path).entries()
+    )
+    return CacheReport(home, store.path, roots, _archives(store), index_bytes, trees)
+
+
+def _root_names(home: Path) -> list[str]:
+    try:
+        names = sorted(e.name for e in os.scandir(home) if e.name.startswith(ROOT_PREFIX))
+    except OSError:
+        return []
+    return [n for n in names if real_dir(home / n)]  # a symlink to elsewhere is not ours
+
+
+def _root(path: Path, name: str, seen: set[tuple[int, int]]) -> RootInfo:
+    layout = RootLayout(path)
+    versions = tuple(v.name for v in layout.list_versions())
+    archives = set()
+    for v in versions:
+        try:
+            archives.add(read_bounded(path / v / ARCHIVE_MARKER, 256).decode().strip())
+        except (OSError, ValueError):
+            pass
+    return RootInfo(
+        path,
+        name[len(ROOT_PREFIX) :],
+        read_owner(path),
+        versions,
+        layout.current_version(),
+        frozenset(archives),
+        _tree_size(path, seen),
+        last_used(path),
+    )
+
+
+def _archives(store: ArchiveStore) -> tuple[ArchiveInfo, ...]:
+    # Only the store's own folder: a symlink in its place points at someone else's
+    # files, which gc would otherwise delete.
+    try:
+        entries = list(os.scandir(store.archives)) if real_dir(store.archives) else []
+    except OSError:
+        return ()
+    found = []
+    for entry in entries:
+        try:
+            if entry.is_file(follow_symlinks=False):
+                found.append(ArchiveInfo(Path(entry.path), entry.name, entry.stat().st_size))
+        except OSError:
+            continue
+    return tuple(sorted(found, key=lambda a: a.sha256))
 
 
 def _tree_size(path: Path, seen: set[tuple[int, int]]) -> int:
@@ -130,159 +245,3 @@ def _tree_size(path: Path, seen: set[tuple[int, int]]) -> int:
             seen.add(key)
             total += getattr(info, "st_blocks", 0) * 512 or info.st_size
     return total
-
-
-def scan(cache_home: Path, store: ArchiveStore) -> Scan:
-    seen: set[tuple[int, int]] = set()
-    roots: list[RootInfo] = []
-    try:
-        names = sorted(e.name for e in os.scandir(cache_home) if e.name.startswith(ROOT_PREFIX))
-    except OSError:
-        names = []
-    for name in names:
-        path = cache_home / name
-        if not real_dir(path):
-            continue  # a symlink to elsewhere is not a root of ours: never follow it
-        layout = RootLayout(path)
-        versions = [v.name for v in layout.list_versions()]
-        archives = set()
-        for v in versions:
-            try:
-                archives.add(read_bounded(path / v / ARCHIVE_MARKER, 256).decode().strip())
-            except (OSError, ValueError):
-                pass
-        roots.append(
-            RootInfo(
-                path,
-                name[len(ROOT_PREFIX) :],
-                read_owner(path),
-                versions,
-                layout.current_version(),
-                archives,
-                _tree_size(path, seen),
-                last_used(path),
-            )
-        )
-    archive_list = []
-    try:
-        # Only the store's own folder: a symlink in its place points at someone else's
-        # files, which gc would otherwise delete.
-        entries = list(os.scandir(store.archives)) if real_dir(store.archives) else []
-    except OSError:
-        entries = []
-    for entry in entries:
-        try:
-            if entry.is_file(follow_symlinks=False):
-                archive_list.append(ArchiveInfo(Path(entry.path), entry.name, entry.stat().st_size))
-        except OSError:
-            continue
-    index_dir = store.path / STORE_INDEX
-    index_bytes = _tree_size(index_dir, set()) if real_dir(index_dir) else 0
-    return Scan(cache_home, roots, archive_list, index_bytes)
-
-
-def plan_gc(
-    report: Scan,
-    *,
-    include_unknown: bool = False,
-    older_than: float | None = None,
-    now: float | None = None,
-) -> GcPlan:
-    """Roots whose owner is gone (or unknown/unused, when asked); archives nobody uses."""
-    now = time.time() if now is None else now
-    plan = GcPlan()
-    for root in report.roots:
-        stale = older_than is not None and now - root.last_used > older_than
-        if (
-            root.owner_state == "gone"
-            or (root.owner_state == "unknown" and (include_unknown or stale))
-            or (root.owner_state == "present" and stale)
-        ):
-            plan.roots.append(root)
-    kept = [r for r in report.roots if r not in plan.roots]
-    used = set().union(*(r.archives for r in kept)) if kept else set()
-    plan.archives = [a for a in report.archives if a.sha256 not in used]
-    return plan
-
-
-@dataclass
-class Applied:
-    """What :func:`apply` removed and what it left because it was in use."""
-
-    roots: list[RootInfo] = field(default_factory=list)
-    busy: list[RootInfo] = field(default_factory=list)
-    archives: list[ArchiveInfo] = field(default_factory=list)  # removed (not in use)
-    leftovers: list[Path] = field(default_factory=list)  # .gc-* of killed runs, removed
-
-    @property
-    def bytes(self) -> int:
-        return sum(r.size for r in self.roots) + sum(a.size for a in self.archives)
-
-
-def apply(plan: GcPlan, cache_home: Path | None = None) -> Applied:
-    """Delete what the plan names, with the locks an install takes.
-
-    A root is deleted only while we hold its root lock exclusively (every install
-    holds it shared), so a root being installed is skipped, not deleted. It is
-    renamed to ``.gc-<name>`` first so it vanishes at once; the folders of a gc that
-    was killed mid-delete are removed first (``cache_home``), so nothing is left for
-    ever. Archives are removed under their store lock, skipped while one is held.
-    """
-    done = Applied()
-    if cache_home is not None:
-        done.leftovers = remove_gc_leftovers(cache_home)
-    for root in plan.roots:
-        lock = try_root_exclusive(root.path)
-        if lock is None:
-            done.busy.append(root)
-            continue
-        checkpoint("gc.locked")
-        trash = root.path.with_name(f"{GC_PREFIX}{root.path.name}-{os.urandom(4).hex()}")
-        try:
-            os.rename(root.path, trash)
-        except OSError:
-            lock.release()
-            continue
-        lock.release()
-        checkpoint("gc.renamed")
-        remove_tree(trash)
-        done.roots.append(root)
-    for archive in plan.archives:
-        if remove_archive(archive.path):
-            done.archives.append(archive)
-    return done
-
-
-def remove_gc_leftovers(cache_home: Path) -> list[Path]:
-    """``.gc-*`` folders of killed gc runs (already renamed away: nobody uses them)."""
-    found: list[Path] = []
-    try:
-        names = [n for n in os.listdir(cache_home) if n.startswith(GC_PREFIX)]
-    except OSError:
-        return found
-    for name in names:
-        remove_tree(cache_home / name)
-        found.append(cache_home / name)
-    return found
-
-
-def remove_archive(path: Path) -> bool:
-    """Delete a stored archive unless an install holds its store lock."""
-    from ..fs.locks import FileLock
-    from .locks import lock_dir
-
-    try:
-        folder = lock_dir(path.parent.parent)
-    except (XBuildEnvError, OSError):
-        path.unlink(missing_ok=True)  # no usable lock folder: no install can hold one
-        return True
-    lock = FileLock(folder / f"{path.name}.lock", timeout=0)
-    try:
-        lock.acquire()
-    except XBuildEnvError:
-        return False  # in use (or the lock folder is not usable): keep it
-    try:
-        path.unlink(missing_ok=True)
-    finally:
-        lock.release()
-    return True

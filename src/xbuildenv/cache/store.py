@@ -3,9 +3,10 @@
 Layout, under ``<pyodide-build cache>/xbuildenv-store/`` (or ``XBUILDENV_CACHE_DIR``)::
 
     archives/<sha256>           a verified archive, named by its own hash
+    trees/<sha256>/             its unpacked tree, linked by every root (trees.py)
     urls/<sha256 of URL>.json   {"url", "sha256", "etag", "last_modified"}: for
                                 archives installed by URL, whose hash no index gives
-    index/                      cached release indexes (see index_cache.py)
+    index/                      cached release indexes (see index/index_cache.py)
     tmp/                        downloads in progress
     .locks/
 
@@ -28,6 +29,7 @@ from typing import IO, Any
 
 from ..fs.files import write_atomic
 from ..fs.paths import make_real_dir, read_bounded, real_dir
+from ..redaction import redact, strip_userinfo
 from ..settings.config import env_str
 from .layout import STORE_ARCHIVES, STORE_INDEX, STORE_LOCKS, STORE_NAME, STORE_TMP, STORE_URLS
 
@@ -46,7 +48,9 @@ def store_dir() -> Path:
 
 
 def url_key(url: str) -> str:
-    return hashlib.sha256(url.encode()).hexdigest()
+    """The key of what ``url`` names: the same with or without its credentials (and
+    no hash of a password on disk)."""
+    return hashlib.sha256(strip_userinfo(url).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,9 @@ class ArchiveStore:
 
     def remember_url(self, record: UrlRecord) -> None:
         folder = make_real_dir(self.path / STORE_URLS)
-        write_atomic(folder / f"{url_key(record.url)}.json", json.dumps(record.__dict__).encode())
+        # the URL as it may be shown: no userinfo, no signature (the key finds it)
+        shown = {**record.__dict__, "url": redact(strip_userinfo(record.url))}
+        write_atomic(folder / f"{url_key(record.url)}.json", json.dumps(shown).encode())
 
     def tidy(self) -> None:
         """Remove what killed processes left: partial downloads and stale lock files."""
@@ -142,9 +148,14 @@ class ArchiveStore:
         """Remove partial downloads and half-written records left by killed processes.
 
         Every temporary name carries its writer's pid: a file whose process is gone
-        (or that is older than a day, in case the pid was reused) is debris.
+        (or that is older than a day, in case the pid was reused) is debris; so are
+        the folders of tree publishers that are gone (see trees.py).
         """
         import time
+
+        from .trees import TreeStore
+
+        TreeStore(self.path).tidy(older_than)
 
         now = time.time()
         for folder in (self.path / STORE_TMP, self.path / STORE_INDEX, self.path / STORE_URLS):
@@ -175,10 +186,11 @@ def _writer_alive(name: str) -> bool:
             pid = int(name.rsplit(".", 3)[-3])
     except (ValueError, IndexError):
         return False
-    return pid > 0 and _pid_alive(pid)
+    return pid > 0 and pid_alive(pid)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (the writer named in a temporary name)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

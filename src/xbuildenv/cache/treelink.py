@@ -1,14 +1,14 @@
 """Sharing unpacked trees between roots: hard links, reflinks or copies.
 
-When a root is about to unpack an archive that another root on this machine has
-already unpacked (same sha256, recorded in ``<version>/.archive-sha256``), it links
-the other root's files instead. Shared files are made read-only, and only the
+When a root is about to unpack an archive that was unpacked on this machine before
+(same sha256), it links the files of the tree kept in the store
+(:mod:`xbuildenv.cache.trees`) instead. Shared files are made read-only, and only the
 archive's own files are shared: what an install or a build writes (the package
 index, markers, host site-packages under ``packages/.artifacts``, emsdk) is never
 linked, so one root cannot change another's environment through them.
 
-Mode bits do not stop root, so the other root's tree is first checked file by file
-against the manifest written when it was installed (:mod:`xbuildenv.cache.manifest`);
+Mode bits do not stop root, so the source tree is checked file by file against the
+manifest written when it was unpacked (:mod:`xbuildenv.cache.manifest`);
 a tree that differs in any way is not linked.
 
 Modes: ``hardlink`` (default: a reflink where the filesystem has them, else a hard
@@ -25,9 +25,11 @@ import stat
 from pathlib import Path
 from typing import Literal
 
+from ..checkpoints import checkpoint
 from ..errors import TreeMismatchError
-from ..fs.paths import chmod_here, read_bounded, real_dir
-from .layout import ARCHIVE_MARKER, INSTALLED_MARKER, ROOT_PREFIX
+from ..fs.clone import clone_file
+from ..fs.paths import chmod_here
+from .layout import ARCHIVE_TOP
 from .manifest import Manifest, file_digest
 
 # How a tree another root unpacked is shared: hard links, or private copies (reflinks
@@ -39,60 +41,10 @@ PRIVATE = (
     "xbuildenv/pyodide-root/package_index",
     "xbuildenv/pyodide-root/packages/.artifacts",
 )
-_FICLONE = 0x40049409  # Linux ioctl: share extents copy-on-write
-
-
-def find_tree(cache_home: Path, sha256: str, exclude: Path) -> Path | None:
-    """A complete version folder, in another root under ``cache_home``, made from ``sha256``."""
-    try:
-        roots = [e.path for e in os.scandir(cache_home) if e.name.startswith(ROOT_PREFIX)]
-    except OSError:
-        return None
-    for root in roots:
-        if Path(root) == exclude:
-            continue
-        try:
-            versions = list(os.scandir(root))
-        except OSError:
-            continue
-        for entry in versions:
-            if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
-                continue
-            folder = Path(entry.path)
-            try:
-                if read_bounded(folder / ARCHIVE_MARKER, 256).decode().strip() != sha256:
-                    continue
-            except (OSError, ValueError):
-                continue
-            if (folder / INSTALLED_MARKER).is_file() and real_dir(folder / "xbuildenv"):
-                return folder
-    return None
-
-
-def _reflink(src: str, dst: str) -> bool:
-    """Clone ``src`` to a new ``dst`` (copy-on-write); False (and no ``dst``) if not."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        return False
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    with open(src, "rb") as s:
-        fd = os.open(dst, flags, 0o644)
-        try:
-            fcntl.ioctl(fd, _FICLONE, s.fileno())
-            return True
-        except OSError:
-            os.close(fd)
-            fd = -1
-            os.unlink(dst)
-            return False
-        finally:
-            if fd >= 0:
-                os.close(fd)
 
 
 def _copy(src: str, dst: str) -> None:
-    if not _reflink(src, dst):
+    if not clone_file(src, dst):
         shutil.copyfile(src, dst)
     shutil.copymode(src, dst)
 
@@ -106,9 +58,9 @@ class _Sharer:
         self.mode = mode
         self.reflinks = True  # until the file system says it has none
 
-    def __call__(self, src: str, dst: str) -> None:
+    def __call__(self, src: str, dst: str, st_mode: int) -> None:
         if self.reflinks:
-            if _reflink(src, dst):
+            if clone_file(src, dst):
                 shutil.copymode(src, dst)
                 return
             self.reflinks = False
@@ -116,7 +68,8 @@ class _Sharer:
             shutil.copyfile(src, dst)
             shutil.copymode(src, dst)
             return
-        _make_read_only(src)
+        if st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+            _make_read_only(src)
         try:
             os.link(src, dst)
         except OSError as exc:
@@ -129,13 +82,16 @@ def _mismatch(source: Path, what: str) -> TreeMismatchError:
     return TreeMismatchError(f"{source} does not match its manifest ({what})")
 
 
-def link_tree(source: Path, dest: Path, mode: LinkMode = "hardlink") -> int:
+def link_tree(source: Path, dest: Path, mode: LinkMode = "hardlink", *, check: bool = True) -> int:
     """Recreate ``source/xbuildenv`` under ``dest`` sharing file contents; return files.
 
     Every file is checked against ``source``'s manifest (size and sha256, taken on
     what landed in ``dest``) and the tree must hold exactly the manifest's names;
     :class:`TreeMismatchError` otherwise (the caller then unpacks from the store).
     ``dest`` gets the manifest too, so the next root can link from it in turn.
+    ``check=False`` skips reading the bytes, for a tree this process has just
+    unpacked and hashed itself (publishing it: see cache/trees.py); names and sizes
+    are still checked.
     """
     found = Manifest.read(source)
     if found is None:
@@ -145,39 +101,41 @@ def link_tree(source: Path, dest: Path, mode: LinkMode = "hardlink") -> int:
     base = str(source)
     count = 0
     seen_links: set[str] = set()
-    private = {os.path.join(base, p) for p in PRIVATE}
-    for dirpath, dirnames, filenames in os.walk(os.path.join(base, "xbuildenv")):
-        dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in private]
-        rel = os.path.relpath(dirpath, base)
+    private = set(PRIVATE)
+    os.makedirs(os.path.join(dest, ARCHIVE_TOP), exist_ok=True)
+    pending = [ARCHIVE_TOP]
+    while pending:  # one scandir per folder: no extra stat for names or types
+        rel = pending.pop()
         out_dir = os.path.join(dest, rel)
-        os.makedirs(out_dir, exist_ok=True)
-        for name in [*dirnames, *filenames]:  # symlinked folders appear in dirnames
-            src = os.path.join(dirpath, name)
-            if not os.path.islink(src):
-                continue
-            key = f"{rel}/{name}"
-            target = os.readlink(src)
-            if expected.links.get(key) != target:
-                raise _mismatch(source, f"symlink {key} changed or was added")
-            os.symlink(target, os.path.join(out_dir, name))
-            seen_links.add(key)
-        for name in filenames:
-            src = os.path.join(dirpath, name)
-            if os.path.islink(src):
-                continue
-            key = f"{rel}/{name}"
-            want = expected.files.get(key)
-            if want is None:
-                raise _mismatch(source, f"{key} was added")
-            if os.lstat(src).st_size != want[0]:
-                raise _mismatch(source, f"{key} changed size")
-            dst = os.path.join(out_dir, name)
-            share(src, dst)
-            # Hashed where it landed: for a hard link that is the shared inode itself,
-            # for a copy or reflink the bytes this root actually got.
-            if file_digest(dst) != want:
-                raise _mismatch(source, f"{key} changed")
-            count += 1
+        with os.scandir(os.path.join(base, rel)) as entries:
+            listed = list(entries)
+        for entry in listed:
+            key = f"{rel}/{entry.name}"
+            if entry.is_symlink():
+                target = os.readlink(entry.path)
+                if expected.links.get(key) != target:
+                    raise _mismatch(source, f"symlink {key} changed or was added")
+                os.symlink(target, os.path.join(out_dir, entry.name))
+                seen_links.add(key)
+            elif entry.is_dir(follow_symlinks=False):
+                if key not in private:
+                    os.mkdir(os.path.join(out_dir, entry.name))
+                    pending.append(key)
+            else:
+                want = expected.files.get(key)
+                if want is None:
+                    raise _mismatch(source, f"{key} was added")
+                info = entry.stat(follow_symlinks=False)
+                if not stat.S_ISREG(info.st_mode) or info.st_size != want[0]:
+                    raise _mismatch(source, f"{key} changed size")
+                dst = os.path.join(out_dir, entry.name)
+                checkpoint("treelink.file")
+                share(entry.path, dst, info.st_mode)
+                # Hashed where it landed: for a hard link that is the shared inode
+                # itself, for a copy or reflink the bytes this root actually got.
+                if check and file_digest(dst) != want:
+                    raise _mismatch(source, f"{key} changed")
+                count += 1
     if count != len(expected.files) or seen_links != set(expected.links):
         raise _mismatch(source, "files are missing")
     expected.write(dest)

@@ -14,8 +14,10 @@ from typing import Any
 from . import options as o
 
 SHELLS = ("bash", "zsh", "fish")
-# "* 0.29.4" / "  0.29.3" -> the names; nothing at all when no root exists yet.
-INSTALLED = "xbuildenv versions 2>/dev/null | cut -c3-"
+# "* 0.29.4" / "  0.29.3 (nightly)" -> the names (the marker and the channel note cut
+# off); nothing at all when no root exists yet. No "$" in it: fish would expand it
+# inside the double quotes shtab puts the command in.
+INSTALLED = "xbuildenv versions 2>/dev/null | cut -c3- | sed -e 's/ (.*//'"
 
 
 def register(sub: Any, root: argparse.ArgumentParser) -> None:

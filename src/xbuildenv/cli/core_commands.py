@@ -1,8 +1,8 @@
 """The core commands: ``install``, ``use``, ``version``, ``versions``, ``uninstall``,
 ``search`` and ``root``. Parsing and printing only; the library does the work.
 
-Each ``add_*`` function adds one command, so that ``main`` can build a parser with just
-the command asked for; the read commands (``root``, ``version``, ``versions``) import
+``COMMANDS`` declares each command, so that ``main`` can build a parser with just the
+command asked for; the read commands (``root``, ``version``, ``versions``) import
 only the small modules they need, so that they answer in milliseconds.
 """
 
@@ -11,159 +11,14 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UsageError, XBuildEnvError
+from ..settings.registry import where
 from . import options as o
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
 if TYPE_CHECKING:
     from typing import Any
 
-
-# --- parsers ----------------------------------------------------------------------
-def add_install(sub: Any) -> None:
-    p = o.add(
-        sub,
-        "install",
-        "download, verify and activate an environment",
-        "xbuildenv install                 # the newest release compatible with this Python",
-        "xbuildenv install 0.29            # the newest compatible 0.29.x",
-        "xbuildenv install --url https://example.org/xbuildenv.tar.bz2 --json",
-    )
-    p.add_argument(
-        "version",
-        nargs="?",
-        metavar="VERSION",
-        help="X.Y.Z, vX.Y.Z, or X.Y for the newest compatible X.Y.* "
-        "(default: default_cross_build_env_url in [tool.pyodide.build] "
-        "or $DEFAULT_CROSS_BUILD_ENV_URL, else the newest compatible)",
-    )
-    p.add_argument("--url", help="install an archive from this URL instead of a release")
-    p.add_argument(
-        "-f",
-        "--force",
-        action="store_true",
-        help="install even if incompatible; reinstall if present",
-    )
-    from ..cache.treelink import LINK_MODES
-
-    p.add_argument(
-        "--link-mode",
-        choices=LINK_MODES,
-        help="how to share a tree another root already unpacked "
-        "(default: $XBUILDENV_LINK_MODE, link_mode in [tool.xbuildenv], else hardlink)",
-    )
-    p.add_argument(
-        "--no-upload",
-        action="store_true",
-        help="read from the remote store ($XBUILDENV_REMOTE_STORE, remote_store in "
-        "[tool.xbuildenv]) but never write to it",
-    )
-    o.channel(p)
-    o.json_flag(p)
-    o.common(p)
-    p.set_defaults(handler=cmd_install)
-
-
-def add_use(sub: Any) -> None:
-    p = o.add(
-        sub,
-        "use",
-        "make an installed version the active one",
-        "xbuildenv use 0.29.4",
-        "xbuildenv use 0.29.4 --path ./envs --json",
-    )
-    p.add_argument("version", metavar="VERSION", help="an installed version (see 'versions')")
-    o.json_flag(p)
-    o.common(p)
-    p.set_defaults(handler=cmd_use)
-
-
-def add_version(sub: Any) -> None:
-    p = o.add(
-        sub,
-        "version",
-        "print the active version",
-        "xbuildenv version",
-        "xbuildenv version --json",
-    )
-    o.json_flag(p)
-    o.common(p)
-    p.set_defaults(handler=cmd_version)
-
-
-def add_versions(sub: Any) -> None:
-    p = o.add(
-        sub,
-        "versions",
-        "list installed versions (active one marked '* ')",
-        "xbuildenv versions",
-        "xbuildenv versions --json --path ./envs",
-    )
-    o.json_flag(p)
-    o.common(p)
-    p.set_defaults(handler=cmd_versions)
-
-
-def add_uninstall(sub: Any) -> None:
-    p = o.add(
-        sub,
-        "uninstall",
-        "remove a version (default: the active one)",
-        "xbuildenv uninstall 0.27.7",
-        "xbuildenv uninstall --all --json",
-    )
-    p.add_argument("version", nargs="?", metavar="VERSION", help="default: the active one")
-    p.add_argument("--all", action="store_true", help="remove every version in the root")
-    o.json_flag(p)
-    o.common(p)
-    p.set_defaults(handler=cmd_uninstall)
-
-
-def add_search(sub: Any) -> None:
-    p = o.add(
-        sub,
-        "search",
-        "list published environments",
-        "xbuildenv search",
-        "xbuildenv search --all --nightly",
-        "xbuildenv search --json --metadata ./index.json",
-        description=(
-            "List published environments, the compatible ones first. A release is "
-            "compatible when its Python major.minor is the target's and, when a "
-            "pyodide-build version is known (installed in the target environment, or "
-            "given with --pyodide-build-version), that version lies in the release's "
-            "pyodide-build range. Without one no range is checked; the line under the "
-            "table and the 'compatibility' object of --json say which was checked."
-        ),
-    )
-    p.add_argument("-a", "--all", action="store_true", help="include incompatible releases")
-    o.json_flag(p)
-    o.channel(p)
-    o.common(p)
-    p.set_defaults(handler=cmd_search)
-
-
-def add_root(sub: Any) -> None:
-    p = o.add(
-        sub,
-        "root",
-        "print the cache root and why it was chosen",
-        "xbuildenv root",
-        "PYODIDE_XBUILDENV_PATH=/opt/envs xbuildenv root --json",
-    )
-    o.json_flag(p)
-    o.common(p)
-    p.set_defaults(handler=cmd_root)
-
-
-PARSERS = {
-    "install": add_install,
-    "use": add_use,
-    "version": add_version,
-    "versions": add_versions,
-    "uninstall": add_uninstall,
-    "search": add_search,
-    "root": add_root,
-}
+    from ..install.reporter import Reporter
 
 
 # --- commands ---------------------------------------------------------------------
@@ -180,13 +35,20 @@ def cmd_root(args: argparse.Namespace) -> int:
 
 def _active_json(root: Any, version: str) -> dict[str, Any]:
     """``version --json`` and ``use --json``: the active ``version`` of ``root``."""
+    return {"root": str(root), **_active(root, version).to_json()}
+
+
+def _active(root: Any, version: str) -> Any:
     from ..cache.layout import InstalledVersion, RootLayout
 
     layout = RootLayout(root)
-    found = InstalledVersion(
-        version, layout.version_dir(version), layout.python_marker(version), True
+    return InstalledVersion(
+        version,
+        layout.version_dir(version),
+        layout.python_marker(version),
+        True,
+        layout.source_of(version),
     )
-    return {"root": str(root), **found.to_json()}
 
 
 def cmd_version(args: argparse.Namespace) -> int:
@@ -198,15 +60,15 @@ def cmd_version(args: argparse.Namespace) -> int:
 
         pinned = pinned_pyodide_root(project)
         if pinned is not None:
-            pinned_version = _pinned_version(pinned.path, pinned.source)
+            from ..tools.makefile_envs import pinned_version
+
+            found = pinned_version(pinned.path, pinned.source)
             if args.json:
                 from .output import print_json
 
-                print_json(
-                    {"schema": 1, "version": pinned_version, "pyodide_root": str(pinned.path)}
-                )
+                print_json({"schema": 1, "version": found, "pyodide_root": str(pinned.path)})
             else:
-                print(pinned_version)
+                print(found)
             return 0
     root = o.resolved(args, project).path
     version = RootLayout(root).current_version()
@@ -220,29 +82,8 @@ def cmd_version(args: argparse.Namespace) -> int:
 
         print_json(_active_json(root, version))
         return 0
-    print(version)
+    print(version + _active(root, version).channel_note)
     return 0
-
-
-def _pinned_version(pyodide_root: Any, source: str) -> str:
-    """The version folder of a pinned pyodide-root, else its ``PYODIDE_VERSION``."""
-    from ..settings.pyodide_root import version_of
-
-    version = version_of(pyodide_root)
-    if version is not None:
-        return version
-    import os
-
-    from ..tools.makefile_envs import parse_makefile_envs
-
-    made = parse_makefile_envs(pyodide_root, dict(os.environ)).exported()
-    version = made.get("PYODIDE_VERSION", "").strip()
-    if not version:
-        raise XBuildEnvError(
-            f"the pyodide-root {pyodide_root} (from {source}) names no PYODIDE_VERSION",
-            "check its Makefile.envs",
-        )
-    return version
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
@@ -256,34 +97,40 @@ def cmd_versions(args: argparse.Namespace) -> int:
         print_json({"root": str(root), "versions": [v.to_json() for v in found]})
         return 0
     for v in found:
-        print(("* " if v.active else "  ") + v.name)
+        print(("* " if v.active else "  ") + v.name + v.channel_note)
     return 0
 
 
 def cmd_install(args: argparse.Namespace) -> int:
+    import sys
+
+    from ..index.releases import channel_of
+    from ..install.pipeline import FAST_SWITCH_INTERVAL
     from .install_report import report_install
-    from .output import info
-    from .progress import ProgressBar, interactive
+    from .progress import InstallReporter
 
     manager = o.manager(args)
-    if args.metadata and (args.nightly or args.debug):
-        raise UsageError("--metadata cannot be combined with --nightly or --debug")
+    # This process is ours alone (a library call leaves the interval to its caller).
+    sys.setswitchinterval(FAST_SWITCH_INTERVAL)
     manager.tidy()
-    progress = ProgressBar("downloading", enabled=interactive() and not args.quiet)
+    reporter = InstallReporter(args.quiet)
+    told: Reporter = reporter  # (checked by mypy: the CLI's reporter is a Reporter)
     try:
         result = manager.install(
             args.version,
             url=args.url,
             force_install=args.force,
-            nightly=args.nightly,
-            debug=args.debug,
-            on_progress=progress.update,
-            on_wait=lambda msg: info(msg, args.quiet),
+            channel=channel_of(args.nightly, args.debug),
             upload=not args.no_upload,
+            reporter=told,
         )
     finally:
-        progress.close()
+        reporter.close()
     report_install(args, manager, result)
+    if args.with_emscripten:
+        from .tools_commands import setup_emscripten
+
+        setup_emscripten(args, None, force=False, hint=False)
     return 0
 
 
@@ -322,17 +169,19 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from ..index.compatibility import sort_releases
+    from ..index.compatibility import listing
     from ..index.releases import channel_name
     from .output import print_json
     from .search_view import Checked, as_json, as_table, checked_line
 
     manager = o.manager(args)
     releases = manager.releases(nightly=args.nightly, debug=args.debug)
-    ordered = sort_releases(releases.values(), by_published=args.nightly)
-    rows = [(r, manager.is_compatible(r)) for r in ordered]
-    if not args.all:
-        rows = [(r, ok) for r, ok in rows if ok]
+    rows = listing(
+        releases.values(),
+        manager.is_compatible,
+        by_published=args.nightly,
+        include_incompatible=args.all,
+    )
     source = channel_name(args.nightly, args.debug) if args.nightly or args.debug else None
     checked = Checked(
         manager.python_version, manager.pyodide_build_version, manager.pyodide_build_source
@@ -348,3 +197,128 @@ def cmd_search(args: argparse.Namespace) -> int:
     print(as_table(rows, source))
     print(checked_line(checked))
     return 0
+
+
+# --- the commands, declared -------------------------------------------------------
+def _link_modes() -> tuple[str, ...]:
+    from ..cache.treelink import LINK_MODES  # slow to import: only when install is parsed
+
+    return LINK_MODES
+
+
+_OUT = ("json", *o.COMMON)
+_SEARCH = (
+    "List published environments, the compatible ones first. A release is "
+    "compatible when its Python major.minor is the target's and, when a "
+    "pyodide-build version is known (installed in the target environment, or "
+    "given with --pyodide-build-version), that version lies in the release's "
+    "pyodide-build range. Without one no range is checked; the line under the "
+    "table and the 'compatibility' object of --json say which was checked."
+)
+_INSTALL_EXAMPLES = (
+    "xbuildenv install                 # the newest release compatible with this Python",
+    "xbuildenv install 0.29            # the newest compatible 0.29.x",
+    "xbuildenv install --url https://example.org/xbuildenv.tar.bz2 --json",
+)
+_INSTALL_ARGS = (
+    o.Opt(
+        "version",
+        nargs="?",
+        metavar="VERSION",
+        help="X.Y.Z, vX.Y.Z, or X.Y for the newest compatible X.Y.* "
+        "(default: default_cross_build_env_url in [tool.pyodide.build] "
+        "or $DEFAULT_CROSS_BUILD_ENV_URL, else the newest compatible)",
+    ),
+    o.Opt("--url", help="install an archive from this URL instead of a release"),
+    o.Opt(
+        "-f",
+        "--force",
+        action="store_true",
+        help="install even if incompatible; reinstall if present",
+    ),
+    o.Opt(
+        "--link-mode",
+        choices=_link_modes,
+        help="how to share a tree another root already unpacked "
+        f"(default: {where('XBUILDENV_LINK_MODE')}, else hardlink)",
+    ),
+    o.Opt(
+        "--no-upload",
+        action="store_true",
+        help=f"read from the remote store ({where('XBUILDENV_REMOTE_STORE')}) "
+        "but never write to it",
+    ),
+    o.Opt(
+        "--with-emscripten",
+        action="store_true",
+        help="also set up the environment's Emscripten SDK (as install-emscripten)",
+    ),
+)
+COMMANDS = {
+    c.name: c
+    for c in (
+        o.Command(
+            "install",
+            "download, verify and activate an environment",
+            _INSTALL_EXAMPLES,
+            args=_INSTALL_ARGS,
+            shared=("channel", "exclude_newer", *_OUT),
+            handler=cmd_install,
+        ),
+        o.Command(
+            "use",
+            "make an installed version the active one",
+            ("xbuildenv use 0.29.4", "xbuildenv use 0.29.4 --path ./envs --json"),
+            args=(
+                o.Opt("version", metavar="VERSION", help="an installed version (see 'versions')"),
+            ),
+            shared=_OUT,
+            handler=cmd_use,
+        ),
+        o.Command(
+            "version",
+            "print the active version",
+            ("xbuildenv version", "xbuildenv version --json"),
+            shared=_OUT,
+            handler=cmd_version,
+        ),
+        o.Command(
+            "versions",
+            "list installed versions (active one marked '* ')",
+            ("xbuildenv versions", "xbuildenv versions --json --path ./envs"),
+            shared=_OUT,
+            handler=cmd_versions,
+        ),
+        o.Command(
+            "uninstall",
+            "remove a version (default: the active one)",
+            ("xbuildenv uninstall 0.27.7", "xbuildenv uninstall --all --json"),
+            args=(
+                o.Opt("version", nargs="?", metavar="VERSION", help="default: the active one"),
+                o.Opt("--all", action="store_true", help="remove every version in the root"),
+            ),
+            shared=_OUT,
+            handler=cmd_uninstall,
+        ),
+        o.Command(
+            "search",
+            "list published environments",
+            (
+                "xbuildenv search",
+                "xbuildenv search --all --nightly",
+                "xbuildenv search --json --metadata ./index.json",
+            ),
+            description=_SEARCH,
+            args=(o.Opt("-a", "--all", action="store_true", help="include incompatible releases"),),
+            shared=("json", "channel", "exclude_newer", *o.COMMON),
+            handler=cmd_search,
+        ),
+        o.Command(
+            "root",
+            "print the cache root and why it was chosen",
+            ("xbuildenv root", "PYODIDE_XBUILDENV_PATH=/opt/envs xbuildenv root --json"),
+            shared=_OUT,
+            handler=cmd_root,
+        ),
+    )
+}

@@ -41,19 +41,17 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"xbuildenv {__version__}")
-    options.flags(parser, top=True)
+    options.top_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=options.Parser)
     word = _command_word(argv) if argv is not None else None
-    if word in core_commands.PARSERS:
-        core_commands.PARSERS[word](sub)
+    if word in core_commands.COMMANDS:
+        core_commands.COMMANDS[word].add_to(sub)
         return parser
-    for add in core_commands.PARSERS.values():
-        add(sub)
     from . import cache_commands, completion, mirror_commands, tools_commands
 
-    cache_commands.register(sub)
-    tools_commands.register(sub)
-    mirror_commands.register(sub)
+    for group in (core_commands, cache_commands, tools_commands, mirror_commands):
+        for command in group.COMMANDS.values():
+            command.add_to(sub)
     completion.register(sub, parser)
     return parser
 
@@ -68,6 +66,19 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .output import RedactingStream
+
+    streams = sys.stdout, sys.stderr
+    # Every byte the command prints goes through redaction (and back afterwards, for
+    # callers that run main() in-process).
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(words)
     args = parser.parse_args(words)

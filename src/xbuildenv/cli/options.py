@@ -1,5 +1,7 @@
-"""What every command module shares: the parser class, the common options, and the
-two ways a command reaches the library (the resolved root, or a manager).
+"""What every command module shares: the parser class; the declarations a command
+module's ``COMMANDS`` table is written in (:class:`Command`, :class:`Opt`) with the
+options several commands take, once, in ``SHARED``; and the two ways a command reaches
+the library (the resolved root, or a manager).
 
 Kept small and free of heavy imports: the read commands load it on every run.
 """
@@ -8,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 
+from ..settings.registry import where
+
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import Any, NoReturn
 
 # The parser that ran last is the innermost one (a subcommand's): its options are the
@@ -43,67 +47,174 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def flags(p: argparse.ArgumentParser, *, top: bool = False) -> None:
-    """``-q`` and ``-v``: accepted before the command (``top``) and after it.
+class Opt:
+    """One argparse argument, declared: ``Opt("--path", metavar="DIR", help=...)``.
 
-    After the command they default to SUPPRESS, so that a subcommand's parser does not
-    overwrite what was given before the command with its own default.
+    A ``choices`` given as a function is called only when the argument is added, so
+    that a table of commands can name choices whose module is slow to import.
     """
-    default: Any = False if top else argparse.SUPPRESS
-    p.add_argument(
-        "-v", "--verbose", action="store_true", default=default, help="show details and tracebacks"
-    )
-    p.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        default=default,
-        help="print only results and errors",
+
+    __slots__ = ("flags", "kwargs")
+
+    def __init__(self, *flags: str, **kwargs: Any) -> None:
+        self.flags = flags
+        self.kwargs = kwargs
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        kwargs = dict(self.kwargs)
+        if callable(kwargs.get("choices")):
+            kwargs["choices"] = kwargs["choices"]()
+        parser.add_argument(*self.flags, **kwargs)
+
+
+def _verbosity(default: Any) -> tuple[Opt, ...]:
+    return (
+        Opt(
+            "-v",
+            "--verbose",
+            action="store_true",
+            default=default,
+            help="show details and tracebacks",
+        ),
+        Opt(
+            "-q",
+            "--quiet",
+            action="store_true",
+            default=default,
+            help="print only results and errors",
+        ),
     )
 
 
-def common(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--path",
-        metavar="DIR",
-        help="cache root to use (default: $PYODIDE_XBUILDENV_PATH, xbuildenv_path in "
-        "[tool.pyodide.build], else as pyodide-build)",
-    )
-    p.add_argument(
-        "--python",
-        metavar="PYTHON",
-        help="target interpreter (default: this one, or the active venv under pipx/uv tool)",
-    )
-    flags(p)
+# The options several commands share, by name; a command lists the names it takes.
+SHARED: dict[str, tuple[Opt, ...]] = {
+    # After the command -q/-v default to SUPPRESS, so that a subcommand's parser does
+    # not overwrite what was given before the command with its own default.
+    "verbosity": _verbosity(argparse.SUPPRESS),
+    "json": (Opt("--json", action="store_true", help="machine-readable output (docs/reference/json.md)"),),
+    "path": (
+        Opt(
+            "--path",
+            metavar="DIR",
+            help=f"cache root to use (default: {where('PYODIDE_XBUILDENV_PATH')}, "
+            "else as pyodide-build)",
+        ),
+    ),
+    "python": (
+        Opt(
+            "--python",
+            metavar="PYTHON",
+            help="target interpreter (default: this one, or the active venv under pipx/uv tool)",
+        ),
+    ),
+    "channel": (
+        Opt("--nightly", action="store_true", help="use the nightly channel"),
+        Opt(
+            "--debug", action="store_true", help="use debug builds (stable-debug or nightly-debug)"
+        ),
+        Opt(
+            "--metadata",
+            metavar="URL_OR_PATH",
+            help="release index to use instead of the channel's "
+            f"(default: {where('PYODIDE_CROSS_BUILD_ENV_METADATA_URL')})",
+        ),
+        Opt(
+            "--pyodide-build-version",
+            metavar="V",
+            help="check compatibility against this pyodide-build version",
+        ),
+        Opt(
+            "--refresh",
+            action="store_true",
+            help="fetch the release index even if cached "
+            f"(max age: {where('XBUILDENV_INDEX_MAX_AGE')})",
+        ),
+        Opt("--offline", action="store_true", help="use only the cached release index"),
+    ),
+    "exclude_newer": (
+        Opt(
+            "--exclude-newer",
+            metavar="DATE|SPAN",
+            help="ignore releases published at or after this date/time, or this long ago "
+            f"(2026-01-31, 7 days, P7D; as uv; default: {where('XBUILDENV_EXCLUDE_NEWER')})",
+        ),
+    ),
+}
+# The handler of a command that, given no subcommand, prints its help.
+PRINT_HELP = "print help"
+# What every command that reaches a root takes: which root, for which Python, how loud.
+COMMON = ("path", "python", "verbosity")
 
 
-def json_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="machine-readable output (docs/json.md)")
+class Command:
+    """One subcommand, declared: its words, its own arguments (``args``), the names of
+    the ``SHARED`` options it takes (added after ``args``, in the order named), the
+    function that runs it, and any subcommands (``children``).
+
+    A command with subcommands and no handler requires one of them (a usage error
+    without); with ``handler=PRINT_HELP`` it prints its help instead (exit 2)."""
+
+    __slots__ = (
+        "args",
+        "children",
+        "description",
+        "examples",
+        "handler",
+        "help",
+        "metavar",
+        "name",
+        "shared",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        help: str,
+        examples: Sequence[str],
+        *,
+        args: Sequence[Opt] = (),
+        shared: Sequence[str] = (),
+        handler: Callable[[argparse.Namespace], int] | str | None = None,
+        description: str | None = None,
+        children: Sequence[Command] = (),
+        metavar: str = "ACTION",
+    ) -> None:
+        self.name, self.help, self.examples = name, help, tuple(examples)
+        self.args, self.shared, self.handler = tuple(args), tuple(shared), handler
+        self.description, self.children = description, tuple(children)
+        self.metavar = metavar  # what the usage line calls the subcommand
+
+    def add_to(self, sub: Any) -> argparse.ArgumentParser:
+        """Add this command (and its subcommands) to the subparsers object ``sub``."""
+        parser = add(sub, self.name, self.help, *self.examples, description=self.description)
+        for opt in self.args:
+            opt.add_to(parser)
+        for name in self.shared:
+            for opt in SHARED[name]:
+                opt.add_to(parser)
+        if self.children:
+            children = parser.add_subparsers(
+                dest=f"{self.name}_command", metavar=self.metavar, parser_class=type(parser)
+            )
+            for child in self.children:
+                child.add_to(children)
+            children.required = self.handler is None
+        if self.handler == PRINT_HELP:
+            parser.set_defaults(handler=lambda args: _usage(parser))
+        elif self.handler is not None:
+            parser.set_defaults(handler=self.handler)
+        return parser
 
 
-def channel(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--nightly", action="store_true", help="use the nightly channel")
-    p.add_argument(
-        "--debug", action="store_true", help="use debug builds (stable-debug or nightly-debug)"
-    )
-    p.add_argument(
-        "--metadata",
-        metavar="URL_OR_PATH",
-        help="release index to use instead of the channel's "
-        "(default: $PYODIDE_CROSS_BUILD_ENV_METADATA_URL)",
-    )
-    p.add_argument(
-        "--pyodide-build-version",
-        metavar="V",
-        help="check compatibility against this pyodide-build version",
-    )
-    p.add_argument(
-        "--refresh",
-        action="store_true",
-        help="fetch the release index even if cached (max age: $XBUILDENV_INDEX_MAX_AGE, "
-        "index_max_age in [tool.xbuildenv])",
-    )
-    p.add_argument("--offline", action="store_true", help="use only the cached release index")
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def top_flags(parser: argparse.ArgumentParser) -> None:
+    """``-q`` and ``-v`` before the command, where they default to False."""
+    for opt in _verbosity(False):
+        opt.add_to(parser)
 
 
 def examples(*lines: str) -> str:
@@ -124,8 +235,15 @@ def add(
     return parser
 
 
+_WARNED: set[str] = set()  # lines already printed by this command
+
+
 def project_config() -> Any:
-    """``[tool.pyodide.build]`` and ``[tool.xbuildenv]``, warning once about unknown keys."""
+    """``[tool.pyodide.build]`` and ``[tool.xbuildenv]``, warning about unknown keys.
+
+    A command may load the configuration more than once (the root, then the manager);
+    each warning is printed the first time only.
+    """
     from ..settings.config import load_project_config
 
     project = load_project_config()
@@ -133,9 +251,11 @@ def project_config() -> Any:
         from ..settings.config import unknown_own_keys
 
         for line in unknown_own_keys(project):
-            from .output import warn
+            if line not in _WARNED:
+                from .output import warn
 
-            warn(line)
+                _WARNED.add(line)
+                warn(line)
     return project
 
 
@@ -146,7 +266,7 @@ def resolved(args: argparse.Namespace, project: Any = None) -> Any:
 
     project = project if project is not None else project_config()
     result = resolve_root(resolve_target(args.python), project, args.path)
-    for line in result.warnings:  # the SPEC reports these as errors, then falls through
+    for line in result.warnings:  # errors, though resolution falls through
         error(line)
     return result
 
@@ -154,7 +274,7 @@ def resolved(args: argparse.Namespace, project: Any = None) -> Any:
 def manager(args: argparse.Namespace) -> Any:
     from ..manager import XBuildEnvManager
     from ..settings.target import resolve_target
-    from .output import error, warn
+    from .output import error, info, warn
 
     made = XBuildEnvManager(
         args.path,
@@ -166,6 +286,8 @@ def manager(args: argparse.Namespace) -> Any:
         offline=getattr(args, "offline", False),
         link_mode=getattr(args, "link_mode", None),
         warn=warn,
+        exclude_newer=getattr(args, "exclude_newer", None),
+        note=info if getattr(args, "verbose", False) else None,
     )
     for line in made.resolved.warnings:
         error(line)

@@ -1,4 +1,5 @@
-"""Printing for the CLI: tables, JSON, and the one-line error format."""
+"""Printing for the CLI: tables, JSON, the one-line error format, and the redacting
+streams every line goes out through."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ if TYPE_CHECKING:
     from typing import Any, TextIO
 
 
-# The version of the JSON shapes in docs/json.md: raised when a shape changes in a way
+# The version of the JSON shapes in docs/reference/json.md: raised when a shape changes in a way
 # that can break a reader (a key removed or its meaning changed), not when keys are added.
 JSON_SCHEMA = 1
 
@@ -46,6 +47,28 @@ def use_colour(stream: TextIO | None = None) -> bool:
 
 def _paint(text: str, code: str, stream: TextIO) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if use_colour(stream) else text
+
+
+class RedactingStream:
+    """A text stream that masks URL passwords, signatures and known secrets in
+    everything written to it (:func:`xbuildenv.redaction.redact`). The CLI puts its
+    stdout and stderr behind it, so no message, warning, ``-v`` detail, progress line,
+    tool output, traceback or JSON can show a secret, whoever wrote it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        from ..redaction import redact
+
+        return self._stream.write(redact(text))
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def error(message: str) -> None:

@@ -13,11 +13,14 @@ import os
 import sys
 import time
 
+from .output import info, warn
 from .units import format_bytes, format_seconds
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
 if TYPE_CHECKING:
     from typing import Any, TextIO
+
+    from ..install.reporter import Phase
 
 
 def interactive(stream: TextIO | None = None) -> bool:
@@ -61,6 +64,43 @@ class ProgressBar:
         if self.enabled:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
+
+
+# What the bar says while each phase of an install runs (others keep the last label).
+_LABELS = {
+    "link": "linking",
+    "remote": "fetching",
+    "unpack": "unpacking",
+    "download": "downloading",
+    "verify": "verifying",
+}
+
+
+class InstallReporter:
+    """The CLI's :class:`~xbuildenv.install.reporter.Reporter`: bytes to the bar (when
+    interactive), waits as status lines (unless ``--quiet``), warnings always."""
+
+    def __init__(self, quiet: bool, stream: TextIO | None = None) -> None:
+        self.quiet = quiet
+        self.bar = ProgressBar("downloading", interactive(stream) and not quiet, stream)
+
+    def phase(self, name: Phase) -> None:
+        label = _LABELS.get(name)
+        if label is not None and label != self.bar.label:
+            self.bar.label = label
+            self.bar.started = time.monotonic()  # the rate is per phase
+
+    def progress(self, done: int, total: int | None) -> None:
+        self.bar.update(done, total)
+
+    def waiting(self, message: str) -> None:
+        info(message, self.quiet)
+
+    def warning(self, message: str) -> None:
+        warn(message)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def fetched_line(result: Any) -> str | None:

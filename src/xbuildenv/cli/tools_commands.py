@@ -5,141 +5,17 @@
 from __future__ import annotations
 
 import argparse
-import os
-import shlex
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..settings.registry import where
 from . import options as o
-
-
-def register(sub: Any) -> None:
-    """Add the commands to the ``xbuildenv`` subparsers object ``sub``."""
-    from ..tools.shell_env import SHELLS
-
-    p = o.add(
-        sub,
-        "config",
-        "show the build variables of the active environment",
-        "xbuildenv config list",
-        "xbuildenv config get emscripten_version",
-        "xbuildenv config list --json",
-    )
-    config_parser = p  # bound now: "p" is reused for the next commands below
-    o.flags(p)
-    p.set_defaults(handler=lambda args: _help(config_parser))
-    csub = p.add_subparsers(dest="config_command", metavar="SUBCOMMAND", parser_class=type(p))
-    q = o.add(
-        csub,
-        "list",
-        'every key with its value (key="value")',
-        "xbuildenv config list",
-        "xbuildenv config list --json",
-    )
-    o.json_flag(q)
-    o.common(q)
-    q.set_defaults(handler=cmd_config_list)
-    q = o.add(
-        csub,
-        "get",
-        "the value of one key",
-        "xbuildenv config get pyodide_root",
-        "xbuildenv config get cflags_base",
-    )
-    q.add_argument("key", metavar="KEY")
-    o.common(q)
-    q.set_defaults(handler=cmd_config_get)
-
-    p = o.add(
-        sub,
-        "install-packages",
-        "install the pinned cross-build packages into the host site-packages",
-        "xbuildenv install-packages",
-        "xbuildenv install-packages numpy --installer uv",
-        "xbuildenv install-packages --find-links ./wheels --installer-args '--no-deps'",
-    )
-    p.add_argument(
-        "names", nargs="*", metavar="NAME", help="packages to install (default: every pin)"
-    )
-    p.add_argument(
-        "--installer",
-        choices=("pip", "uv"),
-        help="default: $XBUILDENV_INSTALLER, installer in [tool.xbuildenv], else pip",
-    )
-    p.add_argument("--index-url", metavar="URL", help="package index to install from")
-    p.add_argument(
-        "--find-links",
-        metavar="URL_OR_DIR",
-        action="append",
-        default=[],
-        help="extra place to look for wheels (repeatable)",
-    )
-    p.add_argument(
-        "--installer-args",
-        metavar="ARGS",
-        default="",
-        help="more options for pip/uv, as one shell-quoted string",
-    )
-    p.add_argument(
-        "-f", "--force", action="store_true", help="reinstall even if at the pinned version"
-    )
-    o.common(p)
-    p.set_defaults(handler=cmd_install_packages)
-
-    p = o.add(
-        sub,
-        "install-emscripten",
-        "install the Emscripten SDK the environment needs",
-        "xbuildenv install-emscripten",
-        "xbuildenv install-emscripten --version 4.0.9 --force",
-    )
-    p.add_argument(
-        "--version", metavar="V", help="Emscripten version (default: from Makefile.envs)"
-    )
-    p.add_argument("-f", "--force", action="store_true", help="reinstall even if installed")
-    p.add_argument(
-        "--emsdk-url",
-        metavar="URL",
-        help="git URL of emsdk (default: $XBUILDENV_EMSDK_URL, "
-        "emsdk_url in [tool.xbuildenv], or upstream)",
-    )
-    o.common(p)
-    p.set_defaults(handler=cmd_install_emscripten)
-
-    p = o.add(
-        sub,
-        "env",
-        "print shell commands that set the build variables",
-        'eval "$(xbuildenv env)"',
-        "xbuildenv env --shell fish | source",
-    )
-    p.add_argument("--shell", choices=SHELLS, help="default: from $SHELL")
-    o.common(p)
-    p.set_defaults(handler=cmd_env)
-
-    p = o.add(
-        sub,
-        "run",
-        "run a command with the build variables set",
-        "xbuildenv run -- make",
-        "xbuildenv run -- sh -c 'echo $PYODIDE_ROOT'",
-    )
-    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG ...]")
-    o.common(p)
-    p.set_defaults(handler=cmd_run)
-
-
-def _help(p: argparse.ArgumentParser) -> int:
-    p.print_help()
-    return 2
 
 
 # --- helpers ------------------------------------------------------------------
 def _build_config(args: argparse.Namespace) -> Any:
-    from ..tools.build_config import load_build_config
+    from ..tools.build_config import load_build_config, python_mismatch
     from .output import warn
 
     manager = o.manager(args)
@@ -149,50 +25,10 @@ def _build_config(args: argparse.Namespace) -> Any:
     )
     if config.unresolved and args.verbose:
         warn("not evaluated (they would run commands): " + ", ".join(sorted(config.unresolved)))
-    stale = _marker_mismatch(root, manager)
+    stale = python_mismatch(root, manager.python_version, manager.resolved)
     if stale is not None:
         warn(stale)
     return manager, config
-
-
-def _marker_mismatch(pyodide_root: Path, manager: Any) -> str | None:
-    """A warning when the environment was installed for another host Python, else None.
-
-    Its host packages then belong to that Python, and ``pyodide build`` refuses the
-    environment; ``xbuildenv install VERSION`` refreshes it in place.
-    """
-    from ..cache.layout import PYTHON_MARKER
-    from ..settings.pyodide_root import version_of
-
-    version = version_of(pyodide_root)
-    if version is None:  # a source tree or a hand-made folder: no marker to check
-        return None
-    version_dir = pyodide_root.parent.parent
-    root = version_dir.parent
-    try:
-        marker = (version_dir / PYTHON_MARKER).read_text().strip() or None
-    except OSError:
-        marker = None
-    target = manager.python_version
-    if marker is None or marker == target:
-        return None
-    fix = f"xbuildenv install {shlex.quote(version)}"
-    if root != manager.env_dir or manager.resolved.rule == "--path":
-        fix += f" --path {shlex.quote(str(root))}"
-    return (
-        f"the environment {version} was installed for Python {marker}, not for the target "
-        f"Python {target}; run '{fix}' to refresh it"
-    )
-
-
-def _target_python(args: argparse.Namespace, manager: Any) -> str:
-    """The interpreter host packages are for: the target environment's."""
-    if args.python:
-        return str(args.python)
-    if manager.target.source == "running interpreter":
-        return sys.executable
-    prefix = Path(manager.target.prefix)
-    return str(prefix / ("Scripts/python.exe" if os.name == "nt" else "bin/python"))
 
 
 def _show_tail(lines: list[str]) -> None:
@@ -220,7 +56,7 @@ def cmd_config_list(args: argparse.Namespace) -> int:
     if args.json:
         from .output import print_json
 
-        print_json(values)  # the keys are config's own: see docs/json.md
+        print_json(values)  # the keys are config's own: see docs/reference/json.md
         return 0
     for key, value in values.items():
         print(f'{key}="{value}"')  # pyodide config list's format, for scripts that parse it
@@ -235,33 +71,21 @@ def cmd_config_get(args: argparse.Namespace) -> int:
 
 def cmd_install_packages(args: argparse.Namespace) -> int:
     from ..errors import ToolError
-    from ..settings.config import setting
+    from ..tools.host_options import installer_args, resolve_installer
     from ..tools.host_packages import install_host_packages
     from .output import info
 
     manager, config = _build_config(args)
-    installer = (
-        args.installer or setting(manager.project, "XBUILDENV_INSTALLER", "installer") or "pip"
+    installer = resolve_installer(manager.project, args.installer)
+    extra = installer_args(
+        index_url=args.index_url, find_links=args.find_links, extra=args.installer_args
     )
-    if installer not in ("pip", "uv"):
-        raise UsageError(
-            f"installer {installer!r} is not one of: pip, uv", "fix XBUILDENV_INSTALLER"
-        )
-    extra: list[str] = []
-    if args.index_url:
-        extra += ["--index-url", args.index_url]
-    for link in args.find_links:
-        extra += ["--find-links", link]
-    try:
-        extra += shlex.split(args.installer_args)
-    except ValueError as exc:
-        raise UsageError(f"--installer-args is not valid shell quoting: {exc}") from None
     try:
         result = install_host_packages(
             config.pyodide_root,
             config.host_site_packages,
             args.names,
-            python=_target_python(args, manager),
+            python=manager.target.interpreter(args.python),
             installer=installer,
             installer_args=extra,
             force=args.force,
@@ -286,40 +110,62 @@ def cmd_install_packages(args: argparse.Namespace) -> int:
 
 
 def cmd_install_emscripten(args: argparse.Namespace) -> int:
+    return setup_emscripten(args, args.version, force=args.force, hint=True)
+
+
+def setup_emscripten(
+    args: argparse.Namespace, version: str | None, *, force: bool, hint: bool
+) -> int:
+    """install-emscripten, and the second half of ``install --with-emscripten``."""
     from ..errors import ToolError
     from ..tools.emsdk import activation_hint, emsdk_url, install_emscripten
+    from ..tools.emsdk_sources import sdk_sources
     from ..tools.shell_env import default_shell
-    from .output import info
+    from .output import info, warn
 
     manager, config = _build_config(args)
-    wanted = args.version or config.emscripten_version
-    streaming = not args.quiet
+    wanted = version or config.emscripten_version
+    streaming = not args.quiet and not getattr(args, "json", False)
     try:
         result = install_emscripten(
             config.pyodide_root,
             wanted,
-            url=emsdk_url(manager.project, args.emsdk_url),
-            force=args.force,
+            url=emsdk_url(manager.project, getattr(args, "emsdk_url", None)),
+            force=force,
             on_line=_printer(streaming),
             expected_version=config.emscripten_version or None,
+            warn=warn,
+            sources=sdk_sources(warn, upload=not getattr(args, "no_upload", False)),
+            link_mode=manager.link_mode,
         )
     except ToolError as exc:
         if not streaming:
             _show_tail(exc.output)
         raise
+    if args.verbose and result.key:
+        how = {
+            "built": "built",
+            "store": "linked from the SDK store",
+            "remote": "from the remote store",
+            "mirror": "from the mirror",
+            None: "in place",
+        }[result.source]
+        info(f"SDK {result.key} ({how}; emsdk revision {result.revision})", args.quiet)
     if result.action == "already installed":
         info(f"Emscripten {result.version} is already installed in {result.emsdk_dir}", args.quiet)
     else:
         info(f"Emscripten {result.version} installed in {result.emsdk_dir}", args.quiet)
-    if args.quiet:
+    if args.quiet or not hint:
         return 0
     shell = default_shell()
     # The activation line goes to stdout so that it can be copied or eval'd.
     print(f"To use it in this shell: {activation_hint(result.emsdk_dir, shell)}")
     print(
-        'Or set every build variable at once: eval "$(xbuildenv env)"'
-        if shell != "powershell"
-        else "Or: xbuildenv env --shell powershell | Invoke-Expression"
+        {
+            "powershell": "Or: xbuildenv env --shell powershell | Out-String | Invoke-Expression",
+            "cmd": "Or: xbuildenv env --shell cmd > xbuildenv-env.bat && call xbuildenv-env.bat",
+            "fish": "Or set every build variable at once: xbuildenv env --shell fish | source",
+        }.get(shell, 'Or set every build variable at once: eval "$(xbuildenv env)"')
     )
     return 0
 
@@ -328,7 +174,11 @@ def cmd_env(args: argparse.Namespace) -> int:
     from ..tools.shell_env import build_env, default_shell, render
 
     _, config = _build_config(args)
-    sys.stdout.write(render(build_env(config), args.shell or default_shell()))
+    text = render(build_env(config), args.shell or default_shell())
+    # A value from the process environment may hold bytes that are not UTF-8
+    # (surrogate escapes): they go out as the very bytes that came in.
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode(sys.stdout.encoding or "utf-8", "surrogateescape"))
     return 0
 
 
@@ -340,3 +190,116 @@ def cmd_run(args: argparse.Namespace) -> int:
         cmd = cmd[1:]
     _, config = _build_config(args)
     return run_in(build_env(config), cmd)
+
+
+# --- the commands, declared -----------------------------------------------------
+def _shells() -> tuple[str, ...]:
+    from ..tools.shell_env import SHELLS
+
+    return SHELLS
+
+
+_FORCE = "-f", "--force"
+_CONFIG = o.Command(
+    "config",
+    "show the build variables of the active environment",
+    (
+        "xbuildenv config list",
+        "xbuildenv config get emscripten_version",
+        "xbuildenv config list --json",
+    ),
+    shared=("verbosity",),
+    handler=o.PRINT_HELP,
+    metavar="SUBCOMMAND",
+    children=(
+        o.Command(
+            "list",
+            'every key with its value (key="value")',
+            ("xbuildenv config list", "xbuildenv config list --json"),
+            shared=("json", *o.COMMON),
+            handler=cmd_config_list,
+        ),
+        o.Command(
+            "get",
+            "the value of one key",
+            ("xbuildenv config get pyodide_root", "xbuildenv config get cflags_base"),
+            args=(o.Opt("key", metavar="KEY"),),
+            shared=o.COMMON,
+            handler=cmd_config_get,
+        ),
+    ),
+)
+_INSTALL_PACKAGES = o.Command(
+    "install-packages",
+    "install the pinned cross-build packages into the host site-packages",
+    (
+        "xbuildenv install-packages",
+        "xbuildenv install-packages numpy --installer uv",
+        "xbuildenv install-packages --find-links ./wheels --installer-args '--no-deps'",
+    ),
+    args=(
+        o.Opt("names", nargs="*", metavar="NAME", help="packages to install (default: every pin)"),
+        o.Opt(
+            "--installer",
+            choices=("pip", "uv"),
+            help=f"default: {where('XBUILDENV_INSTALLER')}, else pip",
+        ),
+        o.Opt("--index-url", metavar="URL", help="package index to install from"),
+        o.Opt(
+            "--find-links",
+            metavar="URL_OR_DIR",
+            action="append",
+            default=[],
+            help="extra place to look for wheels (repeatable)",
+        ),
+        o.Opt(
+            "--installer-args",
+            metavar="ARGS",
+            default="",
+            help="more options for pip/uv, as one shell-quoted string",
+        ),
+        o.Opt(*_FORCE, action="store_true", help="reinstall even if at the pinned version"),
+    ),
+    shared=o.COMMON,
+    handler=cmd_install_packages,
+)
+_INSTALL_EMSCRIPTEN = o.Command(
+    "install-emscripten",
+    "install the Emscripten SDK the environment needs",
+    ("xbuildenv install-emscripten", "xbuildenv install-emscripten --version 4.0.9 --force"),
+    args=(
+        o.Opt("--version", metavar="V", help="Emscripten version (default: from Makefile.envs)"),
+        o.Opt(*_FORCE, action="store_true", help="reinstall even if installed"),
+        o.Opt(
+            "--emsdk-url",
+            metavar="URL",
+            help=f"git URL of emsdk (default: {where('XBUILDENV_EMSDK_URL')}, or upstream)",
+        ),
+    ),
+    shared=o.COMMON,
+    handler=cmd_install_emscripten,
+)
+COMMANDS = {
+    c.name: c
+    for c in (
+        _CONFIG,
+        _INSTALL_PACKAGES,
+        _INSTALL_EMSCRIPTEN,
+        o.Command(
+            "env",
+            "print shell commands that set the build variables",
+            ('eval "$(xbuildenv env)"', "xbuildenv env --shell fish | source"),
+            args=(o.Opt("--shell", choices=_shells, help="default: from $SHELL"),),
+            shared=o.COMMON,
+            handler=cmd_env,
+        ),
+        o.Command(
+            "run",
+            "run a command with the build variables set",
+            ("xbuildenv run -- make", "xbuildenv run -- sh -c 'echo $PYODIDE_ROOT'"),
+            args=(o.Opt("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG ...]"),),
+            shared=o.COMMON,
+            handler=cmd_run,
+        ),
+    )
+}

@@ -12,9 +12,18 @@ import os
 import sys
 from pathlib import Path
 
+from ..checkpoints import checkpoint
 from .paths import chmod_here
+from .platform import IS_LINUX, IS_MACOS, fast_path
 
-__all__ = ["exchange", "remove_tree", "write_atomic"]
+__all__ = [
+    "exchange",
+    "is_pointer",
+    "make_pointer",
+    "remove_tree",
+    "replace_pointer",
+    "write_atomic",
+]
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -55,26 +64,99 @@ def remove_tree(path: Path) -> None:
 
 
 def exchange(a: Path, b: Path) -> bool:
-    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``).
+    """Swap two paths atomically: Linux ``renameat2(RENAME_EXCHANGE)``, macOS
+    ``renamex_np(RENAME_SWAP)``.
 
-    False when the platform or filesystem cannot, so the caller falls back to two
-    renames (safe too: a killed run is repaired by the next one, see install/installer.py).
+    False when the platform or file system cannot (Windows, a file system without the
+    call, or ``XBUILDENV_PORTABLE=exchange``), so the caller falls back to two renames
+    (safe too: a run killed between them is repaired by the next one, see
+    ``tidy_version`` in install/installer.py).
     """
-    if not sys.platform.startswith("linux"):
+    if not fast_path("exchange"):
         return False
+    if IS_LINUX:
+        return _swap("renameat2", a, b)
+    if IS_MACOS:
+        return _swap("renamex_np", a, b)
+    return False
+
+
+# The flag that makes each call swap: RENAME_EXCHANGE (linux/fs.h), RENAME_SWAP (sys/stdio.h).
+_SWAP_FLAG = {"renameat2": 2, "renamex_np": 2}
+
+
+def _swap(call: str, a: Path, b: Path) -> bool:
     import ctypes
     import errno
 
     try:
-        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+        func = getattr(ctypes.CDLL(None, use_errno=True), call)
     except (OSError, AttributeError):
-        return False  # libc older than glibc 2.28
-    path_t, int_t = ctypes.c_char_p, ctypes.c_int
-    renameat2.argtypes = [int_t, path_t, int_t, path_t, ctypes.c_uint]
-    at_fdcwd, rename_exchange = -100, 2
-    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return False  # glibc older than 2.28, or macOS older than 10.12
+    path_t, int_t, flags_t = ctypes.c_char_p, ctypes.c_int, ctypes.c_uint
+    if call == "renameat2":
+        at_fdcwd = -100
+        func.argtypes = [int_t, path_t, int_t, path_t, flags_t]
+        args: tuple[object, ...] = (at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b))
+    else:
+        func.argtypes = [path_t, path_t, flags_t]
+        args = (os.fsencode(a), os.fsencode(b))
+    func.restype = int_t
+    if func(*args, _SWAP_FLAG[call]) == 0:
         return True
     code = ctypes.get_errno()
-    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EPERM):
+    # The call or the file system cannot swap (HFS+, network volumes, old kernels).
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EPERM, errno.EOPNOTSUPP):
         return False
     raise OSError(code, os.strerror(code), str(b))
+
+
+def make_pointer(target: Path, at: Path) -> None:
+    """A link at ``at`` to the folder ``target`` (absolute, as pyodide-build writes it).
+
+    A symlink where the system lets us make one. Windows lets only administrators and
+    Developer Mode make symlinks; there a directory junction is made instead, which
+    every reader that resolves the path (``Path.resolve``, ``os.path.realpath``, the
+    file system itself) follows the same way: pyodide-build included.
+    """
+    try:
+        os.symlink(target, at, target_is_directory=True)
+    except OSError as exc:
+        if sys.platform != "win32" or getattr(exc, "winerror", None) != _NO_SYMLINK_RIGHTS:
+            raise
+        import _winapi
+
+        _winapi.CreateJunction(str(target), str(at))
+
+
+_NO_SYMLINK_RIGHTS = 1314  # ERROR_PRIVILEGE_NOT_HELD
+
+
+def is_pointer(path: Path) -> bool:
+    """A symlink or (Windows) a directory junction: never a folder of its own."""
+    if path.is_symlink():
+        return True
+    return sys.version_info >= (3, 12) and path.is_junction()
+
+
+def replace_pointer(new: Path, link: Path) -> None:
+    """Move the pointer ``new`` to ``link``, replacing the pointer there.
+
+    One ``rename`` where it can replace a link to a folder (POSIX): readers see the old
+    link or the new one. Windows cannot rename over a directory link or junction, and
+    ``XBUILDENV_PORTABLE=link`` does as Windows does: the old pointer is removed, then
+    the new one renamed in. A run killed between the two leaves no ``link`` and the new
+    pointer under its temporary name; :func:`restore_pointer` (the next install) puts it
+    in place.
+    """
+    if fast_path("link") and sys.platform != "win32":
+        os.replace(new, link)
+        return
+    if is_pointer(link):
+        # rmdir removes a junction or a directory symlink itself, unlink a file symlink
+        if link.is_dir() and sys.platform == "win32":
+            os.rmdir(link)
+        else:
+            os.unlink(link)
+    checkpoint("activate.old-removed")
+    os.rename(new, link)

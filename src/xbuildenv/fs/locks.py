@@ -20,8 +20,9 @@ from pathlib import Path
 from types import TracebackType
 
 from ..errors import LockTimeoutError, RootError
+from .platform import IS_LINUX, fast_path
 
-__all__ = ["FileLock", "make_lock_dir", "sweep_stale_locks"]
+__all__ = ["FileLock", "make_lock_dir", "process_stopped", "sweep_stale_locks"]
 
 
 def make_lock_dir(path: Path) -> None:
@@ -73,6 +74,7 @@ class FileLock:
         import fcntl
 
         started = time.monotonic()
+        next_check = started
         told = False
         while True:
             fd = self._open()
@@ -81,7 +83,11 @@ class FileLock:
             except BlockingIOError:
                 # A shared waiter is blocked only by an exclusive holder, which records
                 # its pid (gc): a stopped one must not block installs for ever either.
-                stopped = (self.pid_record or self.shared) and _holder_stopped(fd)
+                # At once, then twice a second: without /proc the check runs `ps`.
+                stopped = False
+                if (self.pid_record or self.shared) and time.monotonic() >= next_check:
+                    stopped = _holder_stopped(fd)
+                    next_check = time.monotonic() + 0.5
                 os.close(fd)
                 if stopped:
                     raise LockTimeoutError(
@@ -160,7 +166,7 @@ class FileLock:
             self._fallback.release()  # type: ignore[attr-defined]
             self._fallback = None
             return
-        if self._fd is None:
+        if self._fd is None or sys.platform == "win32":
             return
         try:
             if self.shared:
@@ -188,18 +194,46 @@ class FileLock:
 
 
 def _holder_stopped(fd: int) -> bool:
-    """Whether the pid written in a lock file names a stopped process (Linux /proc)."""
+    """Whether the pid written in a lock file names a stopped process."""
+    if sys.platform == "win32":  # filelock's files hold no pid; Windows has no SIGSTOP
+        return False
     try:
         text = os.pread(fd, 32, 0).decode("ascii").strip()
-        if not text.isdigit():
-            return False
-        with open(f"/proc/{int(text)}/stat", "rb") as fh:
-            stat_line = fh.read(512)
     except (OSError, ValueError):
         return False
-    # "pid (comm) S ...": the state follows the last ')' (comm may hold spaces).
-    state = stat_line[stat_line.rfind(b")") + 2 : stat_line.rfind(b")") + 3]
-    return state in (b"T", b"t")
+    if not text.isdigit() or int(text) <= 0:
+        return False
+    return process_stopped(int(text))
+
+
+def process_stopped(pid: int) -> bool:
+    """Whether ``pid`` is stopped (Ctrl-Z, SIGSTOP, a debugger); False when unknown.
+
+    Linux reads ``/proc/PID/stat``; elsewhere (macOS, BSD, or
+    ``XBUILDENV_PORTABLE=proc``) ``ps -o stat= -p PID`` answers, whose state column
+    starts with ``T`` (stopped) on procps, BSD and macOS alike.
+    """
+    if IS_LINUX and fast_path("proc"):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                stat_line = fh.read(512)
+        except OSError:
+            return False
+        # "pid (comm) S ...": the state follows the last ')' (comm may hold spaces).
+        state = stat_line[stat_line.rfind(b")") + 2 : stat_line.rfind(b")") + 3]
+        return state in (b"T", b"t")
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["ps", "-o", "stat=", "-p", str(pid)],
+            capture_output=True,
+            timeout=5,
+            env={**os.environ, "LC_ALL": "C"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False  # no ps: the waiter waits for its timeout instead
+    return done.returncode == 0 and done.stdout.strip()[:1] in (b"T", b"t")
 
 
 def sweep_stale_locks(folder: Path, prefix: str = "") -> list[Path]:

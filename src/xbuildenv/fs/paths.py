@@ -18,11 +18,13 @@ everywhere such input meets the file system:
 from __future__ import annotations
 
 import errno
+import ntpath
 import os
 import stat
 from pathlib import Path
 
 from ..errors import PathEscapeError
+from .platform import fast_path
 
 # Markers and records are a few hundred bytes; an owner record a megabyte long is
 # not one of ours.
@@ -44,10 +46,13 @@ def contained(
     text = os.fspath(relative)
     if "\0" in text:
         raise PathEscapeError(f"{what} holds a NUL character; refusing to use it as a path")
-    if os.path.isabs(text):
+    # Windows' rules on every system, so an input is refused the same way everywhere:
+    # "C:x" (relative to drive C's current folder), "\\server\share", "\\x", "..\\x".
+    if os.path.isabs(text) or ntpath.isabs(text) or ntpath.splitdrive(text)[0]:
         raise PathEscapeError(f"{what} is an absolute path ({text!r}); it must stay inside {base}")
     normal = os.path.normpath(text)
-    if normal == ".." or normal.startswith(".." + os.sep):
+    windows = ntpath.normpath(text)
+    if ".." in (normal, windows) or normal.startswith(".." + os.sep) or windows.startswith("..\\"):
         raise PathEscapeError(f"{what} ({text!r}) leads outside {base}; refusing to use it")
     path = base / normal if normal != "." else base
     if not links:
@@ -103,10 +108,11 @@ def chmod_here(path: Path | str, mode: int) -> bool:
 
     Linux has no ``lchmod``: the path is opened with ``O_PATH | O_NOFOLLOW`` and the
     mode set through ``/proc/self/fd``, so the file checked is the file changed (no
-    window for a swap in between). Elsewhere, ``lstat`` then ``chmod``.
+    window for a swap in between). Elsewhere (macOS, Windows, or
+    ``XBUILDENV_PORTABLE=chmod``) :func:`_chmod_nofollow`.
     """
     o_path = getattr(os, "O_PATH", 0)
-    if o_path and os.path.isdir("/proc/self/fd"):
+    if o_path and fast_path("chmod") and os.path.isdir("/proc/self/fd"):
         try:
             fd = os.open(path, o_path | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
         except OSError:
@@ -120,12 +126,31 @@ def chmod_here(path: Path | str, mode: int) -> bool:
             return False
         finally:
             os.close(fd)
+    return _chmod_nofollow(path, mode)
+
+
+def _chmod_nofollow(path: Path | str, mode: int) -> bool:
+    """``lstat`` refuses a link; then ``lchmod`` (macOS, BSD) or
+    ``fchmodat(AT_SYMLINK_NOFOLLOW)`` (glibc), which never follow one either, so a link
+    swapped in after the ``lstat`` is changed itself (macOS) or refused (Linux), never
+    its target. Windows before Python 3.13 has neither: there only the read-only
+    attribute changes, and a plain ``chmod`` sets it."""
     try:
         if stat.S_ISLNK(os.lstat(path).st_mode):
             return False
+    except OSError:
+        return False
+    try:
+        os.chmod(path, mode, follow_symlinks=False)
+        return True
+    except NotImplementedError:
+        pass
+    except OSError:
+        return False  # EOPNOTSUPP: a link was swapped in (glibc refuses to chmod links)
+    try:
         os.chmod(path, mode)
         return True
-    except (OSError, NotImplementedError):
+    except OSError:
         return False
 
 

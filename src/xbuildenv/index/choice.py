@@ -59,6 +59,12 @@ def choose_release(
             "the release index has this release wrong; pick another version "
             "(see 'xbuildenv search') or use --url",
         )
+    if release is None and version in releases.held:
+        raise VersionNotFoundError(
+            f"release {version} was published at {releases.held[version]}, not before "
+            f"the cut-off {releases.cooldown}",
+            "pick an older version (see 'xbuildenv search') or move the cut-off",
+        )
     if release is None and _SERIES.match(version):
         series = [r for r in releases.values() if r.version.startswith(version + ".")]
         if series:

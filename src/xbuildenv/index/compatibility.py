@@ -7,7 +7,7 @@ sort: they order below every valid version.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
@@ -67,6 +67,19 @@ def sort_releases(releases: Iterable[Release], *, by_published: bool = False) ->
             releases, key=lambda r: (r.published_at or "", version_key(r.version)), reverse=True
         )
     return sorted(releases, key=lambda r: version_key(r.version), reverse=True)
+
+
+def listing(
+    releases: Iterable[Release],
+    is_compatible: Callable[[Release], bool],
+    *,
+    by_published: bool = False,
+    include_incompatible: bool = False,
+) -> list[tuple[Release, bool]]:
+    """Releases newest first (as :func:`sort_releases`), each with whether it is
+    compatible; the incompatible ones only with ``include_incompatible``."""
+    rows = [(r, is_compatible(r)) for r in sort_releases(releases, by_published=by_published)]
+    return rows if include_incompatible else [(r, ok) for r, ok in rows if ok]
 
 
 def latest_compatible(

@@ -23,8 +23,10 @@ from ..cache.store import store_dir, url_key
 from ..errors import DownloadError, MetadataError
 from ..fs.files import write_atomic
 from ..fs.paths import make_real_dir, read_bounded, real_dir
+from ..net.auth import lend
 from ..net.fetch import fetch_bytes
 from ..net.urls import local_path, resolve_relative
+from ..redaction import redact, strip_userinfo
 from .releases import Releases, parse_index
 
 DEFAULT_MAX_AGE = 24 * 3600.0
@@ -56,7 +58,8 @@ def load_releases(
     """
     policy = policy or IndexPolicy()
     folder = folder or store_dir() / STORE_INDEX
-    body, cached = _index_bytes(source, policy, folder, warn)
+    lend(source)  # the archives it names on its host use its credentials
+    body, cached, checked = _index_bytes(source, policy, folder, warn)
     try:
         releases = parse_index(body, f"release index {source}", tolerant=True)
     except MetadataError:
@@ -70,9 +73,11 @@ def load_releases(
                 f"the cached copy of the release index {source} is damaged and was removed",
                 "run the command again without --offline to fetch it again",
             ) from None
-        body, _ = _index_bytes(source, replace(policy, refresh=True), folder, warn)
+        body, _, checked = _index_bytes(source, replace(policy, refresh=True), folder, warn)
         releases = parse_index(body, f"release index {source}", tolerant=True)
-    return releases.with_urls(lambda url: resolve_relative(source, url))
+    out = releases.with_urls(lambda url: resolve_relative(source, url))
+    out.checked = checked
+    return out
 
 
 def _discard(folder: Path, source: str) -> None:
@@ -85,10 +90,11 @@ def _discard(folder: Path, source: str) -> None:
 
 def _index_bytes(
     source: str, policy: IndexPolicy, folder: Path, warn: Callable[[str], None] | None
-) -> tuple[bytes, bool]:
-    """The index's bytes, and whether they are our cached copy (not checked again)."""
+) -> tuple[bytes, bool, bool]:
+    """The index's bytes, whether they are our cached copy, and whether the server (or
+    the file) was asked just now (a 304 confirms the copy: it counts as asked)."""
     if local_path(source) is not None:
-        return fetch_bytes(source).body, False
+        return fetch_bytes(source).body, False, True
     body_path, meta_path = _paths(folder, source)
     cached: bytes | None = None
     meta: dict[str, object] = {}
@@ -106,11 +112,11 @@ def _index_bytes(
                 f"--offline: no cached copy of the release index {source}",
                 "run once without --offline to cache it",
             )
-        return cached, True
+        return cached, True, False
     fetched_at = meta.get("fetched_at")
     age = time.time() - fetched_at if isinstance(fetched_at, (int, float)) else None
     if cached is not None and not policy.refresh and age is not None and 0 <= age < policy.max_age:
-        return cached, True
+        return cached, True, False
 
     headers: dict[str, str] = {}
     if cached is not None and not policy.refresh:
@@ -126,10 +132,10 @@ def _index_bytes(
             raise
         if warn is not None:
             warn(f"could not refresh the release index ({exc.message}); using the cached copy")
-        return cached, True
+        return cached, True, False
     if response.status == 304 and cached is not None:
         _save(body_path, meta_path, None, {**meta, "fetched_at": time.time()})
-        return cached, True
+        return cached, True, True
     # Never cache a document that is not an index (single bad releases are left out later).
     parse_index(response.body, f"release index {source}", tolerant=True)
     _save(
@@ -137,13 +143,13 @@ def _index_bytes(
         meta_path,
         response.body,
         {
-            "url": source,
+            "url": redact(strip_userinfo(source)),
             "etag": response.headers.get("etag"),
             "last_modified": response.headers.get("last-modified"),
             "fetched_at": time.time(),
         },
     )
-    return response.body, False
+    return response.body, False, True
 
 
 def _save(body_path: Path, meta_path: Path, body: bytes | None, meta: dict[str, object]) -> None:

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import MetadataError
 from ..records import iso_utc_text
@@ -28,6 +28,13 @@ STABLE_URL = "https://pyodide.github.io/pyodide/api/v2/pyodide-cross-build-envir
 STABLE_DEBUG_URL = "https://pyodide.github.io/pyodide/api/v2/debug.json"
 NIGHTLY_URL = "https://pyodide.github.io/pyodide-build-environment-nightly/api/v2/release.json"
 NIGHTLY_DEBUG_URL = "https://pyodide.github.io/pyodide-build-environment-nightly/api/v2/debug.json"
+# (nightly, debug) -> the official index of that channel
+OFFICIAL_INDEXES = {
+    (False, False): STABLE_URL,
+    (False, True): STABLE_DEBUG_URL,
+    (True, False): NIGHTLY_URL,
+    (True, True): NIGHTLY_DEBUG_URL,
+}
 
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _REQUIRED = ("version", "url", "python_version", "emscripten_version")
@@ -60,6 +67,14 @@ class Release:
         match = re.match(r"^\s*(\d+)\.(\d+)", self.python_version)
         return f"{match.group(1)}.{match.group(2)}" if match else self.python_version
 
+    @property
+    def cache_key(self) -> str:
+        """A CI cache key that changes when the archive does (``xbuildenv cache key``):
+        its sha256 where the index gives one, else the hash of its URL."""
+        from ..cache.store import url_key
+
+        return f"xbuildenv-{self.version}-{(self.sha256 or url_key(self.url))[:16]}"
+
     def to_json(self, compatible: bool, source: str | None = None) -> dict[str, Any]:
         """One entry of ``search --json``; ``source`` (the channel) only when chosen."""
         item: dict[str, Any] = {
@@ -81,6 +96,22 @@ class Release:
 
 def channel_name(nightly: bool, debug: bool) -> str:
     return ("nightly" if nightly else "stable") + ("-debug" if debug else "")
+
+
+# The four release indexes: stable or nightly builds, each plain or with debug symbols.
+Channel = Literal["stable", "nightly", "debug", "nightly-debug"]
+
+
+def channel_of(nightly: bool = False, debug: bool = False) -> Channel:
+    """The channel ``--nightly`` and ``--debug`` name."""
+    if nightly:
+        return "nightly-debug" if debug else "nightly"
+    return "debug" if debug else "stable"
+
+
+def channel_flags(channel: Channel) -> tuple[bool, bool]:
+    """``(nightly, debug)`` for ``channel``: the inverse of :func:`channel_of`."""
+    return channel in ("nightly", "nightly-debug"), channel in ("debug", "nightly-debug")
 
 
 def channel_url(nightly: bool = False, debug: bool = False) -> str:
@@ -151,12 +182,23 @@ class Releases(dict[str, Release]):
     ) -> None:
         super().__init__(releases or {})
         self.broken: dict[str, str] = dict(broken or {})
+        # set by a cooldown (index/cooldown.py): held back (version -> published_at),
+        # kept for want of a date, and the cut-off in words
+        self.held: dict[str, str] = {}
+        self.undated: list[str] = []
+        self.cooldown: str | None = None
+        # whether the index was read from its source by this command (a cached copy
+        # within its max age was not): a checksum mismatch against it is final
+        self.checked = True
 
     def with_urls(self, resolve: Callable[[str], str]) -> Releases:
         """A copy with every release URL passed through ``resolve``."""
         from dataclasses import replace
 
-        return Releases({k: replace(r, url=resolve(r.url)) for k, r in self.items()}, self.broken)
+        out = Releases({k: replace(r, url=resolve(r.url)) for k, r in self.items()}, self.broken)
+        out.held, out.undated, out.cooldown = self.held, self.undated, self.cooldown
+        out.checked = self.checked
+        return out
 
     def describe_broken(self, source: str) -> str | None:
         """One line naming every release left out and its field, or None."""

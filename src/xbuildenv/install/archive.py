@@ -20,6 +20,7 @@ import errno
 import hashlib
 import os
 import posixpath
+import sys
 import tarfile
 import zlib
 from collections.abc import Callable
@@ -27,11 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Self
 
+from ..cache.layout import ARCHIVE_TOP
 from ..checkpoints import checkpoint
 from ..errors import ArchiveError
+from ..fs.platform import windows_name_problem, windows_names
 from ..settings.config import DEFAULT_MAX_UNPACKED
 
-TOP_FOLDER = "xbuildenv"
+TOP_FOLDER = ARCHIVE_TOP  # what every archive holds at its top
 _COPY_CHUNK = 1 << 20
 
 
@@ -95,6 +98,15 @@ def _clean_name(raw: str) -> str:
         )
     if ".." in parts:
         raise ArchiveError(f"archive member {raw!r} points outside the archive ('..')")
+    if windows_names():
+        # On Windows "a:b" would write a hidden stream of the file "a", "aux.h" the device
+        for part in parts:
+            problem = windows_name_problem(part)
+            if problem is not None:
+                raise ArchiveError(
+                    f"archive member {raw!r} cannot be written on Windows: {problem}",
+                    "this is not a Pyodide cross-build environment archive",
+                )
     if not parts:
         return ""
     if parts[0] != TOP_FOLDER:
@@ -263,6 +275,22 @@ def _read_to_end(fileobj: IO[bytes], max_bytes: int) -> None:
             raise ArchiveError(f"the archive has more than {max_bytes} bytes after its end")
 
 
+def _codec_errors() -> tuple[type[BaseException], ...]:
+    """The error classes of the decompressors that are loaded (xz, zstd): each is
+    imported only when an archive of its kind is read, so only those can be raised."""
+    found: list[type[BaseException]] = []
+    for module, name in (
+        ("lzma", "LZMAError"),
+        ("compression.zstd", "ZstdError"),
+        ("zstandard", "ZstdError"),
+    ):
+        loaded = sys.modules.get(module)
+        error = getattr(loaded, name, None)
+        if isinstance(error, type) and issubclass(error, BaseException):
+            found.append(error)
+    return tuple(found)
+
+
 def extract_stream(
     fileobj: IO[bytes],
     dest: Path,
@@ -304,7 +332,7 @@ def extract_stream(
             ) from None
         raise
     except Exception as exc:
-        if type(exc).__name__ in ("LZMAError", "ZstdError"):  # not imported unless used
+        if isinstance(exc, _codec_errors()):
             raise ArchiveError(f"the archive is corrupt or truncated ({exc})") from None
         raise
     if extractor.stats.members == 0:

@@ -20,19 +20,21 @@ import contextlib
 import errno
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..cache.layout import (
     INSTALLED_MARKER,
+    LINK_NAME,
     LINK_TMP_PREFIX,
     REPLACED_PREFIX,
     ROOT_LOCK_PREFIX,
+    TRASH_PREFIX,
     RootLayout,
     check_version_name,
     leftover_version,
+    pyodide_root_in,
 )
 from ..cache.locks import link_lock, lock_dir, root_lock, version_lock
 from ..cache.store import ArchiveStore, url_key
@@ -41,14 +43,14 @@ from ..errors import LockTimeoutError, RootError, UsageError
 from ..fs.files import remove_tree
 from ..fs.locks import FileLock, sweep_stale_locks
 from ..fs.paths import contained, real_dir
-from ..net.fetch import FetchSettings
-from ..settings.config import DEFAULT_MAX_UNPACKED, env_number
-from ..settings.dirs import cache_home
+from ..settings.config import env_number
+from .reporter import NullReporter, Reporter
+from .request import InstallRequest, InstallSource
 
 if TYPE_CHECKING:  # at run time, materialize loads only when a tree is unpacked
-    from ..cache.treelink import LinkMode
-    from .materialize import Route
-    from .remote_store import RemoteStore
+    from ..cache.trees import StoredTree
+    from .materialize import Obtained, Route
+    from .pipeline import TreeWatcher
 
 
 # What an install did: a new version, a forced reinstall, nothing (already there), or
@@ -59,17 +61,6 @@ InstallAction = Literal["installed", "reinstalled", "already installed", "refres
 # going on without the store (that process may be stopped with Ctrl-Z, or stuck).
 ENV_STORE_LOCK_TIMEOUT = "XBUILDENV_STORE_LOCK_TIMEOUT"
 DEFAULT_STORE_LOCK_TIMEOUT = 300.0
-
-
-@dataclass(frozen=True)
-class InstallSource:
-    """Where a version comes from: a release of an index, or a bare URL."""
-
-    version: str
-    url: str
-    sha256: str | None = None
-    release_version: str | None = None  # set for index releases: names the CDN in the index
-    origin_url: str | None = None  # when ``url`` is a mirror's copy: where it came from
 
 
 @dataclass(frozen=True)
@@ -136,38 +127,18 @@ def _os_error(exc: OSError, where: Path) -> RootError:
     return RootError(f"cannot write to {where}: {exc.strerror or exc}")
 
 
-@dataclass(frozen=True)
-class InstallOptions:
-    """How to install; the defaults are what the CLI does."""
-
-    force: bool = False  # reinstall even when installed
-    activate: bool = True
-    max_unpacked: int = DEFAULT_MAX_UNPACKED
-    link_mode: LinkMode = "hardlink"  # how to share a tree another root already unpacked
-    use_store: bool = True  # the machine-wide archive store and tree sharing
-    settings: FetchSettings | None = None
-    remote: RemoteStore | None = None  # the fleet's shared store (XBUILDENV_REMOTE_STORE)
-    warn: Callable[[str], None] | None = None  # one-line warnings (remote store, mirror)
-
-
 def install_version(
-    layout: RootLayout,
-    source: InstallSource,
-    python: str,
-    options: InstallOptions | None = None,
-    *,
-    on_progress: Callable[[int, int | None], None] | None = None,
-    on_wait: Callable[[str], None] | None = None,
+    layout: RootLayout, request: InstallRequest, reporter: Reporter | None = None
 ) -> InstallResult:
-    """Install ``source`` into ``layout`` for host Python ``python`` ("X.Y")."""
-    options = options or InstallOptions()
-    version = check_version_name(source.version)  # before any lock or path
+    """Install ``request.source`` into ``layout`` for host Python ``request.python``."""
+    reporter = reporter or NullReporter()
+    version = check_version_name(request.version)  # before any lock or path
     layout.ensure_root()
     # Shared for the whole install: gc and 'cache clean --all' take it exclusively,
     # so they skip a root that is being installed instead of deleting it under us.
     with (
-        root_lock(layout.root, on_wait=on_wait),
-        version_lock(layout.root, version, on_wait=on_wait),
+        root_lock(layout.root, on_wait=reporter.waiting),
+        version_lock(layout.root, version, on_wait=reporter.waiting),
     ):
         checkpoint("install.locked")
         if layout.is_foreign_link(version):
@@ -176,12 +147,13 @@ def install_version(
                 "remove the link (xbuildenv never installs into or through it)",
             )
         tidy_version(layout, version)
-        result = _install_locked(layout, source, python, options, on_progress, on_wait)
-        if options.activate:
+        result = _install_locked(layout, request, reporter)
+        if request.activate:
+            reporter.phase("activate")
             # Still under the version lock (order: version, then link, as uninstall
             # takes them), so an uninstall cannot remove the version between the
             # check in activate() and the new link: no dangling link.
-            with link_lock(layout.root, on_wait=on_wait):
+            with link_lock(layout.root, on_wait=reporter.waiting):
                 checkpoint("install.activate")
                 layout.activate(version)
                 checkpoint("install.activated")
@@ -189,109 +161,165 @@ def install_version(
 
 
 def _install_locked(
-    layout: RootLayout,
-    source: InstallSource,
-    python: str,
-    options: InstallOptions,
-    on_progress: Callable[[int, int | None], None] | None,
-    on_wait: Callable[[str], None] | None,
+    layout: RootLayout, request: InstallRequest, reporter: Reporter
 ) -> InstallResult:
-    version = source.version
+    version = request.version
     target = layout.version_dir(version)
     was_installed = layout.is_installed(version)
-    if was_installed and not options.force:
-        if layout.python_marker(version) == python:
-            return InstallResult(version, target, "already installed")
-        # Host packages built for another Python are unusable: drop them, keep the rest
-        # (only inside this version's folder: never through a link planted in it).
-        for site in host_site_packages_dirs(layout.pyodide_root(version)):
-            remove_tree(contained(target, os.path.relpath(site, target), "host site-packages"))
-        layout.write_python_marker(target, python)
-        return InstallResult(version, target, "refreshed")
-
-    from .materialize import obtain_tree  # the download pipeline: only when unpacking
-    from .package_index import IndexBuilder
-
-    store = ArchiveStore() if options.use_store else None
-    staging = None
-    index = None
+    if was_installed and not request.force:
+        label = request.source.label
+        if label is not None and layout.source_of(version) is None:
+            layout.write_source(target, label)  # installed before the record: now said
+        return _keep_installed(layout, version, request.python)
     try:
-        staging = layout.new_staging(version)
-        checkpoint("install.staging")
-        if source.release_version is not None:
-            index = IndexBuilder(staging, source.release_version)
-        started = time.monotonic()
-        guard = _store_lock(store, source, on_wait)
-        try:
-            guard.__enter__()
-        except (LockTimeoutError, RootError):  # also: a lock file the store has no room for
-            # A stopped (Ctrl-Z) or stuck holder must not block this release for every
-            # root on the machine: go on without the store (no sharing, no tee).
-            if on_wait is not None:
-                on_wait("the archive store is busy for too long; installing without it")
-            store, guard = None, contextlib.nullcontext()
-            guard.__enter__()
-        try:
-            got = obtain_tree(
-                source.url,
-                source.sha256,
-                staging,
-                root=layout.root,
-                cache_home=cache_home() if store is not None else None,
-                store=store,
-                link_mode=options.link_mode,
-                max_unpacked=options.max_unpacked,
-                settings=options.settings,
-                on_progress=on_progress,
-                on_file=index.saw if index is not None else None,
-                remote=options.remote,
-                origin_url=source.origin_url,
-                warn=options.warn,
-                on_restart=index.restart if index is not None else None,
-            )
-        finally:
-            guard.__exit__(None, None, None)
-        checkpoint("install.obtained")
-        obtained = time.monotonic()
-        if index is not None:
-            index.finish(staging / "xbuildenv" / "pyodide-root")
-            checkpoint("install.index")
-        indexed = time.monotonic()
-        layout.write_python_marker(staging, python)
-        checkpoint("install.python-marker")
-        (staging / INSTALLED_MARKER).touch()
-        checkpoint("install.installed-marker")
-        layout.publish(staging, version)
-        staging = None
-        checkpoint("install.published")
+        got, phases = _Staged(layout, request, reporter).run()
     except OSError as exc:
         raise _os_error(exc, layout.root) from None
-    finally:
-        if index is not None:
-            index.close()  # its thread writes into the staging folder
-        if staging is not None:
-            remove_tree(staging)
-    action: InstallAction = "reinstalled" if was_installed else "installed"
-    phases = (
-        ("fetch", obtained - started),
-        ("index", indexed - obtained),
-        ("publish", time.monotonic() - indexed),
-    )
     return InstallResult(
         version,
         target,
-        action,
+        "reinstalled" if was_installed else "installed",
         got.downloaded,
         got.sha256,
         got.route,
-        url=source.url,
+        url=request.source.url,
         archive_bytes=got.size,
         phases=phases,
     )
 
 
+def _keep_installed(layout: RootLayout, version: str, python: str) -> InstallResult:
+    """An installed version: nothing to do, or (installed for another host Python)
+    drop its host packages and rewrite the marker."""
+    target = layout.version_dir(version)
+    if layout.python_marker(version) == python:
+        return InstallResult(version, target, "already installed")
+    # Host packages built for another Python are unusable: drop them, keep the rest
+    # (only inside this version's folder: never through a link planted in it).
+    for site in host_site_packages_dirs(layout.pyodide_root(version)):
+        remove_tree(contained(target, os.path.relpath(site, target), "host site-packages"))
+    layout.write_python_marker(target, python)
+    return InstallResult(version, target, "refreshed")
+
+
+@dataclass
+class _Staged:
+    """A new version built in a private staging folder and published by one rename;
+    on any failure the staging folder (and only it) is removed."""
+
+    layout: RootLayout
+    request: InstallRequest
+    reporter: Reporter
+
+    def run(self) -> tuple[Obtained, tuple[tuple[str, float], ...]]:
+        """The tree, then the package index, then the markers and the rename; returns
+        how the tree arrived and the seconds each step took."""
+        with contextlib.ExitStack() as cleanup:
+            staging = self.layout.new_staging(self.request.version)
+            cleanup.callback(remove_tree, staging)
+            checkpoint("install.staging")
+            started = time.monotonic()
+            got, obtained = self._fill(staging)
+            indexed = time.monotonic()
+            self._publish(staging)
+            cleanup.pop_all()  # published: the staging folder is the version now
+        phases = (
+            ("fetch", obtained - started),
+            ("index", indexed - obtained),
+            ("publish", time.monotonic() - indexed),
+        )
+        return got, phases
+
+    def _fill(self, staging: Path) -> tuple[Obtained, float]:
+        """The tree and its package index (built alongside: see
+        :class:`~xbuildenv.install.package_index.IndexBuilder`); returns how the tree
+        arrived and when it was complete."""
+        from .package_index import IndexBuilder
+
+        release = self.request.source.release_version
+        with contextlib.ExitStack() as stack:
+            index = None
+            if release is not None:
+                index = IndexBuilder(staging, release)
+                # Before the staging folder goes: its thread writes into it.
+                stack.callback(index.close)
+            got = self._obtain(staging, index)
+            obtained = time.monotonic()
+            if index is not None:
+                self.reporter.phase("index")
+                index.finish(pyodide_root_in(staging))
+                checkpoint("install.index")
+        return got, obtained
+
+    def _obtain(self, staging: Path, watcher: TreeWatcher | None) -> Obtained:
+        """The tree: linked from the store without any lock when it is published there;
+        else under the store's lock for this archive (see :func:`_store_lock`), where the
+        first root unpacks and publishes it while the others wait, then link it (again
+        without the lock, so all at once)."""
+        got = self._shared_or_fetched(staging, watcher)
+        checkpoint("install.obtained")
+        return got
+
+    def _shared_or_fetched(self, staging: Path, watcher: TreeWatcher | None) -> Obtained:
+        from .materialize import link_stored, obtain_tree  # the download pipeline
+
+        store = ArchiveStore() if self.request.use_store else None
+        sha256 = self.request.source.sha256
+        tried = None  # the published tree tried last (one that failed is not tried again)
+        for first in (True, False):
+            if store is not None and sha256:
+                got, tried = link_stored(
+                    self.request, sha256, staging, store, watcher, tried, self.reporter
+                )
+                if got is not None:
+                    return got
+            with contextlib.ExitStack() as held:
+                try:
+                    held.enter_context(_store_lock(store, self.request.source, self.reporter))
+                except (LockTimeoutError, RootError):  # also: a lock file the store has no room for
+                    # A stopped (Ctrl-Z) or stuck holder must not block this release for
+                    # every root on the machine: go on without the store (no sharing, no tee).
+                    self.reporter.waiting(
+                        "the archive store is busy for too long; installing without it"
+                    )
+                    store = None
+                if first and store is not None and _published_since(store, sha256, staging, tried):
+                    continue  # a root published it while we waited: link it without the lock
+                return obtain_tree(
+                    self.request,
+                    staging,
+                    root=self.layout.root,
+                    store=store,
+                    watcher=watcher,
+                    reporter=self.reporter,
+                    skip_tree=tried,
+                )
+        raise AssertionError("unreachable: the second pass returns")
+
+    def _publish(self, staging: Path) -> None:
+        self.reporter.phase("publish")
+        self.layout.write_python_marker(staging, self.request.python)
+        if self.request.source.label is not None:
+            self.layout.write_source(staging, self.request.source.label)
+        checkpoint("install.python-marker")
+        (staging / INSTALLED_MARKER).touch()
+        checkpoint("install.installed-marker")
+        self.layout.publish(staging, self.request.version)
+        checkpoint("install.published")
+
+
+def _published_since(
+    store: ArchiveStore, sha256: str | None, staging: Path, tried: StoredTree | None
+) -> bool:
+    """Whether a tree of ``sha256`` that was not tried yet is published (and linkable)."""
+    from ..cache.trees import TreeStore
+
+    found = TreeStore(store.path).linkable(sha256, staging)
+    return found is not None and (tried is None or found.ident != tried.ident)
+
+
 def _store_lock(
-    store: ArchiveStore | None, source: InstallSource, on_wait: Callable[[str], None] | None
+    store: ArchiveStore | None, source: InstallSource, reporter: Reporter
 ) -> contextlib.AbstractContextManager[object]:
     """Serialise roots fetching the same archive, so the second one links instead."""
     if store is None:
@@ -302,7 +330,7 @@ def _store_lock(
         return contextlib.nullcontext()  # an unusable store costs speed, not the install
     key = source.sha256 or url_key(source.url)
     wait = env_number(ENV_STORE_LOCK_TIMEOUT, DEFAULT_STORE_LOCK_TIMEOUT)
-    return FileLock(folder / f"{key}.lock", timeout=wait, on_wait=on_wait, pid_record=True)
+    return FileLock(folder / f"{key}.lock", timeout=wait, on_wait=reporter.waiting, pid_record=True)
 
 
 def tidy_root(layout: RootLayout) -> list[Path]:
@@ -321,9 +349,14 @@ def tidy_root(layout: RootLayout) -> list[Path]:
             continue  # busy (or a name we would not make): leave it for a later run
     try:
         with link_lock(layout.root, timeout=0.5):
+            layout.restore_link()  # an activation killed half-way (no atomic replace)
             for path in layout.leftovers():
                 if path.name.startswith(LINK_TMP_PREFIX):
                     path.unlink(missing_ok=True)
+                elif leftover_version(path.name) == (TRASH_PREFIX, LINK_NAME):
+                    # what stood where the link belongs, moved aside by activate(): no
+                    # version lock guards it (no version has that name), the link lock does
+                    remove_tree(path)
     except LockTimeoutError:
         pass
     # Lock files of killed processes (a live holder's lock is never touched) and the

@@ -1,8 +1,8 @@
 """Putting an archive's tree into a staging folder by the cheapest sound route.
 
-1. **linked**: another root on this machine already unpacked the same archive
-   (same sha256): share its files (see :mod:`xbuildenv.treelink`). No download, no
-   decompression.
+1. **linked**: the archive was unpacked on this machine before, and its tree was
+   published in the store (see :mod:`xbuildenv.cache.trees`): share its files. No
+   download, no decompression. Every other route publishes the tree it unpacked.
 2. **store**: the verified archive is in the machine-wide store: unpack it from
    disk (the hash is checked again on the way; a damaged entry is dropped and we
    fall through to 3).
@@ -18,31 +18,30 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
-from ..cache.layout import ARCHIVE_MARKER, INSTALLED_MARKER
+from ..cache.layout import ARCHIVE_MARKER
 from ..cache.manifest import Manifest
 from ..cache.store import ArchiveStore, UrlRecord
-from ..cache.treelink import PRIVATE, LinkMode, find_tree, link_tree
+from ..cache.treelink import PRIVATE
+from ..cache.trees import StoredTree, TreeStore
 from ..errors import ArchiveError, ChecksumError, DownloadError, TreeMismatchError
 from ..fs.files import remove_tree
-from ..net.fetch import FetchSettings, validator_of
+from ..net.fetch import validator_of
 from ..net.urls import local_path
-from ..settings.config import DEFAULT_MAX_UNPACKED
+from ..redaction import redact
 from .archive import ExtractStats
 from .package_index import LOCK_MEMBER
-from .pipeline import download_and_extract
+from .pipeline import StreamResult, TreeWatcher, download_and_extract
+from .reporter import NullReporter, Reporter
+from .request import InstallRequest
 
 # How a tree arrived: hard-linked from another root, unpacked from the machine-wide
-# store, fetched from the fleet's remote store, or downloaded from its origin.
-Route = Literal["linked", "store", "remote", "network"]
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from .remote_store import RemoteStore
+# store, fetched from the fleet's remote store, downloaded from its origin, or read
+# from a local path or file:// URL ("file").
+Route = Literal["linked", "store", "remote", "network", "file"]
 
 
 @dataclass(frozen=True)
@@ -71,112 +70,215 @@ def _file_sha256(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def _reset(staging: Path) -> None:
-    remove_tree(staging)
-    staging.mkdir()
-
-
 def obtain_tree(
-    url: str,
-    sha256: str | None,
+    request: InstallRequest,
     staging: Path,
     *,
     root: Path,
-    cache_home: Path | None,
     store: ArchiveStore | None,
-    link_mode: LinkMode = "hardlink",
-    max_unpacked: int = DEFAULT_MAX_UNPACKED,
-    settings: FetchSettings | None = None,
-    on_progress: Callable[[int, int | None], None] | None = None,
-    on_file: Callable[[str, Path], None] | None = None,
-    on_restart: Callable[[], None] | None = None,
-    remote: RemoteStore | None = None,
-    origin_url: str | None = None,
-    warn: Callable[[str], None] | None = None,
+    watcher: TreeWatcher | None = None,
+    reporter: Reporter | None = None,
+    skip_tree: StoredTree | None = None,
 ) -> Obtained:
     """Fill ``staging`` with the archive's ``xbuildenv/`` tree and record its hash.
 
-    ``on_file(name, path)`` hears of the archive's files as they arrive (on the linked
-    route, of the lock file before linking starts: see
-    :class:`~xbuildenv.install.package_index.IndexBuilder`); ``on_restart()`` that a
-    route failed and the staging folder was emptied for the next one.
+    ``root`` is the root being installed into; ``store`` the machine-wide archive
+    store (None: neither the store nor tree sharing). A tree unpacked here is published
+    in the store for every other root (the caller holds the archive's store lock);
+    ``skip_tree`` is a published tree that already failed its check (it is replaced,
+    not tried again).
+    ``watcher`` hears of the archive's files as they arrive (on the linked route, of
+    the lock file before linking starts: see
+    :class:`~xbuildenv.install.package_index.IndexBuilder`), and that a route failed
+    and the staging folder was emptied for the next one.
 
-    ``remote`` is the fleet's shared store, tried after this machine's own store and
-    before the network. ``url`` may be a mirror's copy (``XBUILDENV_MIRROR``) of
-    ``origin_url``: a copy that fails its sha256 (or cannot be had) costs a warning,
-    then the origin is used.
+    ``request.remote`` is the fleet's shared store, tried after this machine's own store
+    and before the network. ``request.source.url`` may be a mirror's copy
+    (``XBUILDENV_MIRROR``) of its ``origin_url``: a copy that fails its sha256 (or cannot
+    be had) costs a warning, then the origin is used.
     """
-    known = _known_sha(url, sha256, store)
-    result = None
+    routes = _Routes(request, staging, root, store, watcher, reporter or NullReporter())
+    result = routes.linked(skip_tree) or routes.from_store() or routes.from_origin()
+    if store is not None and result.route != "linked":
+        # Under the store lock still: the roots waiting for this archive link it next.
+        TreeStore(store.path).publish(staging, result.sha256, request.link_mode)
+    (staging / ARCHIVE_MARKER).write_text(result.sha256)
+    return result
 
-    def reset() -> None:
-        if on_restart is not None:
+
+def link_stored(
+    request: InstallRequest,
+    known: str,
+    staging: Path,
+    store: ArchiveStore,
+    watcher: TreeWatcher | None = None,
+    skip: StoredTree | None = None,
+    reporter: Reporter | None = None,
+) -> tuple[Obtained | None, StoredTree | None]:
+    """The linked route: share the files of the archive's tree published in the store.
+
+    Needs no lock (a tree is published by one rename, and every file is checked as it
+    lands), so many roots link at once. Returns the result (None: not linked, and
+    ``staging`` is empty again) and the tree tried, if any: one that failed its check
+    is passed back as ``skip``, so that it is not tried again before it is replaced.
+    """
+    trees = TreeStore(store.path)
+    tree = trees.linkable(known, staging)
+    if tree is None or (skip is not None and tree.ident == skip.ident):
+        return None, tree
+    if reporter is not None:
+        reporter.phase("link")
+    try:
+        if watcher is not None:
+            watcher.saw(LOCK_MEMBER, tree.path / LOCK_MEMBER)
+        trees.link_into(tree, staging, request.link_mode)  # writes the manifest too
+        (staging / ARCHIVE_MARKER).write_text(known)  # gc keeps what a root came from
+        return Obtained("linked", known), tree
+    except (OSError, TreeMismatchError):
+        # Damaged (or removed by gc meanwhile): unpack from the store, which publishes
+        # a good tree in its place.
+        if watcher is not None:
+            watcher.restart()  # first: the package index thread writes into staging
+        remove_tree(staging)
+        staging.mkdir()
+        return None, tree
+
+
+@dataclass
+class _Routes:
+    """The routes a tree can take, cheapest first; each returns None to pass it on."""
+
+    request: InstallRequest
+    staging: Path
+    root: Path
+    store: ArchiveStore | None
+    watcher: TreeWatcher | None
+    reporter: Reporter
+    # The archive's sha256: published, or remembered for the URL (None: not known
+    # before it is read, so only the network route applies).
+    known: str | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        source = self.request.source
+        self.known = _known_sha(source.url, source.sha256, self.store)
+
+    def reset(self) -> None:
+        if self.watcher is not None:
             # First: e.g. the package index thread, which writes into the staging folder
-            on_restart()
-        _reset(staging)
+            self.watcher.restart()
+        remove_tree(self.staging)
+        self.staging.mkdir()
 
-    if known and cache_home is not None:
-        other = find_tree(cache_home, known, exclude=root)
-        if other is not None:
-            try:
-                if on_file is not None:
-                    on_file(LOCK_MEMBER, other / LOCK_MEMBER)
-                link_tree(other, staging, link_mode)  # writes staging's manifest too
-                # The other root may have been uninstalled while we walked it.
-                if (other / INSTALLED_MARKER).is_file():
-                    result = Obtained("linked", known)
-                else:
-                    reset()
-            except (OSError, TreeMismatchError):
-                reset()  # changed, damaged or gone: unpack from the store instead
-    from_remote = False
-    if (
-        result is None
-        and known
-        and store is not None
-        and remote is not None
-        and not store.find(known)
-    ):
-        # Not here: from the remote store; else claim the origin fetch, or wait for
-        # the runner that claimed it.
-        from_remote = remote.fetch_into(store, known) or (
+    def linked(self, skip: StoredTree | None) -> Obtained | None:
+        """Share the files of the archive's tree published in the store."""
+        if not self.known or self.store is None:
+            return None
+        found, _ = link_stored(
+            self.request, self.known, self.staging, self.store, self.watcher, skip, self.reporter
+        )
+        return found
+
+    def _from_remote(self, known: str, store: ArchiveStore) -> bool:
+        """Not in this machine's store: from the remote store; else claim the origin
+        fetch, or wait for the runner that claimed it."""
+        remote = self.request.remote
+        if remote is None or store.find(known):
+            return False
+        self.reporter.phase("remote")
+        return remote.fetch_into(store, known) or (
             not remote.claim(known) and remote.fetch_into(store, known)
         )
-    if result is None and known and store is not None and (cached := store.find(known)):
+
+    def from_store(self) -> Obtained | None:
+        """Unpack the verified archive from this machine's store (the hash is checked
+        again on the way; a damaged copy is dropped)."""
+        known, store = self.known, self.store
+        if not known or store is None:
+            return None
+        from_remote = self._from_remote(known, store)
+        cached = store.find(known)
+        if not cached:
+            return None
+        self.reporter.phase("unpack")
         try:
             streamed = download_and_extract(
                 str(cached),
-                staging,
+                self.staging,
                 expected_sha256=known,
-                max_unpacked=max_unpacked,
-                on_file=on_file,
+                request=self.request,
+                watcher=self.watcher,
+                reporter=self.reporter,
             )
-            _write_manifest(staging, streamed.stats)
-            route: Route = "remote" if from_remote else "store"
-            result = Obtained(route, known, 0, streamed.size)
         except (ChecksumError, ArchiveError, DownloadError):
             # DownloadError: the stored file cannot be read (an I/O error, a bad sector)
             if _stored_copy_ok(cached, known):
                 raise  # the archive itself is bad, not our copy of it
             store.discard(known)  # damaged: dropped, and fetched again below
-            reset()
-    if result is None:
-        result = _from_origin(
-            url,
-            sha256,
-            staging,
-            store,
-            max_unpacked,
-            settings,
-            on_progress,
-            on_file,
-            remote,
-            origin_url,
-            warn,
-            reset,
-        )
-    (staging / ARCHIVE_MARKER).write_text(result.sha256)
-    return result
+            self.reset()
+            return None
+        _write_manifest(self.staging, streamed.stats)
+        return Obtained("remote" if from_remote else "store", known, 0, streamed.size)
+
+    def from_origin(self) -> Obtained:
+        """The network route: the mirror's copy, else the origin; then share it."""
+        source, remote, store = self.request.source, self.request.remote, self.store
+        try:
+            try:
+                result = self.from_network(source.url)
+            except (ChecksumError, ArchiveError, DownloadError) as exc:
+                origin = source.origin_url
+                if origin is None or origin == source.url:
+                    raise
+                # redacted here: a library's reporter may print it as it is
+                self.reporter.warning(
+                    redact(
+                        f"mirror copy {source.url} refused ({exc.message}); fetching from {origin}"
+                    )
+                )
+                self.reset()
+                result = self.from_network(origin)
+            if remote is not None and store is not None and (kept := store.find(result.sha256)):
+                remote.upload(kept, result.sha256)
+            return result
+        finally:
+            if remote is not None and source.sha256:
+                remote.release(source.sha256)
+
+    def from_network(self, url: str) -> Obtained:
+        """Stream ``url``, teeing the bytes into the store so that no other root on
+        this machine downloads it again."""
+        self.reporter.phase("download")
+        tee = _StoreTee(self.store if local_path(url) is None else None)
+        try:
+            streamed = download_and_extract(
+                url,
+                self.staging,
+                expected_sha256=self.request.source.sha256,
+                request=self.request,
+                sink=tee.write if tee.fh is not None else None,
+                watcher=self.watcher,
+                reporter=self.reporter,
+            )
+            _write_manifest(self.staging, streamed.stats)
+            self._keep(url, tee, streamed)
+            route: Route = "file" if local_path(url) is not None else "network"
+            return Obtained(route, streamed.sha256, streamed.size, streamed.size)
+        finally:
+            tee.discard()
+
+    def _keep(self, url: str, tee: _StoreTee, streamed: StreamResult) -> None:
+        """Commit the tee's copy to the store (and, for a URL with no published hash,
+        remember which archive the URL gave)."""
+        store = self.store
+        if not tee.finish() or store is None or tee.temp is None:
+            return
+        try:
+            store.commit(tee.temp, streamed.sha256)
+            tee.temp = None
+            if self.request.source.sha256 is None and streamed.validator:
+                store.remember_url(UrlRecord(url, streamed.sha256, streamed.validator))
+        except OSError:
+            pass  # a store we cannot write to only costs speed
 
 
 def _stored_copy_ok(path: Path, sha256: str) -> bool:
@@ -188,76 +290,6 @@ def _stored_copy_ok(path: Path, sha256: str) -> bool:
 
 def _write_manifest(staging: Path, stats: ExtractStats) -> None:
     Manifest(stats.hashes, stats.symlinks).without(PRIVATE).write(staging)
-
-
-def _from_origin(
-    url: str,
-    sha256: str | None,
-    staging: Path,
-    store: ArchiveStore | None,
-    max_unpacked: int,
-    settings: FetchSettings | None,
-    on_progress: Callable[[int, int | None], None] | None,
-    on_file: Callable[[str, Path], None] | None,
-    remote: RemoteStore | None,
-    origin_url: str | None,
-    warn: Callable[[str], None] | None,
-    reset: Callable[[], None],
-) -> Obtained:
-    """The network route: the mirror's copy, else the origin; then share it."""
-    try:
-        args = (sha256, staging, store, max_unpacked, settings, on_progress, on_file)
-        try:
-            result = _from_network(url, *args)
-        except (ChecksumError, ArchiveError, DownloadError) as exc:
-            if origin_url is None or origin_url == url:
-                raise
-            if warn is not None:
-                warn(f"mirror copy {url} refused ({exc.message}); fetching from {origin_url}")
-            reset()
-            result = _from_network(origin_url, *args)
-        if remote is not None and store is not None and (kept := store.find(result.sha256)):
-            remote.upload(kept, result.sha256)
-        return result
-    finally:
-        if remote is not None and sha256:
-            remote.release(sha256)
-
-
-def _from_network(
-    url: str,
-    sha256: str | None,
-    staging: Path,
-    store: ArchiveStore | None,
-    max_unpacked: int,
-    settings: FetchSettings | None,
-    on_progress: Callable[[int, int | None], None] | None,
-    on_file: Callable[[str, Path], None] | None,
-) -> Obtained:
-    tee = _StoreTee(store if local_path(url) is None else None)
-    try:
-        streamed = download_and_extract(
-            url,
-            staging,
-            expected_sha256=sha256,
-            max_unpacked=max_unpacked,
-            settings=settings,
-            on_progress=on_progress,
-            sink=tee.write if tee.fh is not None else None,
-            on_file=on_file,
-        )
-        _write_manifest(staging, streamed.stats)
-        if tee.finish() and store is not None and tee.temp is not None:
-            try:
-                store.commit(tee.temp, streamed.sha256)
-                tee.temp = None
-                if sha256 is None and streamed.validator:
-                    store.remember_url(UrlRecord(url, streamed.sha256, streamed.validator))
-            except OSError:
-                pass  # a store we cannot write to only costs speed
-        return Obtained("network", streamed.sha256, streamed.size, streamed.size)
-    finally:
-        tee.discard()
 
 
 class _StoreTee:

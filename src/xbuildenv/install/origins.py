@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..settings.config import ProjectConfig, env_number, setting
-from .installer import InstallSource
+from .request import InstallSource
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,12 +31,7 @@ def mirrored_source(
     or from a mirror's index whose releases name their origin (``origin_url``)."""
     from dataclasses import replace
 
-    from ..index.mirror_prefix import (
-        ENV_MIRROR,
-        ENV_MIRROR_ORIGIN,
-        OFFICIAL_PREFIX,
-        mirrored_url,
-    )
+    from ..net.urls import ENV_MIRROR, mirror_origin, mirrored_url
 
     if source.sha256 is None:
         return source  # without a published hash a mirror's copy cannot be checked
@@ -46,8 +41,7 @@ def mirrored_source(
     mirror = setting(project, ENV_MIRROR, "mirror")
     if not mirror:
         return source
-    origin = setting(project, ENV_MIRROR_ORIGIN, "mirror_origin") or OFFICIAL_PREFIX
-    url = mirrored_url(source.url, mirror, origin)
+    url = mirrored_url(source.url, mirror, mirror_origin(project))
     return source if url is None else replace(source, url=url, origin_url=source.url)
 
 

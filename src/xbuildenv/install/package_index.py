@@ -14,13 +14,12 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ..cache.layout import PACKAGE_INDEX_STAGING
+from ..cache.layout import LOCK_FILE, PACKAGE_INDEX_DIR, PACKAGE_INDEX_STAGING
 from ..errors import ArchiveError
 from ..fs.files import remove_tree
 from ..fs.paths import contained, read_bounded
 
 CDN_BASE = "https://cdn.jsdelivr.net/pyodide/v{version}/full/"
-INDEX_DIR = "package_index"
 
 _PAGE = """<!DOCTYPE html>
 <html>
@@ -139,11 +138,11 @@ def build_package_index(pyodide_root: Path, version: str) -> int:
     no index is written. A lock file that is not valid JSON is an error, because the
     archive is then damaged.
     """
-    lockfile = pyodide_root / "dist" / "pyodide-lock.json"
+    lockfile = pyodide_root / LOCK_FILE
     if not lockfile.is_file():
         return 0
     pages = render_pages(lockfile.read_bytes(), version, lockfile)
-    write_pages(os.fspath(pyodide_root / INDEX_DIR), pages)
+    write_pages(os.fspath(pyodide_root / PACKAGE_INDEX_DIR), pages)
     return len(pages) - 1
 
 
@@ -193,12 +192,12 @@ class IndexBuilder:
     def finish(self, pyodide_root: Path) -> None:
         """Wait for the thread and put the index in place."""
         self._done.wait()
-        lockfile = pyodide_root / "dist" / "pyodide-lock.json"
+        lockfile = pyodide_root / LOCK_FILE
         try:
             current = lockfile.read_bytes() if lockfile.is_file() else None
         except OSError:
             current = None
-        target = pyodide_root / INDEX_DIR
+        target = pyodide_root / PACKAGE_INDEX_DIR
         if current is not None:
             remove_tree(target)  # the archive shipped one: ours replaces it
         if self._used is None or current != self._used:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bz2
 import os
+import sys
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -144,9 +145,9 @@ _TRUNCATED = "the archive is truncated (its bzip2 data ends early)"
 
 def worker_count() -> int:
     """Decompression threads: every core but one, which parses tar and writes files."""
-    try:
+    if sys.platform == "linux":  # the cores this process may use (taskset, cgroups)
         cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
+    else:
         cores = os.cpu_count() or 1
     return max(1, min(cores - 1, 4)) if cores > 1 else 0
 
@@ -154,7 +155,7 @@ def worker_count() -> int:
 class ParallelBz2(Producer):
     """Decompress ``source`` (raw bzip2 bytes) into :attr:`pipe` in threads of its own.
 
-    Used like :class:`~xbuildenv.streams.ReadAhead`: :meth:`reader` gives the
+    Used like :class:`~xbuildenv.install.streams.ReadAhead`: :meth:`reader` gives the
     decompressed bytes, errors reach the reader as it reads, :meth:`close` stops early.
     """
 

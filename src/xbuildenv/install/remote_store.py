@@ -1,6 +1,7 @@
 """A store of verified archives shared by a fleet of machines (``XBUILDENV_REMOTE_STORE``).
 
-Layout below the store's URL (a folder, ``s3://bucket/prefix``, any fsspec URL)::
+Layout below the store's URL (a folder, ``s3://bucket/prefix``, any fsspec URL, or an
+``https://`` URL that accepts PUT and DELETE, credentials as for any download)::
 
     archives/<sha256>     an archive, named by the sha256 of its bytes
     pending/<sha256>      "someone is fetching this from the origin" (JSON, short-lived)
@@ -31,6 +32,7 @@ from ..cache.store import ArchiveStore
 from ..checkpoints import checkpoint
 from ..errors import StorageError
 from ..net.storage import Storage, open_storage
+from ..redaction import redact
 
 ENV_REMOTE_STORE = "XBUILDENV_REMOTE_STORE"
 ENV_REMOTE_READ_ONLY = "XBUILDENV_REMOTE_STORE_READ_ONLY"
@@ -50,6 +52,7 @@ class RemoteStore:
         warn: Callable[[str], None] | None = None,
     ) -> None:
         self.url = url
+        self.shown = redact(url)  # for messages: a callback may print them as they are
         self.upload_enabled = upload
         self.wait = wait
         self._warn = warn
@@ -60,12 +63,12 @@ class RemoteStore:
 
     def _open(self) -> Storage:
         if self._storage is None:
-            self._storage = open_storage(self.url)
+            self._storage = open_storage(self.url, http=True)
         return self._storage
 
     def _failed(self, exc: StorageError) -> None:
         if not self.down and self._warn is not None:
-            self._warn(f"remote store {self.url} is not usable ({exc.message}); using the origin")
+            self._warn(f"remote store {self.shown} is not usable ({exc.message}); using the origin")
         self.down = True
 
     # --- reading ------------------------------------------------------------
@@ -113,7 +116,7 @@ class RemoteStore:
                 self.refused.add(sha256)
                 if self._warn is not None:
                     self._warn(
-                        f"remote store {self.url}: archives/{sha256[:12]}... does not match its "
+                        f"remote store {self.shown}: archives/{sha256[:12]}... does not match its "
                         "sha256; refused it, fetching from the origin"
                     )
                 return False

@@ -26,6 +26,7 @@ class ChunkPipe(io.RawIOBase):
         self._queue: queue.Queue[Any] = queue.Queue(max_chunks)
         self._buffer = memoryview(b"")
         self._done = False
+        self._tail: object = _EOF  # what ended the stream during head(): EOF or an error
         self.aborted = threading.Event()
 
     # --- producer side -------------------------------------------------------
@@ -71,6 +72,9 @@ class ChunkPipe(io.RawIOBase):
         view = memoryview(target).cast("B")
         if not self._buffer:
             if self._done:
+                tail, self._tail = self._tail, _EOF
+                if isinstance(tail, BaseException):
+                    raise tail
                 return 0
             item = self._queue.get()
             if item is _EOF:
@@ -84,6 +88,23 @@ class ChunkPipe(io.RawIOBase):
         view[:n] = self._buffer[:n]
         self._buffer = self._buffer[n:]
         return n
+
+    def head(self, n: int) -> bytes:
+        """The first ``n`` bytes not yet read (fewer only at the end), left unread.
+
+        Waits for as many chunks as it takes: the network may deliver a 1-byte chunk
+        first, and a decision taken on what has arrived so far would depend on how the
+        bytes were cut.
+        """
+        while len(self._buffer) < n and not self._done:
+            item = self._queue.get()
+            if item is _EOF or isinstance(item, BaseException):
+                self._done = True
+                # the reader meets the end (or the error) after the buffered bytes
+                self._tail = item
+                break
+            self._buffer = memoryview(bytes(self._buffer) + bytes(item))
+        return bytes(self._buffer[:n])
 
     def drain(self) -> None:
         """Read and drop everything left, so the producer can finish hashing."""
@@ -176,9 +197,13 @@ def _zstd_reader(raw: Any) -> Any:
     return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=False)
 
 
-def sniff(buffered: io.BufferedReader[Any]) -> str:
-    """The compression of a stream, from its first bytes: gz, bz2, zst, xz or tar."""
-    head = buffered.peek(6)[:6]
+def sniff(pipe: ChunkPipe) -> str:
+    """The compression of a stream, from its first six bytes: gz, bz2, zst, xz or tar.
+
+    Reads from the raw pipe before any buffering, waiting for all six bytes (a
+    ``BufferedReader.peek`` returns whatever one read gave, which may be one byte).
+    """
+    head = pipe.head(6)
     if head.startswith(b"\x1f\x8b"):
         return "gz"
     if head.startswith(b"BZh"):

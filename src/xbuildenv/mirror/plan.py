@@ -18,18 +18,25 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from ..cache.store import ArchiveStore, url_key
 from ..errors import MetadataError, MirrorError, UsageError
-from ..index.mirror_prefix import OFFICIAL_PREFIX, relative_path
-from ..index.releases import Release, channel_url, parse_index
+from ..index.cooldown import Cooldown
+from ..index.releases import Release, Releases, channel_url, parse_index
 from ..net.fetch import fetch_bytes
 from ..net.storage import Storage
-from ..net.urls import local_path, remote_archive_problem, resolve_relative
+from ..net.urls import (
+    OFFICIAL_PREFIX,
+    local_path,
+    mirror_origin,
+    relative_path,
+    remote_archive_problem,
+    resolve_relative,
+)
 from .selection import CHANNELS, INDEX_NAMES, Selection, select
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -81,13 +88,23 @@ class Plan:
     def bytes(self, action: str) -> int:
         return sum(i.size or 0 for i in self.items if i.action == action)
 
+    @property
+    def to_fetch(self) -> list[Item]:
+        return [i for i in self.items if i.action == "fetch"]
+
+    @property
+    def unknown_sizes(self) -> int:
+        """How many archives to fetch have a size the origin did not tell."""
+        return sum(1 for i in self.to_fetch if i.size is None)
+
     def to_json(
-        self, indexes: list[str], pruned: list[str], *, dry_run: bool, known: bool
+        self, indexes: list[str], pruned: list[str], *, dry_run: bool, known: bool | None = None
     ) -> dict[str, Any]:
         """``mirror sync --json``: the plan, and what a sync wrote (``indexes``, ``pruned``).
 
-        ``known``: every size to fetch is known (a dry run asks the server for sizes).
+        ``known``: every size to fetch is known (default: no archive to fetch lacks one).
         """
+        known = self.unknown_sizes == 0 if known is None else known
         return {
             "dest": self.dest,
             "dry_run": dry_run,
@@ -139,15 +156,25 @@ def make_plan(
     selection: Selection,
     *,
     metadata: str | None = None,
-    origin_prefix: str = OFFICIAL_PREFIX,
+    origin_prefix: str | None = None,
     store: ArchiveStore | None = None,
     sizes: bool = False,
+    cooldown: Cooldown | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> Plan:
     """Read the channels' indexes and decide the action for every selected archive.
 
-    ``sizes`` asks the origin for the size of each archive still to fetch (a HEAD
-    request each): what ``--dry-run`` reports.
+    ``origin_prefix`` is the download prefix whose archives keep their path in the
+    mirror (default: ``XBUILDENV_MIRROR_ORIGIN``, ``mirror_origin`` in
+    ``[tool.xbuildenv]``, else the official one). ``sizes`` asks the origin for the size
+    of each archive still to fetch (a HEAD request each): what ``--dry-run`` reports.
+    ``cooldown`` (``--exclude-newer``) leaves out releases published at or after its
+    cut-off; ``note`` hears once per index how many were kept for want of a date.
     """
+    if origin_prefix is None:
+        from ..settings.config import load_project_config
+
+        origin_prefix = mirror_origin(load_project_config())
     channels = list(dict.fromkeys(channels))  # each once, in the order given
     for channel in channels:
         if channel not in CHANNELS:
@@ -159,7 +186,15 @@ def make_plan(
     for channel in channels:
         nightly, debug = CHANNELS[channel]
         source = metadata or channel_url(nightly, debug)
-        doc, releases = _load_index(source)
+        doc, loaded = _load_index(source)
+        releases = Releases(loaded)
+        if cooldown is not None:
+            releases = cooldown.apply(releases)
+            if releases.undated and note is not None:
+                note(
+                    f"release index {source}: kept {len(releases.undated)} release(s) "
+                    f"without published_at despite {cooldown.describe()}"
+                )
         cplan = ChannelPlan(channel, source, INDEX_NAMES[channel], doc)
         for release in select(releases.values(), selection, nightly=nightly):
             path = archive_path(release.url, release.sha256, origin_prefix)
@@ -240,14 +275,12 @@ def _origin_size(url: str) -> int | None:
             return path.stat().st_size
         except OSError:
             return None
-    import urllib.request
+    from ..errors import DownloadError
+    from ..net.http import head
 
-    from ..net.fetch import USER_AGENT, FetchSettings
-
-    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": USER_AGENT})
     try:
-        with urllib.request.urlopen(request, timeout=FetchSettings.from_env().timeout) as resp:
-            length = resp.headers.get("Content-Length")
-            return int(length) if length and length.isdigit() else None
-    except (OSError, ValueError):
+        headers = head(url)  # with the origin's credentials, like the download itself
+    except (DownloadError, OSError, ValueError):
         return None  # the dry run says "unknown size" rather than failing
+    length = (headers or {}).get("content-length")
+    return int(length) if length and length.isdigit() else None

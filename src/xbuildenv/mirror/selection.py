@@ -28,9 +28,21 @@ _OPERATORS = ("<", ">", "=", "!", "~")
 
 @dataclass(frozen=True)
 class Selection:
+    """Which releases to mirror; checked when made (a bad ``--python`` or ``--latest`` is
+    a usage error before anything is read)."""
+
     versions: tuple[str, ...] = ()  # exact versions or PEP 440 specifier sets; any may match
     pythons: tuple[str, ...] = ()  # "X.Y"
     latest: int | None = None  # the N newest of what the other filters keep, per channel
+
+    def __post_init__(self) -> None:
+        if self.latest is not None and self.latest < 1:
+            raise UsageError(f"--latest {self.latest}: give a number of releases, 1 or more")
+        for mm in self.pythons:
+            if not mm.replace(".", "").isdigit() or mm.count(".") != 1:
+                raise UsageError(
+                    f"--python {mm!r} is not a Python version X.Y", "e.g. --python 3.13"
+                )
 
 
 def _version_matcher(text: str) -> object:

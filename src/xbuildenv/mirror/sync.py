@@ -21,8 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..cache.layout import SDK_PACKS
 from ..cache.store import ArchiveStore
 from ..checkpoints import checkpoint
+from ..errors import UsageError
 from ..net.storage import LocalStorage, Storage, temp_writer_alive
 from .plan import Item, Plan, listed, names_file
 from .selection import INDEX_NAMES
@@ -50,6 +52,15 @@ def tidy(storage: Storage) -> None:
             path.unlink(missing_ok=True)
 
 
+def check_base_url(base_url: str | None) -> None:
+    """Refuse a ``--base-url`` that is not absolute: pyodide-build needs absolute URLs."""
+    if base_url and not base_url.startswith(("http://", "https://", "file://")):
+        raise UsageError(
+            f"--base-url {base_url!r} is not an absolute URL",
+            "give the URL the mirror will be served at, e.g. https://mirror.example/xbuildenv",
+        )
+
+
 def run_sync(
     storage: Storage,
     plan: Plan,
@@ -60,6 +71,7 @@ def run_sync(
     on_item: Callable[[Item], None] | None = None,
     on_bytes: Callable[[int], None] | None = None,
 ) -> SyncResult:
+    check_base_url(base_url)
     result = SyncResult()
     tidy(storage)
     hashes: dict[str, str] = {}
@@ -102,17 +114,23 @@ def run_sync(
 def _index_doc(
     source: dict[str, Any], items: list[Item], hashes: dict[str, str], base_url: str | None
 ) -> bytes:
-    """The source index with only the mirrored releases, their URLs pointing here."""
+    """The source index with only the mirrored releases, their URLs pointing here.
+
+    URLs are written without credentials or signatures: an index is served to every
+    client (they bring their own credentials: netrc, or the URL they were given)."""
+    from ..redaction import redact, strip_userinfo
+
     releases: dict[str, Any] = {}
     raw = source.get("releases", {})
     for item in items:
         entry = dict(raw.get(item.version, {}))
-        entry["url"] = f"{base_url.rstrip('/')}/{item.path}" if base_url else item.path
+        url = f"{base_url.rstrip('/')}/{item.path}" if base_url else item.path
+        entry["url"] = redact(strip_userinfo(url))
         entry["sha256"] = hashes[item.path]
         if item.origin_url.startswith(("http://", "https://")):
             # xbuildenv falls back to it when the mirror's copy is damaged or missing;
             # a mirror of a mirror keeps the first origin
-            entry.setdefault("origin_url", item.origin_url)
+            entry.setdefault("origin_url", redact(strip_userinfo(item.origin_url)))
         releases[item.version] = entry
     doc = {**source, "releases": releases}
     return (json.dumps(doc, indent=2) + "\n").encode()
@@ -131,6 +149,8 @@ def prune_unlisted(storage: Storage) -> list[str]:
     for name in storage.list_files():
         if name in INDEX_NAMES.values() or not name.endswith(ARCHIVE_SUFFIXES):
             continue
+        if name.startswith(SDK_PACKS + "/"):
+            continue  # packed Emscripten SDKs (mirror sync --emscripten): no index lists them
         if names_file(urls, name):
             continue
         checkpoint("mirror.prune")

@@ -1,7 +1,8 @@
 """Getting bytes from a URL or a local path, robustly.
 
-* ``http(s)://`` goes through :mod:`urllib.request`, so proxies from the environment
-  (``https_proxy``, ``no_proxy``, ...) apply; HTTPS trusts what :mod:`.tls` says
+* ``http(s)://`` goes through :mod:`.http` (:mod:`urllib.request`), so proxies from the
+  environment (``https_proxy``, ``no_proxy``, ...) apply, credentials come from the URL
+  or netrc (:mod:`.auth`), and HTTPS trusts what :mod:`.tls` says
   (``SSL_CERT_FILE``/``REQUESTS_CA_BUNDLE``, else the system trust store).
 * 5xx, 429, resets and timeouts are retried with exponential backoff, bounded in count
   and total time; a body cut off part-way resumes with a ``Range`` request, and when the
@@ -9,8 +10,8 @@
   says the content is unchanged).
 * A refused connection is tried once more after a short pause, then fails: on a host
   that resolved, nothing is listening, and that is rarely over in seconds.
-* Anything else (404, DNS, an untrusted certificate) becomes one :class:`DownloadError`
-  line at once.
+* Anything else (404, 401, DNS, an untrusted certificate) becomes one
+  :class:`DownloadError` line at once.
 
 Plain paths and ``file://`` URLs are read from disk, so an index and its archives can
 be used offline.
@@ -20,21 +21,20 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
-from .._version import __version__
 from ..checkpoints import checkpoint
-from ..errors import DownloadError, RefusedError, RetryableError
+from ..errors import DownloadError, HTTPStatusError, RefusedError, RetryableError
 from ..settings.config import ENV_RETRIES, ENV_TIMEOUT, env_number
+from .http import REFUSED_ATTEMPTS, REFUSED_PAUSE, _describe, _open
 from .urls import local_path
 
 CHUNK = 256 * 1024
-USER_AGENT = f"xbuildenv/{__version__}"
 # Our own knobs for the retry policy (documented in the README with the others).
 ENV_BACKOFF = "XBUILDENV_BACKOFF"  # first wait in seconds; doubles on each retry
 ENV_RETRY_DEADLINE = "XBUILDENV_RETRY_DEADLINE"  # total seconds spent retrying a request
@@ -93,104 +93,9 @@ def open_regular(path: Path) -> Any:
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise DownloadError(f"{path} is not a regular file", "give the path of an archive file")
-    os.set_blocking(fd, True)
+    if sys.platform != "win32":  # Windows has no O_NONBLOCK for files: nothing to undo
+        os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
-
-
-REFUSED_ATTEMPTS = 2  # attempts for a refused connection (documented in the README)
-REFUSED_PAUSE = 0.25  # seconds between them
-
-
-def _urlopen(request: Any, settings: FetchSettings) -> Any:
-    """Open with the redirect rule of :func:`_opener`; HTTPS verified as :mod:`.tls` says
-    (the trust store is loaded only for an https URL)."""
-    import urllib.request
-
-    handlers: list[Any] = []
-    if request.full_url.startswith("https:"):
-        from .tls import context
-
-        handlers.append(urllib.request.HTTPSHandler(context=context()))
-    return _opener(*handlers).open(request, timeout=settings.timeout)
-
-
-def _describe(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None)
-    if reason is not None and not isinstance(reason, str):
-        exc = reason
-    if isinstance(exc, TimeoutError) or type(exc).__name__ in ("timeout", "TimeoutError"):
-        return "timed out"
-    name = type(exc).__name__
-    if name == "gaierror":
-        return "the host name could not be resolved"
-    if isinstance(exc, ConnectionRefusedError):
-        return "the connection was refused"
-    if isinstance(exc, ConnectionResetError):
-        return "the connection was reset"
-    return str(exc) or name
-
-
-def _open(url: str, settings: FetchSettings, headers: dict[str, str]) -> Any:
-    """Open ``url``; translate failures into RetryableError or DownloadError."""
-    import http.client
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **headers})
-    try:
-        return _urlopen(request, settings)
-    except DownloadError:
-        raise
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        if exc.code >= 500 or exc.code == 429:
-            raise RetryableError(f"HTTP {exc.code}") from None
-        hint = "check the version or URL" if exc.code == 404 else "check the URL and access"
-        raise DownloadError(f"GET {url} failed: HTTP {exc.code} {exc.reason}", hint) from None
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-        import ssl
-
-        reason = getattr(exc, "reason", exc)
-        if isinstance(reason, ssl.SSLCertVerificationError):
-            # Not transient: retrying cannot make an untrusted certificate trusted.
-            from .tls import source
-
-            raise DownloadError(
-                f"cannot verify the TLS certificate of {url}: {reason.verify_message} "
-                f"(trusted: {source()})",
-                "install the CA into the system certificate store or set SSL_CERT_FILE",
-            ) from None
-        text = _describe(exc)
-        if "resolved" in text:
-            raise DownloadError(
-                f"cannot reach {url}: {text}",
-                "check your network connection and proxy settings (https_proxy)",
-            ) from None
-        if text == "the connection was refused":
-            raise RefusedError(text) from None
-        raise RetryableError(text) from None
-
-
-def _opener(*handlers: Any) -> Any:
-    """urllib's default opener (proxies from the environment, the system's CAs), with
-    redirects that never downgrade: https -> http is refused, as is any redirect to a
-    scheme other than http(s)."""
-    import urllib.request
-
-    class NoDowngrade(urllib.request.HTTPRedirectHandler):
-        def redirect_request(
-            self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
-        ) -> Any:
-            old, new = urlparse(req.full_url).scheme, urlparse(newurl).scheme
-            if new not in ("http", "https") or (old == "https" and new != "https"):
-                raise DownloadError(
-                    f"{req.full_url} redirects to {newurl}, which is not {old}",
-                    "refusing a redirect that drops TLS or leaves http(s); "
-                    "ask the server's owner to fix it, or use the final URL if you trust it",
-                )
-            return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-    return urllib.request.build_opener(NoDowngrade, *handlers)
 
 
 class _Budget:
@@ -262,21 +167,27 @@ def fetch_bytes(
     checkpoint("metadata.fetch")
 
     def attempt() -> Response:
+        import http.client
         import urllib.error
 
         try:
             resp = _open(source, settings, headers or {})
-        except DownloadError as exc:
-            if "HTTP 304" in exc.message:
+        except HTTPStatusError as exc:
+            if exc.status == 304:  # not modified: the cached copy stands
                 return Response(b"", {}, 304)
             raise
         with resp:
             try:
                 body = _bounded(resp.read(MAX_DOCUMENT + 1), source)
-            except OSError as exc:
+            except (OSError, http.client.HTTPException) as exc:  # reset, IncompleteRead
                 raise RetryableError(_describe(exc)) from None
             except urllib.error.URLError as exc:  # pragma: no cover - defensive
                 raise RetryableError(_describe(exc)) from None
+            # http.client returns what arrived when the server closes before
+            # Content-Length: a cut index must be fetched again, never parsed.
+            length = resp.headers.get("Content-Length") or ""
+            if resp.status == 200 and length.isdigit() and len(body) < int(length):
+                raise RetryableError(f"connection closed after {len(body)} of {length} bytes")
             return Response(body, {k.lower(): v for k, v in resp.headers.items()}, resp.status)
 
     result: Response = _with_retries(source, settings, attempt)
@@ -359,6 +270,16 @@ class Download:
             headers["If-Range"] = self.validator
         resp = _open(self.url, self.settings, headers)
         if resp.status == 206:
+            # The bytes must go on exactly where the cut was: a server (or proxy) that
+            # answers with another range would splice the wrong bytes in.
+            start = (resp.headers.get("Content-Range") or "").removeprefix("bytes ")
+            if start.split("-", 1)[0].strip() != str(self.received):
+                resp.close()
+                raise DownloadError(
+                    f"{self.url}: asked to resume at byte {self.received}, the server sent "
+                    f"the range {resp.headers.get('Content-Range')!r}",
+                    "run the command again",
+                )
             return resp
         new_validator = resp.headers.get("ETag") or resp.headers.get("Last-Modified")
         # Without Range support we read the whole body again and drop what we already
@@ -392,10 +313,6 @@ def validator_of(url: str, settings: FetchSettings | None = None) -> str | None:
     if path is not None:
         info = path.stat()
         return f"{info.st_size}-{info.st_mtime_ns}"
-    import urllib.request
-
-    settings = settings or FetchSettings.from_env()
-    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": USER_AGENT})
-    with _urlopen(request, settings) as resp:
+    with _open(url, settings or FetchSettings.from_env(), {}, "HEAD") as resp:
         value = resp.headers.get("ETag") or resp.headers.get("Last-Modified")
         return str(value) if value else None

@@ -256,7 +256,9 @@ class FsspecStorage(Storage):
                 except FileNotFoundError:
                     raise  # deleted since it was opened: missing, not a failure
                 except Exception as exc:
-                    if type(exc).__name__ == "FileExpired":
+                    from fsspec.exceptions import FileExpired  # loaded already: fsspec is in use
+
+                    if isinstance(exc, FileExpired):
                         # replaced since it was opened (its ETag changed): as if missing
                         raise FileNotFoundError(self.location(name)) from None
                     raise self._error("read", self.location(name), exc) from None
@@ -326,8 +328,9 @@ def _options(protocol: str) -> dict[str, Any]:
     }
 
 
-def open_storage(location: str) -> Storage:
-    """The storage for a folder, ``file://`` URL or fsspec URL."""
+def open_storage(location: str, *, http: bool = False) -> Storage:
+    """The storage for a folder, ``file://`` URL or fsspec URL; with ``http``, also an
+    ``http(s)://`` URL written with PUT (a remote store; a mirror must be listable)."""
     from urllib.parse import urlparse
 
     scheme = urlparse(location).scheme
@@ -336,6 +339,10 @@ def open_storage(location: str) -> Storage:
         assert path is not None
         return LocalStorage(path)
     if scheme in ("http", "https"):
+        if http:
+            from .http_storage import HttpStorage
+
+            return HttpStorage(location)
         raise StorageError(
             f"{location}: plain HTTP cannot be written to",
             "give a folder (then serve it with any web server) or an object-store URL",

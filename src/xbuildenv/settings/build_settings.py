@@ -21,24 +21,10 @@ from collections.abc import Mapping
 
 from ..records import Record
 from .config import ProjectConfig
+from .registry import build_keys
 
-# key -> environment variable
-OVERRIDABLE: dict[str, str] = {
-    "cflags": "SIDE_MODULE_CFLAGS",
-    "cxxflags": "SIDE_MODULE_CXXFLAGS",
-    "ldflags": "SIDE_MODULE_LDFLAGS",
-    "rustflags": "CARGO_TARGET_WASM32_UNKNOWN_EMSCRIPTEN_RUSTFLAGS",
-    "rust_toolchain": "RUST_TOOLCHAIN",
-    "rust_emscripten_target_url": "RUST_EMSCRIPTEN_TARGET_URL",
-    "meson_cross_file": "MESON_CROSS_FILE",
-    "skip_emscripten_version_check": "SKIP_EMSCRIPTEN_VERSION_CHECK",
-    "build_dependency_index_url": "BUILD_DEPENDENCY_INDEX_URL",
-    "default_cross_build_env_url": "DEFAULT_CROSS_BUILD_ENV_URL",
-    "xbuildenv_path": "PYODIDE_XBUILDENV_PATH",
-    "ignored_build_requirements": "IGNORED_BUILD_REQUIREMENTS",
-    "use_legacy_platform": "USE_LEGACY_PLATFORM",
-    "_f2c_fixes_wrapper": "_F2C_FIXES_WRAPPER",  # pyodide maintainers only
-}
+# key -> environment variable, from the one registry of settings
+OVERRIDABLE: dict[str, str] = build_keys()
 
 _REF = re.compile(r"\$\(([^)]+)\)")
 

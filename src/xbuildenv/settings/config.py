@@ -166,21 +166,20 @@ def setting(project: ProjectConfig, env_name: str, key: str) -> str | None:
     return None if raw is None else str(raw)
 
 
-# Every key of ``[tool.xbuildenv]`` (each read through :func:`setting`).
-OWN_KEYS = ("emsdk_url", "index_max_age", "installer", "link_mode")
-
-
 def unknown_own_keys(project: ProjectConfig) -> list[str]:
-    """One warning line per key of ``[tool.xbuildenv]`` that nothing reads: a typo
-    (``index_max_aeg``) would otherwise be ignored without a word."""
-    unknown = sorted(key for key in project.own if key not in OWN_KEYS)
+    """One warning line per key of ``[tool.xbuildenv]`` that the registry of settings
+    lacks: a typo (``index_max_aeg``) would otherwise be ignored without a word."""
+    from .registry import own_keys
+
+    known = own_keys()
+    unknown = sorted(key for key in project.own if key not in known)
     if not unknown:
         return []
     import difflib  # only when there is something to warn about
 
     lines = []
     for key in unknown:
-        near = difflib.get_close_matches(key, OWN_KEYS, n=1, cutoff=0.5)
-        hint = f"; did you mean '{near[0]}'?" if near else f"; known keys: {', '.join(OWN_KEYS)}"
+        near = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
+        hint = f"; did you mean '{near[0]}'?" if near else f"; known keys: {', '.join(known)}"
         lines.append(f"{project.path}: unknown key '{key}' in [tool.xbuildenv]{hint}")
     return lines

@@ -21,7 +21,12 @@ def cache_home() -> Path:
 
 
 def is_writable(path: Path) -> bool:
-    """Probe by creating and removing a unique file in the nearest existing ancestor."""
+    """Probe by creating and removing a unique file in the nearest existing ancestor.
+
+    Never ``os.access`` or mode bits: those disagree with what a write does on
+    read-only (bind) mounts, ACLs and root-squashed network mounts. pyodide-build
+    decides the same way since its #426, so both tools pick the same root.
+    """
     probe_dir = path
     while not probe_dir.exists():
         if probe_dir.parent == probe_dir:

@@ -22,6 +22,7 @@ from ..records import Record
 from .config import ProjectConfig
 
 ENV_PYODIDE_ROOT = "PYODIDE_ROOT"
+# The one on-disk name spelled outside cache/layout.py: settings sits below cache.
 MAKEFILE_ENVS = "Makefile.envs"
 
 
@@ -58,15 +59,4 @@ def pinned_pyodide_root(project: ProjectConfig) -> PinnedRoot | None:
         return PinnedRoot(path, ENV_PYODIDE_ROOT)
     if project.source_tree and project.path is not None:
         return PinnedRoot(project.path.parent, f"[tool._pyodide] in {project.path}")
-    return None
-
-
-def version_of(pyodide_root: Path) -> str | None:
-    """The version folder a pyodide-root belongs to (``<version>/xbuildenv/pyodide-root``).
-
-    None for a pyodide-root outside that layout (a source tree, a hand-made folder).
-    """
-    parent = pyodide_root.parent
-    if pyodide_root.name == "pyodide-root" and parent.name == "xbuildenv":
-        return parent.parent.name
     return None

@@ -79,6 +79,15 @@ class TargetEnv(Record):
         self._version_known = True
         return self._pb_version
 
+    def interpreter(self, named: str | None = None) -> str:
+        """The interpreter to run for this environment (host packages are installed
+        with it): ``named`` as given (``--python``), this one, or the target's own."""
+        if named:
+            return named
+        if self.source == "running interpreter":
+            return sys.executable
+        return str(_venv_python(self.prefix))
+
 
 def current_interpreter() -> TargetEnv:
     spec = find_spec("pyodide_build")

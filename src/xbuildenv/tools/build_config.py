@@ -24,11 +24,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..errors import UnknownKeyError
+from ..cache.layout import MAKEFILE_ENVS
+from ..errors import ConfigError, MakefileEnvsError, UnknownKeyError
 from ..fs.paths import contained
 from ..settings.build_settings import OVERRIDABLE, project_overrides
 from ..settings.config import ProjectConfig
+
+if TYPE_CHECKING:
+    from ..cache.root import ResolvedRoot
 from .makefile_envs import parse_makefile_envs
 
 __all__ = ["BuildConfig", "build_environment", "emsdk_dir_for", "load_build_config"]
@@ -148,7 +153,43 @@ def _substitute(template: str, values: Mapping[str, str]) -> str:
 
 def emsdk_dir_for(pyodide_root: Path) -> Path:
     """Where the Emscripten SDK of an environment lives: ``<version>/emsdk``."""
-    return pyodide_root.parent.parent / "emsdk"
+    from ..cache.layout import emsdk_dir_of
+
+    return emsdk_dir_of(pyodide_root)
+
+
+def python_mismatch(
+    pyodide_root: Path, python: str, resolved: ResolvedRoot | None = None
+) -> str | None:
+    """A warning when the environment was installed for another host Python than
+    ``python``, else None.
+
+    Its host packages then belong to that Python, and ``pyodide build`` refuses the
+    environment; ``xbuildenv install VERSION`` refreshes it in place (with ``--path``
+    unless its root is the one resolved without it, ``resolved``).
+    """
+    import shlex
+
+    from ..cache.layout import PYTHON_MARKER, version_dir_of
+    from ..fs.paths import read_text_bounded
+
+    version_dir = version_dir_of(pyodide_root)
+    if version_dir is None:  # a source tree or a hand-made folder: no marker to check
+        return None
+    try:
+        marker = read_text_bounded(version_dir / PYTHON_MARKER, 256).strip() or None
+    except (OSError, ValueError):
+        marker = None
+    if marker is None or marker == python:
+        return None
+    version, root = version_dir.name, version_dir.parent
+    fix = f"xbuildenv install {shlex.quote(version)}"
+    if resolved is None or root != resolved.path or resolved.rule == "--path":
+        fix += f" --path {shlex.quote(str(root))}"
+    return (
+        f"the environment {version} was installed for Python {marker}, not for the target "
+        f"Python {python}; run '{fix}' to refresh it"
+    )
 
 
 @dataclass(frozen=True)
@@ -196,6 +237,27 @@ class BuildConfig:
         )
 
 
+# C0 controls but tab and newline (whitespace make itself uses), and DEL: a NUL cannot
+# be passed to a process at all, and the others can rewrite a terminal or a shell line.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _refuse_control_characters(
+    values: Mapping[str, str], source: Path, error: type[ConfigError | MakefileEnvsError]
+) -> None:
+    """``error`` naming the first variable whose value holds a control
+    character: such a value can reach neither ``run`` (a NUL cannot be in an exec's
+    environment) nor a shell that ``env``'s output is fed to."""
+    for name, value in values.items():
+        found = _CONTROL.search(value)
+        if found is not None:
+            raise error(
+                f"{source}: the value of {name} holds the control character "
+                f"{found.group()!r} (at offset {found.start()})",
+                "fix that file; nothing was run",
+            )
+
+
 def load_build_config(
     pyodide_root: Path,
     *,
@@ -215,6 +277,10 @@ def load_build_config(
     env.pop("PYODIDE_ROOT", None)
     mv = parse_makefile_envs(pyodide_root, env)
     made = mv.exported()
+    # A value make took unchanged from the process environment is the user's own, and
+    # reaches a shell quoted; what the file itself computes must be clean.
+    from_file = {name: value for name, value in made.items() if env.get(name) != value}
+    _refuse_control_characters(from_file, pyodide_root / MAKEFILE_ENVS, MakefileEnvsError)
     # Older Makefile.envs files export RUSTFLAGS; it only applies to the wasm target.
     if "RUSTFLAGS" in made and mv.is_exported("RUSTFLAGS"):
         made["CARGO_TARGET_WASM32_UNKNOWN_EMSCRIPTEN_RUSTFLAGS"] = made["RUSTFLAGS"]
@@ -232,6 +298,8 @@ def load_build_config(
     variables["PYODIDE_EMSDK_DIR"] = str(emsdk)
     variables["PYODIDE_EMSCRIPTEN_DIR"] = str(emsdk / "upstream" / "emscripten")
     overrides = project_overrides(project, env) if project is not None else {}
+    if project is not None and project.path is not None:
+        _refuse_control_characters(overrides, project.path, ConfigError)
     variables.update(overrides)
     known = set(variables) | set(OVERRIDABLE.values())
     from_env = {name: env[name] for name in known if name in env and name != "PYODIDE_ROOT"}

@@ -1,42 +1,66 @@
 """The Emscripten SDK of an environment: ``<version>/emsdk``, as pyodide-build lays it out.
 
-``install_emscripten`` clones emsdk, installs the Emscripten version the environment
-was built with, applies the environment's patches (``pyodide-root/emsdk/patches``)
-to ``upstream/emscripten`` and activates it. The version is recorded in
-``<version>/.emscripten-version`` (pyodide-build's marker, so each tool sees the other's
-install).
+``install_emscripten`` gives the environment the Emscripten version it was built with,
+patched with the environment's patches (``pyodide-root/emsdk/patches``) and activated.
+The version is recorded in ``<version>/.emscripten-version`` (pyodide-build's marker,
+so each tool sees the other's install).
+
+An SDK is about 1.5 GB, so it is built once per machine: into the SDK store
+(cache/sdk_store.py), keyed by version, emsdk revision, patch set and platform, and
+every root that needs the same key links it from there (cache/sdk_link.py) without
+cloning emsdk or running it. The first root builds it (tools/emsdk_build.py) in a
+private folder of the store and publishes it by one rename; a second root asking at
+the same time waits on the store's lock for that key and then links.
 
 Nothing half-done is ever marked installed:
 
-1. clone, ``emsdk install`` and patching happen in a private staging folder (the slow
-   and failure-prone part); a failure deletes it and leaves any previous SDK and its
-   marker untouched;
-2. the marker is removed, the old SDK renamed away, the staged one renamed into place;
-3. ``emsdk activate --embedded`` runs in the final place (it writes the SDK's own
-   config file), and only then is the marker written, atomically.
+1. the build happens in the store's private build folder and is published with its
+   manifest by one rename; a failure or kill leaves no key (the next run removes the
+   debris);
+2. the root's copy is linked into a private staging folder of the version folder;
+3. the marker is removed, the old SDK renamed away, the staged one renamed into place,
+   and only then is the marker written, atomically.
 
-A crash between 2 and 3 leaves an SDK without a marker: not installed, and the next
+A crash between 3's steps leaves an SDK without a marker: not installed, and the next
 run starts over.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
-from ..cache.layout import EMSDK_MARKER, EMSDK_STAGING_PREFIX, EMSDK_TRASH_PREFIX
-from ..errors import EmsdkError, PatchError, ToolError, UsageError
-from ..fs.files import remove_tree
+from ..cache.layout import (
+    EMSDK_KEY_MARKER,
+    EMSDK_MARKER,
+    EMSDK_PATCHES,
+    EMSDK_STAGING_PREFIX,
+    EMSDK_TRASH_PREFIX,
+    SDK_TREE,
+)
+from ..cache.sdk_link import link_sdk
+from ..cache.sdk_store import (
+    SdkKey,
+    SdkStore,
+    StoredSdk,
+    host_platform,
+    patch_set_digest,
+    root_sdk_key,
+)
+from ..cache.treelink import LinkMode
+from ..checkpoints import checkpoint
+from ..errors import EmsdkError, UsageError
+from ..fs.files import remove_tree, write_atomic
 from ..fs.locks import FileLock
 from ..fs.paths import read_text_bounded
 from ..settings.config import ProjectConfig, setting
 from .build_config import emsdk_dir_for
-from .tool_process import run_tool
+from .emsdk_build import Pin, build_sdk, resolve_pin
 
 __all__ = [
     "EmsdkResult",
@@ -51,12 +75,23 @@ ENV_EMSDK_URL = "XBUILDENV_EMSDK_URL"
 KEY_EMSDK_URL = "emsdk_url"  # in [tool.xbuildenv]
 
 
+Source = Literal["built", "store", "remote", "mirror"]
+
+
 @dataclass(frozen=True)
 class EmsdkResult:
     emsdk_dir: Path
     version: str
     action: Literal["installed", "already installed"]
     patches: tuple[str, ...] = ()
+    key: str | None = None  # the store key the root's SDK was linked from
+    revision: str | None = None  # the emsdk commit that installed it
+    source: Source | None = None  # where this run got the SDK from
+
+    def to_json(self) -> dict[str, object]:
+        return {"emsdk_dir": str(self.emsdk_dir), "version": self.version,
+                "action": self.action, "patches": list(self.patches), "key": self.key,
+                "emsdk_revision": self.revision, "source": self.source}  # fmt: skip
 
 
 def emsdk_url(project: ProjectConfig | None = None, override: str | None = None) -> str:
@@ -79,12 +114,32 @@ def installed_emscripten(pyodide_root: Path) -> str | None:
 
 
 def activation_hint(emsdk: Path, shell: str = "bash") -> str:
-    """The line a user types to put this SDK on their PATH."""
+    """The line a user types to put this SDK on their PATH (quoted: macOS and Windows
+    cache folders may hold spaces)."""
+    from .shell_env import quote  # shell_env imports this module
+
     if shell == "fish":
-        return f"source {emsdk / 'emsdk_env.fish'}"
+        return f"source {quote(str(emsdk / 'emsdk_env.fish'), shell)}"
     if shell == "powershell":
-        return f"& {emsdk / 'emsdk_env.ps1'}"
-    return f"source {emsdk / 'emsdk_env.sh'}"
+        return f"& {quote(str(emsdk / 'emsdk_env.ps1'), shell)}"
+    if shell == "cmd":
+        return f"call {quote(str(emsdk / 'emsdk_env.bat'), shell)}"
+    return f"source {quote(str(emsdk / 'emsdk_env.sh'), shell)}"
+
+
+class SdkSource(Protocol):
+    """Somewhere else packed SDKs come from (a remote store, a mirror): tried on a miss
+    before building, and told about each SDK this process built."""
+
+    name: Source
+
+    def fetch(
+        self, store: SdkStore, version: str, patches: str, platform: str, revision: str | None
+    ) -> StoredSdk | None: ...
+
+    def share(self, sdk: StoredSdk) -> None: ...
+
+    def release(self) -> None: ...
 
 
 def install_emscripten(
@@ -96,12 +151,19 @@ def install_emscripten(
     environ: Mapping[str, str] | None = None,
     on_line: Callable[[str], None] | None = None,
     expected_version: str | None = None,
+    warn: Callable[[str], None] | None = None,
+    store: SdkStore | None = None,
+    sources: Sequence[SdkSource] = (),
+    link_mode: LinkMode = "hardlink",
 ) -> EmsdkResult:
     """Install Emscripten ``version`` into ``<version dir>/emsdk`` (see the module doc).
 
     ``expected_version`` is the version the environment was built with; it only
     serves to explain a patch failure. ``environ`` is the environment the tools run
-    with (default: ours).
+    with (default: ours). ``warn`` gets one line per warning (no ``warning:`` prefix).
+    ``force`` puts the SDK in place again even if this root has it (cibuildwheel always
+    passes it); the stored SDK is still used when it passes its check (``cache clean
+    --emscripten`` makes the next install build afresh).
     """
     if not version:
         raise UsageError(
@@ -115,113 +177,124 @@ def install_emscripten(
     emsdk = emsdk_dir_for(pyodide_root)
     home = emsdk.parent
     env = dict(os.environ if environ is None else environ)
+    store = store or SdkStore()
     with FileLock(home / ".emsdk.lock"):
         if not force and installed_emscripten(pyodide_root) == version:
-            return EmsdkResult(emsdk, version, "already installed")
+            key = root_sdk_key(home)
+            return EmsdkResult(emsdk, version, "already installed", key=key,
+                               revision=_marker_revision(home))  # fmt: skip
         for leftover in [
             *home.glob(EMSDK_STAGING_PREFIX + "*"),
             *home.glob(EMSDK_TRASH_PREFIX + "*"),
         ]:
             remove_tree(leftover)  # from a killed run; the lock says nobody uses them
-        staging = home / f"{EMSDK_STAGING_PREFIX}{uuid.uuid4().hex[:8]}"
-        try:
-            _git(
-                ["git", "clone", "--depth", "1", url, str(staging)],
-                env,
-                on_line,
-                f"cannot clone emsdk from {url}",
-            )
-            tool = _emsdk_tool(staging)
-            _step(
-                [tool, "install", "--build=Release", version],
-                staging,
-                env,
-                on_line,
-                f"emsdk could not install Emscripten {version}",
-            )
-            patches = _apply_patches(pyodide_root, staging, version, expected_version, env, on_line)
-            (home / EMSDK_MARKER).unlink(missing_ok=True)
-            if emsdk.exists() or emsdk.is_symlink():
-                trash = home / f"{EMSDK_TRASH_PREFIX}{uuid.uuid4().hex[:8]}"
-                os.rename(emsdk, trash)
-                remove_tree(trash)
-            os.rename(staging, emsdk)
-        finally:
-            if staging.exists():
-                remove_tree(staging)
-        _step(
-            [_emsdk_tool(emsdk), "activate", "--embedded", "--build=Release", version],
-            emsdk,
-            env,
-            on_line,
-            f"emsdk could not activate Emscripten {version}",
-        )
-        tmp = home / f"{EMSDK_MARKER}.{uuid.uuid4().hex[:8]}"
-        tmp.write_text(version, encoding="utf-8")
-        os.replace(tmp, home / EMSDK_MARKER)
-    return EmsdkResult(emsdk, version, "installed", patches)
+        patches = sorted((pyodide_root / EMSDK_PATCHES).glob("*.patch"))
+        digest = patch_set_digest(pyodide_root / EMSDK_PATCHES)
+        plat = host_platform()
+        pin = resolve_pin(url, version, env)
+        if pin is not None and pin.ref is None and warn is not None:
+            warn(f"emsdk at {url} has no tag {version}; using its default branch "
+                 f"(revision {pin.revision[:12]})")  # fmt: skip
+        family = SdkKey(version, pin.revision if pin else "0" * 40, digest, plat).family
+        with store.lock(family):
+            store.tidy()
+            sdk, source = _stored(store, version, digest, plat, pin, warn)
+            for other in sources if sdk is None else ():
+                sdk = other.fetch(store, version, digest, plat, pin.revision if pin else None)
+                if sdk is not None:
+                    source = other.name
+                    break
+            if sdk is None:
+                try:
+                    sdk = _build(store, url, version, pin, patches, digest, plat,
+                                 expected_version, env, on_line)  # fmt: skip
+                finally:
+                    for other in sources:
+                        other.release() if sdk is None else other.share(sdk)
+                source = "built"
+            staging = home / f"{EMSDK_STAGING_PREFIX}{os.urandom(4).hex()}"
+            try:
+                link_sdk(sdk, staging, emsdk, link_mode)
+                _swap(home, emsdk, staging)
+            finally:
+                if staging.exists():
+                    remove_tree(staging)
+            store.register_user(sdk.key, emsdk)
+        write_atomic(home / EMSDK_KEY_MARKER, json.dumps(sdk.key.to_json()).encode())
+        checkpoint("sdk.key-marker")
+        write_atomic(home / EMSDK_MARKER, version.encode())
+        checkpoint("sdk.marker")
+    names = tuple(p.name for p in patches)
+    return EmsdkResult(emsdk, version, "installed", names, sdk.key.name, sdk.key.revision, source)
 
 
-def _emsdk_tool(folder: Path) -> str:
-    tool = folder / ("emsdk.bat" if os.name == "nt" else "emsdk")
-    if not tool.is_file():
-        raise EmsdkError(f"the cloned repository has no {tool.name} script", "check the emsdk URL")
-    return str(tool)
-
-
-def _git(
-    cmd: list[str], env: dict[str, str], on_line: Callable[[str], None] | None, what: str
-) -> None:
-    ran = run_tool(cmd, env=env, on_line=on_line)
-    if ran.code != 0:
-        raise ToolError(f"{what}: {ran.error_line('fatal:', 'error:')}", None, ran.tail)
-
-
-def _step(
-    cmd: list[str], cwd: Path, env: dict[str, str], on_line: Callable[[str], None] | None, what: str
-) -> None:
-    ran = run_tool(cmd, cwd=cwd, env=env, on_line=on_line)
-    if ran.code != 0:
-        raise ToolError(
-            f"{what} (exit code {ran.code}): {ran.error_line('error:', 'Error:')}",
-            "see its output above; nothing was marked installed",
-            ran.tail,
-        )
-
-
-def _apply_patches(
-    pyodide_root: Path,
-    sdk: Path,
+def _stored(
+    store: SdkStore,
     version: str,
+    digest: str,
+    plat: str,
+    pin: Pin | None,
+    warn: Callable[[str], None] | None,
+) -> tuple[StoredSdk | None, Source]:
+    """The stored SDK to link, after the quick check; damaged ones are dropped."""
+    if pin is not None:
+        candidates = [SdkKey(version, pin.revision, digest, plat)]
+    else:  # emsdk's remote cannot be asked: any revision stored for this version will do
+        candidates = [s.key for s in store.family(version, digest, plat)]
+    for key in candidates:
+        sdk, damage = store.find(key)
+        if damage is not None:
+            if warn is not None:
+                warn(f"the stored Emscripten SDK {key.name} is damaged ({damage}); "
+                     "removed it, getting it again")  # fmt: skip
+            store.discard(key.name)
+        elif sdk is not None:
+            return sdk, "store"
+    return None, "store"
+
+
+def _build(
+    store: SdkStore,
+    url: str,
+    version: str,
+    pin: Pin | None,
+    patches: list[Path],
+    digest: str,
+    plat: str,
     expected: str | None,
     env: dict[str, str],
     on_line: Callable[[str], None] | None,
-) -> tuple[str, ...]:
-    patches = sorted((pyodide_root / "emsdk" / "patches").glob("*.patch"))
-    if not patches:
-        return ()
-    tree = sdk / "upstream" / "emscripten"
-    if not tree.is_dir():
-        raise EmsdkError(f"emsdk install left no {tree}", "the emsdk repository looks broken")
-    # GIT_DIR=. keeps git from finding emsdk's own repository above the tree and
-    # applying (or silently skipping) the patches relative to that instead.
-    patch_env = {**env, "GIT_DIR": "."}
-    for patch in patches:
-        ran = run_tool(
-            ["git", "apply", "--verbose", str(patch)], cwd=tree, env=patch_env, on_line=on_line
-        )
-        if ran.code != 0:
-            made_for = (
-                f"; the environment was built with Emscripten {expected}"
-                if expected and expected != version
-                else ""
-            )
-            raise PatchError(
-                f"patch {patch.name} does not apply to Emscripten {version}{made_for}: "
-                f"{ran.error_line('error:')}",
-                "install the version the environment names (omit --version)"
-                if made_for
-                else "the environment's patches do not match this Emscripten",
-                ran.tail,
-            )
-    return tuple(p.name for p in patches)
+) -> StoredSdk:
+    build = store.new_build()
+    try:
+        tree = build / SDK_TREE
+        revision, _ = build_sdk(tree, url, version, pin, patches, expected, env, on_line)
+        key = SdkKey(version, revision, digest, plat)
+        meta = {"emsdk_url": url, "build_path": str(tree)}
+        if pin is not None:
+            meta["emsdk_ref"] = pin.ref or ""
+        return store.publish(build, key, meta)
+    finally:
+        if build.exists():
+            remove_tree(build)
+
+
+def _swap(home: Path, emsdk: Path, staging: Path) -> None:
+    (home / EMSDK_MARKER).unlink(missing_ok=True)
+    (home / EMSDK_KEY_MARKER).unlink(missing_ok=True)
+    checkpoint("sdk.unmarked")
+    if emsdk.exists() or emsdk.is_symlink():
+        trash = home / f"{EMSDK_TRASH_PREFIX}{os.urandom(4).hex()}"
+        os.rename(emsdk, trash)
+        checkpoint("sdk.moved-old")
+        remove_tree(trash)
+    os.rename(staging, emsdk)
+    checkpoint("sdk.swapped")
+
+
+def _marker_revision(home: Path) -> str | None:
+    try:
+        data = json.loads(read_text_bounded(home / EMSDK_KEY_MARKER, 4096))
+        return str(data["emsdk_revision"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

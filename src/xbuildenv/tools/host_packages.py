@@ -34,7 +34,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from ..cache.layout import HOST_STAGING_PREFIX
+from ..cache.layout import HOST_STAGING_PREFIX, REQUIREMENTS, SITE_PACKAGES_EXTRAS
 from ..errors import HostPackagesError, ToolError, UsageError
 from ..fs.files import remove_tree
 from ..fs.locks import FileLock
@@ -277,7 +277,7 @@ def install_host_packages(
     installer's output.
     """
     xbuildenv_dir = pyodide_root.parent
-    requirements = xbuildenv_dir / "requirements.txt"
+    requirements = xbuildenv_dir / REQUIREMENTS
     pins = read_pins(requirements)
     wanted = _select(pins, names)
     result = HostPackagesResult(site_packages)
@@ -306,9 +306,7 @@ def install_host_packages(
                 installer_args,
                 on_line,
             )
-            result.extras_copied = copy_extras(
-                xbuildenv_dir / "site-packages-extras", site_packages
-            )
+            result.extras_copied = copy_extras(xbuildenv_dir / SITE_PACKAGES_EXTRAS, site_packages)
     return result
 
 

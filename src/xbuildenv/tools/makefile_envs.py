@@ -208,7 +208,9 @@ def parse_makefile_envs(pyodide_root: Path, environ: Mapping[str, str] | None = 
     ``environ`` is the environment make would inherit (default: none); PYODIDE_ROOT
     is set to ``pyodide_root`` on top of it, as pyodide-build does.
     """
-    path = pyodide_root / "Makefile.envs"
+    from ..cache.layout import MAKEFILE_ENVS
+
+    path = pyodide_root / MAKEFILE_ENVS
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
@@ -218,3 +220,23 @@ def parse_makefile_envs(pyodide_root: Path, environ: Mapping[str, str] | None = 
     except OSError as exc:
         raise MakefileEnvsError(f"cannot read {path}: {exc.strerror or exc}") from None
     return parse_makefile_text(text, {**(environ or {}), "PYODIDE_ROOT": str(pyodide_root)})
+
+
+def pinned_version(pyodide_root: Path, source: str) -> str:
+    """The version of a pinned pyodide-root (``PYODIDE_ROOT``, a source tree; ``source``
+    says which, for the message): its version folder, else its ``PYODIDE_VERSION``."""
+    import os
+
+    from ..cache.layout import version_dir_of
+
+    version_dir = version_dir_of(pyodide_root)
+    if version_dir is not None:
+        return version_dir.name
+    made = parse_makefile_envs(pyodide_root, dict(os.environ)).exported()
+    version = made.get("PYODIDE_VERSION", "").strip()
+    if not version:
+        raise MakefileEnvsError(
+            f"the pyodide-root {pyodide_root} (from {source}) names no PYODIDE_VERSION",
+            "check its Makefile.envs",
+        )
+    return version

@@ -25,7 +25,7 @@ from .emsdk import installed_emscripten
 
 __all__ = ["SHELLS", "BuildEnv", "build_env", "default_shell", "render", "run_in"]
 
-SHELLS = ("bash", "zsh", "fish", "powershell")
+SHELLS = ("bash", "zsh", "fish", "powershell", "cmd")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -79,6 +79,26 @@ def _ps_quote(value: str) -> str:
     return "'" + value + "'"
 
 
+def _cmd_value(name: str, value: str) -> str:
+    if any(c in value for c in '"\r\n'):
+        raise UsageError(
+            f"{name} holds a quote or a line break, which cmd cannot set safely",
+            "use --shell powershell",
+        )
+    return value.replace("%", "%%")
+
+
+def quote(value: str, shell: str) -> str:
+    """``value`` as one word of ``shell`` (a path with spaces stays one argument)."""
+    if shell == "fish":
+        return _fish_quote(value)
+    if shell == "powershell":
+        return _ps_quote(value)
+    if shell == "cmd":
+        return f'"{_cmd_value("the path", value)}"'
+    return _posix_quote(value)
+
+
 def render(env: BuildEnv, shell: str) -> str:
     """Commands that set ``env`` in ``shell``, one per line."""
     lines: list[str] = []
@@ -99,6 +119,13 @@ def render(env: BuildEnv, shell: str) -> str:
         if env.path_prepend:
             joined = " + [IO.Path]::PathSeparator + ".join(_ps_quote(p) for p in env.path_prepend)
             lines.append(f"$env:PATH = {joined} + [IO.Path]::PathSeparator + $env:PATH")
+    elif shell == "cmd":
+        # For a batch file (`xbuildenv env --shell cmd > env.bat`, then `call env.bat`):
+        # inside `set "K=V"` only % (doubled) and " (refused) are special.
+        lines = [f'set "{k}={_cmd_value(k, v)}"' for k, v in env.variables.items()]
+        if env.path_prepend:
+            joined = ";".join(_cmd_value("PATH", p) for p in env.path_prepend)
+            lines.append(f'set "PATH={joined};%PATH%"')
     else:
         raise UsageError(f"unknown shell {shell!r}; choose one of: {', '.join(SHELLS)}")
     return "\n".join(lines) + "\n"

@@ -1,0 +1,78 @@
+"""Putting a stored SDK into a root: shared files linked, written files copied.
+
+Every folder is the root's own (a new file an ``emcc`` run creates lands in this root
+only); files no build writes are shared with the store (a reflink where the file
+system has them, else a hard link, else a copy: cache/treelink.py); the private paths
+(cache/sdk_manifest.py :func:`is_private`: the Emscripten cache, the ``.emscripten``
+configs) are copies, so a write in one root, in place or not, as root or not, never
+reaches the store or another root.
+
+The caller checks the stored SDK (:func:`quick_check`) right before; this module
+only copies what the manifest names, so nothing added to the store since is taken.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ..checkpoints import checkpoint
+from ..fs.clone import clone_file
+from .sdk_manifest import is_private
+from .sdk_store import StoredSdk
+from .treelink import LinkMode, _Sharer
+
+# Config files that name the folder the SDK was built in: rewritten for each root.
+_CONFIGS = (".emscripten", "upstream/emscripten/.emscripten")
+_MAX_CONFIG = 1 << 20
+
+
+def link_sdk(sdk: StoredSdk, dest: Path, final: Path, mode: LinkMode = "hardlink") -> int:
+    """Recreate ``sdk``'s tree at ``dest`` (to be renamed to ``final``); return files."""
+    # Plain strings, not Path objects: 30,000 files make the difference measurable.
+    source, out = str(sdk.tree) + os.sep, str(dest) + os.sep
+    m = sdk.manifest
+    os.makedirs(dest, exist_ok=True)
+    for rel in sorted(m.dirs, key=lambda r: r.count("/")):
+        os.mkdir(out + rel, (m.dirs[rel] | 0o700) & 0o7777)
+    checkpoint("sdk.link.dirs")
+    for rel, target in m.links.items():
+        os.symlink(target, out + rel)
+    share = _Sharer(mode)
+    private = _Private()
+    built_in = m.meta.get("build_path", "")
+    count = 0
+    for rel, entry in m.files.items():
+        src, dst = source + rel, out + rel
+        if not is_private(rel):
+            share(src, dst, int(entry[2]))
+        elif rel in _CONFIGS and built_in and 0 < int(entry[0]) <= _MAX_CONFIG:
+            text = Path(src).read_bytes().replace(built_in.encode(), str(final).encode())
+            Path(dst).write_bytes(text)
+            os.chmod(dst, int(entry[2]) | 0o200)
+        else:
+            private(src, dst, int(entry[2]) | 0o200)  # the root's own file: writable
+        count += 1
+        if count % 4096 == 0:
+            checkpoint("sdk.link.files")
+    checkpoint("sdk.linked")
+    return count
+
+
+class _Private:
+    """A private copy: a reflink while the file system takes them, then plain copies
+    (the failed attempt is not repeated for each of thousands of files)."""
+
+    def __init__(self) -> None:
+        self.reflinks = True
+
+    def __call__(self, src: str, dst: str, mode: int) -> None:
+        if self.reflinks and clone_file(src, dst):
+            os.chmod(dst, mode)
+            return
+        self.reflinks = False
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        with open(src, "rb") as fin, os.fdopen(os.open(dst, flags, mode), "wb") as fout:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+        os.chmod(dst, mode)

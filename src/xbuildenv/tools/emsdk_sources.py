@@ -1,0 +1,208 @@
+"""Packed SDKs shared by a fleet (``XBUILDENV_REMOTE_STORE``) or a mirror (``XBUILDENV_MIRROR``).
+
+Layout below the store's or mirror's location::
+
+    emsdk/<family>.json              {"packs": {<key>: <manifest digest>}}: what exists
+    emsdk/<key>-<digest16>.json      the SDK's manifest (cache/sdk_manifest.py)
+    emsdk/<key>-<digest16>.sig       HMAC-SHA256 of that manifest, hex (with a shared key)
+    emsdk/<key>-<digest16>.tar.zst   the pack (cache/sdk_pack.py)
+    pending/emsdk-<family>           "a runner is building this" (short-lived)
+
+Trust: a packed SDK has no checksum from a publisher, and a poisoned compiler would
+reach every runner, so only a process that built and published an SDK itself uploads
+it (:meth:`RemoteSdks.share` is called only after a local build), never a read-only
+runner. A reader checks the manifest against the digest in its name, each unpacked file
+against the manifest, and, when ``XBUILDENV_REMOTE_STORE_KEY`` is set, the manifest's
+HMAC: without a valid one it builds locally instead. Nothing here can fail an install:
+a store that is down or refuses costs one warning and the SDK is built locally.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..cache.layout import SDK_PACKS
+from ..cache.sdk_manifest import SdkManifest
+from ..cache.sdk_pack import manifest_bytes, pack, unpack
+from ..cache.sdk_store import SdkKey, SdkStore, StoredSdk
+from ..errors import ArchiveError, StorageError
+from ..net.storage import Storage, open_storage
+from ..settings.config import env_str
+from .emsdk import Source
+
+ENV_REMOTE_STORE_KEY = "XBUILDENV_REMOTE_STORE_KEY"
+WAIT = 600.0  # seconds to wait for another runner's build of the same SDK
+POLL = 1.0
+Warn = Callable[[str], None]
+
+
+def sdk_sources(warn: Warn | None, *, upload: bool) -> list[RemoteSdks]:
+    """The places to look for packed SDKs, from the environment."""
+    from ..install.remote_store import ENV_REMOTE_READ_ONLY, ENV_REMOTE_STORE
+
+    out = []
+    url = env_str(ENV_REMOTE_STORE)
+    if url:
+        read_only = (env_str(ENV_REMOTE_READ_ONLY) or "").strip().lower()
+        if read_only in ("1", "true", "yes", "on"):
+            upload = False
+        out.append(RemoteSdks(url, "remote", warn, upload=upload))
+    mirror = env_str("XBUILDENV_MIRROR")
+    if mirror:
+        out.append(RemoteSdks(mirror, "mirror", warn, upload=False))
+    return out
+
+
+def sign(manifest: bytes, key: str) -> str:
+    return hmac.new(key.encode(), manifest, hashlib.sha256).hexdigest()
+
+
+def pack_name(key: SdkKey, digest: str) -> str:
+    return f"{SDK_PACKS}/{key.name}-{digest[:16]}"
+
+
+class RemoteSdks:
+    """Packed SDKs in one storage location (read, and written when ``upload``)."""
+
+    def __init__(self, url: str, name: Source, warn: Warn | None, *, upload: bool) -> None:
+        self.url = url
+        self.name: Source = name
+        self.upload = upload
+        self._warn = warn
+        self._storage: Storage | None = None
+        self.down = False
+        self.claimed: str | None = None
+
+    def _open(self) -> Storage:
+        if self._storage is None:
+            self._storage = open_storage(self.url)
+        return self._storage
+
+    def _say(self, text: str) -> None:
+        if self._warn is not None:
+            self._warn(f"{self.name} store {self.url}: {text}")
+
+    # --- reading ------------------------------------------------------------
+    def fetch(
+        self, store: SdkStore, version: str, patches: str, platform: str, revision: str | None
+    ) -> StoredSdk | None:
+        if self.down:
+            return None
+        family = f"{version}-{patches[:12]}-{platform}"
+        try:
+            storage = self._open()
+            packs = self._packs(storage, family)
+            if not packs and self.upload and self._peer_building(storage, family):
+                packs = self._wait(storage, family)
+            for name, digest in packs.items():
+                if revision is not None and not name.startswith(f"{version}-{revision[:12]}-"):
+                    continue
+                sdk = self._fetch_one(storage, store, name, digest)
+                if sdk is not None:
+                    return sdk
+            if self.upload:
+                self._claim(storage, family)
+        except StorageError as exc:
+            self._say(f"not usable ({exc.message}); building the SDK here")
+            self.down = True
+        return None
+
+    def _packs(self, storage: Storage, family: str) -> dict[str, str]:
+        raw = storage.read_bytes(f"{SDK_PACKS}/{family}.json")
+        try:
+            packs = json.loads(raw)["packs"] if raw else {}
+            return {str(k): str(v) for k, v in packs.items()}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return {}
+
+    def _fetch_one(
+        self, storage: Storage, store: SdkStore, name: str, digest: str
+    ) -> StoredSdk | None:
+        raw = storage.read_bytes(f"{SDK_PACKS}/{name}-{digest[:16]}.json")
+        manifest = SdkManifest.load(raw) if raw else None
+        key = SdkKey.from_meta(manifest.meta) if manifest else None
+        if manifest is None or key is None or manifest.digest() != digest:
+            self._say(f"the manifest of {name} does not match its name; refused it")
+            return None
+        secret = env_str(ENV_REMOTE_STORE_KEY)
+        if secret:
+            sig = storage.read_bytes(f"{pack_name(key, digest)}.sig") or b""
+            if not hmac.compare_digest(sig.decode("ascii", "replace").strip(),
+                                       sign(raw or b"", secret)):  # fmt: skip
+                self._say(f"{key.name} has no valid signature ({ENV_REMOTE_STORE_KEY}); "
+                          "building it here instead")  # fmt: skip
+                return None
+        with tempfile.TemporaryFile() as tmp:
+            for chunk in storage.chunks(f"{pack_name(key, digest)}.tar.zst"):
+                tmp.write(chunk)
+            tmp.seek(0)
+            try:
+                return unpack(store, tmp, manifest)
+            except (ArchiveError, OSError, ValueError) as exc:
+                self._say(f"the pack of {key.name} was refused ({exc}); building it here")
+                return None
+
+    def _peer_building(self, storage: Storage, family: str) -> bool:
+        raw = storage.read_bytes(f"pending/emsdk-{family}")
+        try:
+            return raw is not None and 0 <= time.time() - float(json.loads(raw)["time"]) < WAIT
+        except (ValueError, KeyError, TypeError):
+            return False
+
+    def _wait(self, storage: Storage, family: str) -> dict[str, str]:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline and self._peer_building(storage, family):
+            time.sleep(POLL)
+        return self._packs(storage, family)
+
+    def _claim(self, storage: Storage, family: str) -> None:
+        marker = {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}
+        storage.put_bytes(f"pending/emsdk-{family}", json.dumps(marker).encode())
+        self.claimed = family
+
+    def release(self) -> None:
+        """Drop this runner's claim (after a failed build: others need not wait)."""
+        if self.claimed is None or self.down:
+            return
+        try:
+            self._open().delete(f"pending/emsdk-{self.claimed}")
+        except StorageError:
+            pass
+        self.claimed = None
+
+    # --- writing ------------------------------------------------------------
+    def share(self, sdk: StoredSdk) -> None:
+        """Upload an SDK this process built and published (never one it fetched)."""
+        if self.down or not self.upload:
+            return
+        try:
+            storage = self._open()
+            raw = manifest_bytes(sdk)
+            digest = sdk.manifest.digest()
+            base = pack_name(sdk.key, digest)
+            with tempfile.NamedTemporaryFile(suffix=".tar.zst") as tmp:
+                pack(sdk, tmp)
+                tmp.flush()
+                storage.put_file(Path(tmp.name), f"{base}.tar.zst")
+            storage.put_bytes(f"{base}.json", raw)
+            secret = env_str(ENV_REMOTE_STORE_KEY)
+            if secret:
+                storage.put_bytes(f"{base}.sig", sign(raw, secret).encode())
+            family = sdk.key.family
+            packs = self._packs(storage, family)
+            packs[sdk.key.name] = digest
+            storage.put_bytes(f"{SDK_PACKS}/{family}.json", json.dumps({"packs": packs}).encode())
+            if self.claimed == family:
+                storage.delete(f"pending/emsdk-{family}")
+                self.claimed = None
+        except StorageError as exc:
+            self._say(f"could not upload the SDK ({exc.message})")
+            self.down = True
