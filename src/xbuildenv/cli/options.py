@@ -91,7 +91,7 @@ SHARED: dict[str, tuple[Opt, ...]] = {
     # After the command -q/-v default to SUPPRESS, so that a subcommand's parser does
     # not overwrite what was given before the command with its own default.
     "verbosity": _verbosity(argparse.SUPPRESS),
-    "json": (Opt("--json", action="store_true", help="machine-readable output (docs/reference/json.md)"),),
+    "json": (Opt("--json", action="store_true", help="machine-readable output (see the docs)"),),
     "path": (
         Opt(
             "--path",

@@ -1,4 +1,5 @@
-"""How ``search`` shows releases: its ``--json`` shape (docs/reference/json.md, ``search``) and the table.
+"""How ``search`` shows releases: its ``--json`` shape (``search`` in docs/reference/json.md)
+and the table.
 
 Plain functions from releases (and whether each fits) to output, so the CLI only
 prints and the formats are easy to test and keep stable.
