@@ -42,7 +42,7 @@ from .layout import (
     STORE_SDKS,
 )
 from .sdk_manifest import SdkManifest, quick_check, restamp, scan
-from .store import store_dir
+from .store import pid_alive, store_dir
 
 _SAFE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._+-]{0,63}$")
 _HEX = re.compile(r"^[0-9a-f]{7,64}$")
@@ -171,7 +171,7 @@ class SdkStore:
                 remove_tree(Path(entry.path))
             elif entry.name.startswith(SDK_BUILD_PREFIX):
                 pid = entry.name.rsplit("-", 1)[-1]
-                if not pid.isdigit() or not _alive(int(pid)):
+                if not pid.isdigit() or not pid_alive(int(pid)):
                     remove_tree(Path(entry.path))
 
     def publish(
@@ -262,12 +262,3 @@ def _read_only(top: Path, manifest: SdkManifest) -> None:
         if wanted != mode:
             chmod_here(top / rel, wanted)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
