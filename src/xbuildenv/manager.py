@@ -16,14 +16,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cache.layout import RootLayout, check_version_name, url_to_version
+from .cache.layout import RootLayout
 from .cache.owners import read_owner, record_use
 from .cache.root import ResolvedRoot, resolve_root
 from .errors import (
     ChecksumError,
     ConfigError,
-    InvalidVersionNameError,
-    MetadataError,
     NotInstalledError,
     UsageError,
 )
@@ -31,27 +29,29 @@ from .errors import (
 # Heavier modules (packaging via compatibility, tarfile via archive, the download
 # pipeline) are imported where they are used, so that installing an installed version
 # and the read commands start fast.
-from .fs.files import remove_tree
 from .index.choice import untagged
-from .index.index_cache import DEFAULT_MAX_AGE, IndexPolicy, load_releases
+from .index.index_cache import IndexPolicy, index_max_age, load_releases
 from .index.releases import (
-    OFFICIAL_INDEXES,
     Channel,
     Release,
     Releases,
     channel_flags,
-    channel_name,
     channel_url,
 )
 from .install.installer import InstallResult, install_version, tidy_root
-from .install.origins import mirrored_source, remote_store_for
+from .install.origins import remote_store_for
 from .install.reporter import Reporter, WarningsTo
 from .install.request import InstallRequest, InstallSource
-from .net.urls import remote_archive_problem
+from .install.sources import (
+    channel_of,
+    label_for,
+    release_source,
+    replacement_note,
+    source_from_url,
+)
 from .settings.build_settings import build_setting
 from .settings.config import (
     DEFAULT_MAX_UNPACKED,
-    ENV_INDEX_MAX_AGE,
     ENV_LINK_MODE,
     ENV_MAX_UNPACKED,
     KEY_DEFAULT_URL,
@@ -73,33 +73,6 @@ __all__ = ["XBuildEnvManager", "default_xbuildenv_path"]
 def default_xbuildenv_path(python: str | None = None) -> Path:
     """The root pyodide-build would use for the target environment (see :mod:`root`)."""
     return resolve_root(resolve_target(python), load_project_config()).path
-
-
-def _source_from_url(url: str) -> InstallSource:
-    """An archive named by URL or path: its version folder is named after the URL."""
-    if not url.strip():
-        raise UsageError("--url is empty", "give the URL or path of an archive")
-    name = url_to_version(url)
-    try:
-        check_version_name(name)
-    except InvalidVersionNameError as exc:
-        reason = exc.reason
-        shown = url if len(url) <= 60 else url[:57] + "..."
-        raise UsageError(
-            f"--url {shown!r} cannot name a version folder: {reason}",
-            "use a shorter URL (e.g. a redirect) or serve it from an index",
-        ) from None
-    return InstallSource(name, url, label=url)
-
-
-_CHANNELS = ("stable", "stable-debug", "nightly", "nightly-debug")
-
-
-def _channel_of(label: str | None) -> str:
-    """The channel a recorded source stands for: an unrecorded one, a custom index and a
-    URL are taken as stable (as pyodide-build's #414 keeps an unlabelled environment for
-    a stable request); only a debug or nightly build differs from them."""
-    return label if label in _CHANNELS else "stable"
 
 
 class XBuildEnvManager:
@@ -142,7 +115,9 @@ class XBuildEnvManager:
 
         # uv's --exclude-newer: releases published at or after the cut-off are not seen
         self.cooldown = cooldown_from(self.project, exclude_newer)
-        self.index_policy = IndexPolicy(self._max_age(), refresh=refresh, offline=offline)
+        self.index_policy = IndexPolicy(
+            index_max_age(self.project), refresh=refresh, offline=offline
+        )
         from .cache.treelink import LINK_MODES
 
         mode = link_mode or setting(self.project, ENV_LINK_MODE, "link_mode") or "hardlink"
@@ -152,21 +127,6 @@ class XBuildEnvManager:
                 f"fix {ENV_LINK_MODE} or link_mode in [tool.xbuildenv]",
             )
         self.link_mode: LinkMode = mode
-
-    def _max_age(self) -> float:
-        raw = setting(self.project, ENV_INDEX_MAX_AGE, "index_max_age")
-        if raw is None:
-            return DEFAULT_MAX_AGE
-        try:
-            value = float(raw)
-            if value != value or abs(value) == float("inf"):
-                raise ValueError(raw)
-            return max(value, 0.0)
-        except ValueError:
-            raise ConfigError(
-                f"index max age {raw!r} is not a number of seconds",
-                f"fix {ENV_INDEX_MAX_AGE} or index_max_age in [tool.xbuildenv]",
-            ) from None
 
     # --- facts ---------------------------------------------------------------
     @property
@@ -360,7 +320,7 @@ class XBuildEnvManager:
         return (
             not force
             and self.layout.is_installed(version)
-            and _channel_of(self.layout.source_of(version)) == _channel_of(label)
+            and channel_of(self.layout.source_of(version)) == channel_of(label)
         )
 
     def _request(
@@ -387,7 +347,7 @@ class XBuildEnvManager:
         """The archive to install, the release it is (None for a URL), and whether it
         replaces an installed build of the same version from another channel."""
         if url is not None:
-            return _source_from_url(url), None, False
+            return source_from_url(url), None, False
         nightly, debug = channel_flags(channel)
         release = self.resolve_release(version, nightly=nightly, debug=debug, force=force)
         source = self._release_source(release, nightly, debug)
@@ -400,32 +360,14 @@ class XBuildEnvManager:
         return result
 
     def _other_build(self, release: Release, label: str, force: bool, reporter: Reporter) -> bool:
-        """Whether ``release`` is installed from another channel than ``label`` and
-        must be replaced (not when its archive is the very one installed); one line
-        says so."""
-        if force or not self.layout.is_installed(release.version):
-            return False
-        recorded = self.layout.source_of(release.version)
-        if _channel_of(recorded) == _channel_of(label):
-            return False
-        if release.sha256 is not None and release.sha256 == self.layout.archive_of(release.version):
-            return False
-        reporter.waiting(
-            f"{release.version} is installed from {recorded or 'an unrecorded source'}; "
-            f"replacing it with the {label} build (the installed one stays until the new "
-            "one is complete)"
-        )
-        return True
+        """Whether an installed build of ``release`` from another channel is replaced."""
+        note = replacement_note(self.layout, release, label, force)
+        if note is not None:
+            reporter.waiting(note)
+        return note is not None
 
     def _label(self, nightly: bool, debug: bool) -> str:
-        """What ``.xbuildenv-source`` records for a release install: the channel, or the
-        index given with ``--metadata`` when it is none of the official ones."""
-        if self.metadata_url is None:
-            return channel_name(nightly, debug)
-        for flags in ((False, False), (False, True), (True, False), (True, True)):
-            if self.metadata_url == OFFICIAL_INDEXES[flags]:
-                return channel_name(*flags)
-        return self.metadata_url
+        return label_for(self.metadata_url, nightly, debug)
 
     def _after_mismatch(
         self, exc: ChecksumError, release: Release, nightly: bool, debug: bool, reporter: Reporter
@@ -460,87 +402,24 @@ class XBuildEnvManager:
         return self._release_source(fresh, nightly, debug)
 
     def _release_source(self, release: Release, nightly: bool, debug: bool) -> InstallSource:
-        """The archive of ``release``, from the mirror when one is configured."""
         index = self.metadata_url or channel_url(nightly, debug)
-        problem = remote_archive_problem(index, release.url)
-        if problem is not None:
-            raise MetadataError(
-                f"release {release.version!r} of the remote index {index} names "
-                f"{release.url!r}; {problem}",
-                "nothing was read; report the index to its publisher",
-            )
-        check_version_name(release.version)
-        return mirrored_source(
-            self.project,
-            InstallSource(
-                release.version,
-                release.url,
-                release.sha256,
-                release.version,
-                label=self._label(nightly, debug),
-            ),
-            release.origin_url,
-        )
+        return release_source(self.project, index, release, self._label(nightly, debug))
 
     def _record_use(self) -> None:
         record_use(self.env_dir, self.target, self.resolved.install_id)
 
     def use_version(self, version: str) -> None:
         """Make an installed version the active one."""
-        from .cache.locks import link_lock
+        from .install.versions import use_version
 
-        if not self.layout.is_installed(version):
-            raise NotInstalledError(
-                f"version {version} is not installed in {self.env_dir}",
-                f"{self._installed_hint(version)}; run 'xbuildenv install {version}'",
-            )
-        with link_lock(self.env_dir):
-            self.layout.activate(version)
+        use_version(self.layout, version)
         self._record_use()
-
-    def _installed_hint(self, version: str) -> str:
-        """For an error about ``version`` not being installed: the nearest installed
-        version (a typo, or ``0.29`` for ``0.29.4``), else what is installed."""
-        installed = self.list_versions()
-        if not installed:
-            return "nothing is installed yet"
-        import difflib  # only on this error path
-
-        near = difflib.get_close_matches(version, installed, n=1, cutoff=0.6)
-        if near:
-            return f"did you mean {near[0]}? (installed: {', '.join(installed)})"
-        return f"installed: {', '.join(installed)}"
 
     def uninstall_version(self, version: str | None = None) -> str:
         """Remove a version (default: the active one); removing the active one unlinks it."""
-        from .cache.locks import link_lock, version_lock
+        from .install.versions import uninstall_version
 
-        active = self.current_version()
-        if version is None:
-            if active is None:
-                raise NotInstalledError(
-                    f"no cross-build environment is active in {self.env_dir}",
-                    "name the version to uninstall (see 'xbuildenv versions')",
-                )
-            version = active
-        target = self.layout.version_dir(version)
-        if not target.exists():
-            raise NotInstalledError(
-                f"version {version} is not installed in {self.env_dir}",
-                self._installed_hint(version),
-            )
-        with version_lock(self.env_dir, version):
-            # Unlink and rename under the link lock: a concurrent 'use' checks that the
-            # version is installed under that lock too, so it can never link to a
-            # folder that is about to vanish.
-            with link_lock(self.env_dir):
-                if not target.exists():  # a concurrent uninstall got there first
-                    raise NotInstalledError(f"version {version} is not installed in {self.env_dir}")
-                if self.current_version() == version:
-                    self.layout.deactivate()
-                trash = self.layout.retire_version(version)
-            remove_tree(trash)
-        return version
+        return uninstall_version(self.layout, version)
 
     def uninstall_all(self) -> list[str]:
         """Remove every installed version of this root (and the active link)."""

@@ -261,4 +261,3 @@ def _read_only(top: Path, manifest: SdkManifest) -> None:
         wanted = mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
         if wanted != mode:
             chmod_here(top / rel, wanted)
-

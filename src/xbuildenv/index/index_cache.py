@@ -20,16 +20,36 @@ from pathlib import Path
 
 from ..cache.layout import STORE_INDEX
 from ..cache.store import store_dir, url_key
-from ..errors import DownloadError, MetadataError
+from ..errors import ConfigError, DownloadError, MetadataError
 from ..fs.files import write_atomic
 from ..fs.paths import make_real_dir, read_bounded, real_dir
 from ..net.auth import lend
 from ..net.fetch import fetch_bytes
 from ..net.urls import local_path, resolve_relative
 from ..redaction import redact, strip_userinfo
+from ..settings.config import ENV_INDEX_MAX_AGE, ProjectConfig, setting
 from .releases import Releases, parse_index
 
 DEFAULT_MAX_AGE = 24 * 3600.0
+
+
+def index_max_age(project: ProjectConfig) -> float:
+    """Seconds a downloaded index is reused without asking the server (the setting)."""
+    raw = setting(project, ENV_INDEX_MAX_AGE, "index_max_age")
+    if raw is None:
+        return DEFAULT_MAX_AGE
+    try:
+        value = float(raw)
+        if value != value or abs(value) == float("inf"):
+            raise ValueError(raw)
+        return max(value, 0.0)
+    except ValueError:
+        raise ConfigError(
+            f"index max age {raw!r} is not a number of seconds",
+            f"fix {ENV_INDEX_MAX_AGE} or index_max_age in [tool.xbuildenv]",
+        ) from None
+
+
 MAX_INDEX_BYTES = 64 << 20  # the real stable index is ~40 KB
 
 

@@ -82,7 +82,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("XBUILDENV_BACKOFF", None, "seconds", "`0.5`", "net.fetch", "seconds before the first retry; doubles each time (at most 10)"),
     Setting("XBUILDENV_RETRY_DEADLINE", None, "seconds", "`300`", "net.fetch", "seconds spent retrying one request before giving up"),
     Setting("XBUILDENV_MAX_UNPACKED_BYTES", None, "number", "4 GiB", "manager", "refuse archives that unpack to more"),
-    Setting("XBUILDENV_INDEX_MAX_AGE", "index_max_age", "seconds", "`86400`", "manager", "seconds a downloaded index is reused without asking the server"),
+    Setting("XBUILDENV_INDEX_MAX_AGE", "index_max_age", "seconds", "`86400`", "index.index_cache", "seconds a downloaded index is reused without asking the server"),
     Setting("XBUILDENV_LINK_MODE", "link_mode", "choice", "`hardlink`", "manager", "`hardlink` or `copy`: how an already unpacked tree is shared between roots"),
     Setting("XBUILDENV_STORE_LOCK_TIMEOUT", None, "seconds", "`300`", "install.installer", "seconds an install waits for another process downloading the same archive before going on without the store"),
     Setting("XBUILDENV_CACHE_DIR", None, "path", "the platform cache folder", "cache.store", "folder of the machine-wide store (archives, indexes, trees)"),
