@@ -124,3 +124,32 @@ def test_mirror_sync_adds_packed_sdks(server: Server, tmp_path: Path, emsdk_repo
     gone = f"file://{tmp_path}/no-emsdk-here"
     env_b, b = machine(server, tmp_path, "b", gone, log, XBUILDENV_MIRROR=str(dest))
     assert "from the mirror" in emscripten(env_b, b) and builds(log) == 1
+
+
+def test_read_only_from_pyproject_keeps_an_sdk_build_from_uploading(
+    server: Server, tmp_path: Path, emsdk_repo: str
+) -> None:
+    """The [tool.xbuildenv] keys reach the SDK path as they reach archives: an untrusted
+    runner configured read-only in its pyproject.toml builds locally and uploads nothing;
+    a value that is not a yes or no is one error line, before anything is built."""
+    log = tmp_path / "calls.log"
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    env, version_dir = machine(server, tmp_path, "a", emsdk_repo, log)
+    project = tmp_path / "project"
+    project.mkdir()
+    pyproject = project / "pyproject.toml"
+    # the store from the variable, read-only from the pyproject key: one setting each way
+    env = {**env, "XBUILDENV_REMOTE_STORE": str(remote)}
+    keys = "[tool.xbuildenv]\nremote_store_read_only = "
+    pyproject.write_text(keys + '"maybe"\n')
+    args = ("install-emscripten", "--path", str(version_dir.parent))
+    r = run(*args, env=env, cwd=project)
+    assert r.code == 1 and builds(log) == 0
+    lines = [line for line in r.err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "remote_store_read_only" in lines[0], r.err
+    pyproject.write_text(keys + "true\n")
+    r = run(*args, env=env, cwd=project)
+    assert r.code == 0, r.err
+    assert builds(log) == 1
+    assert not (remote / "packs").exists() or not list((remote / "packs").iterdir())

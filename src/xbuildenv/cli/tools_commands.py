@@ -135,7 +135,9 @@ def setup_emscripten(
             on_line=_printer(streaming),
             expected_version=config.emscripten_version or None,
             warn=warn,
-            sources=sdk_sources(warn, upload=not getattr(args, "no_upload", False)),
+            sources=sdk_sources(
+                manager.project, warn, upload=not getattr(args, "no_upload", False)
+            ),
             link_mode=manager.link_mode,
         )
     except ToolError as exc:

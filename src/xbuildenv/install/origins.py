@@ -48,19 +48,36 @@ def mirrored_source(
 def remote_store_for(
     project: ProjectConfig, warn: Callable[[str], None] | None, upload: bool
 ) -> RemoteStore | None:
-    from .remote_store import (
-        DEFAULT_WAIT,
-        ENV_REMOTE_READ_ONLY,
-        ENV_REMOTE_STORE,
-        ENV_REMOTE_WAIT,
-        RemoteStore,
+    from .remote_store import DEFAULT_WAIT, ENV_REMOTE_WAIT, RemoteStore
+
+    url, read_only = remote_store_setting(project)
+    if url is None:
+        return None
+    wait = env_number(ENV_REMOTE_WAIT, DEFAULT_WAIT)
+    return RemoteStore(url, upload=upload and not read_only, wait=wait, warn=warn)
+
+
+def remote_store_setting(project: ProjectConfig) -> tuple[str | None, bool]:
+    """The fleet's store (``XBUILDENV_REMOTE_STORE`` / ``remote_store``) and whether this
+    runner only reads it. One reading for archives and SDKs alike: an untrusted runner
+    configured read-only in pyproject.toml must not upload an SDK either."""
+    from ..errors import ConfigError
+    from .remote_store import ENV_REMOTE_READ_ONLY, ENV_REMOTE_STORE
+
+    url = setting(project, ENV_REMOTE_STORE, "remote_store") or None
+    raw = (setting(project, ENV_REMOTE_READ_ONLY, "remote_store_read_only") or "").strip()
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return url, True
+    if raw.lower() in ("", "0", "false", "no", "off"):
+        return url, False
+    raise ConfigError(
+        f"{ENV_REMOTE_READ_ONLY} (or remote_store_read_only) is {raw!r}, not a yes or no",
+        "use 1/true to only read the remote store, 0/false to also write it",
     )
 
-    url = setting(project, ENV_REMOTE_STORE, "remote_store")
-    if not url:
-        return None
-    read_only = setting(project, ENV_REMOTE_READ_ONLY, "remote_store_read_only")
-    if read_only and read_only.strip().lower() in ("1", "true", "yes", "on"):
-        upload = False
-    wait = env_number(ENV_REMOTE_WAIT, DEFAULT_WAIT)
-    return RemoteStore(url, upload=upload, wait=wait, warn=warn)
+
+def mirror_setting(project: ProjectConfig) -> str | None:
+    """The mirror prefix (``XBUILDENV_MIRROR`` / ``mirror``), if one is configured."""
+    from ..net.urls import ENV_MIRROR
+
+    return setting(project, ENV_MIRROR, "mirror") or None

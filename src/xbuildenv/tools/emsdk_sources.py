@@ -35,7 +35,7 @@ from ..cache.sdk_pack import manifest_bytes, pack, unpack
 from ..cache.sdk_store import SdkKey, SdkStore, StoredSdk
 from ..errors import ArchiveError, StorageError
 from ..net.storage import Storage, open_storage
-from ..settings.config import env_str
+from ..settings.config import ProjectConfig, env_str
 from .emsdk import Source
 
 ENV_REMOTE_STORE_KEY = "XBUILDENV_REMOTE_STORE_KEY"
@@ -44,18 +44,16 @@ POLL = 1.0
 Warn = Callable[[str], None]
 
 
-def sdk_sources(warn: Warn | None, *, upload: bool) -> list[RemoteSdks]:
-    """The places to look for packed SDKs, from the environment."""
-    from ..install.remote_store import ENV_REMOTE_READ_ONLY, ENV_REMOTE_STORE
+def sdk_sources(project: ProjectConfig, warn: Warn | None, *, upload: bool) -> list[RemoteSdks]:
+    """The places to look for packed SDKs: the fleet's store and the mirror, read from the
+    same settings (variables and ``[tool.xbuildenv]`` keys) as for archives."""
+    from ..install.origins import mirror_setting, remote_store_setting
 
     out = []
-    url = env_str(ENV_REMOTE_STORE)
+    url, read_only = remote_store_setting(project)
     if url:
-        read_only = (env_str(ENV_REMOTE_READ_ONLY) or "").strip().lower()
-        if read_only in ("1", "true", "yes", "on"):
-            upload = False
-        out.append(RemoteSdks(url, "remote", warn, upload=upload))
-    mirror = env_str("XBUILDENV_MIRROR")
+        out.append(RemoteSdks(url, "remote", warn, upload=upload and not read_only))
+    mirror = mirror_setting(project)
     if mirror:
         out.append(RemoteSdks(mirror, "mirror", warn, upload=False))
     return out
