@@ -9,8 +9,9 @@ An SDK is about 1.5 GB, so it is built once per machine: into the SDK store
 (cache/sdk_store.py), keyed by version, emsdk revision, patch set and platform, and
 every root that needs the same key links it from there (cache/sdk_link.py) without
 cloning emsdk or running it. The first root builds it (tools/emsdk_obtain.py,
-tools/emsdk_build.py) in a private folder of the store and publishes it by one rename; a second root asking at
-the same time waits on the store's lock for that key and then links.
+tools/emsdk_build.py) in a private folder of the store and publishes it by one
+rename; a second root asking at the same time waits on the store's lock for that key
+and then links.
 
 Nothing half-done is ever marked installed:
 

@@ -73,12 +73,20 @@ def pack_name(key: SdkKey, digest: str) -> str:
 class RemoteSdks:
     """Packed SDKs in one storage location (read, and written when ``upload``)."""
 
-    def __init__(self, url: str, name: Source, warn: Warn | None, *, upload: bool) -> None:
+    def __init__(
+        self,
+        url: str,
+        name: Source,
+        warn: Warn | None,
+        *,
+        upload: bool,
+        storage: Storage | None = None,
+    ) -> None:
         self.url = url
         self.name: Source = name
         self.upload = upload
         self._warn = warn
-        self._storage: Storage | None = None
+        self._storage = storage  # opened on first use when not given
         self.down = False
         self.claimed: str | None = None
 
