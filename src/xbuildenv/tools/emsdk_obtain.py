@@ -16,6 +16,7 @@ between here and the link or the pack.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import Literal, Protocol
 
 from ..cache.layout import SDK_TREE
 from ..cache.sdk_store import SdkKey, SdkStore, StoredSdk, host_platform, patch_set_digest
+from ..errors import EmsdkError
 from ..fs.files import remove_tree
 from .emsdk_build import Pin, build_sdk, resolve_pin
 
@@ -140,6 +142,8 @@ def _build(
     env: dict[str, str],
     on_line: Callable[[str], None] | None,
 ) -> StoredSdk:
+    if shutil.which("git") is None:
+        raise EmsdkError("git is needed to build the Emscripten SDK but was not found on PATH")
     build = store.new_build()
     try:
         tree = build / SDK_TREE

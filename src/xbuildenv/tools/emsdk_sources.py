@@ -2,10 +2,10 @@
 
 Layout below the store's or mirror's location::
 
-    emsdk/<family>.json              {"packs": {<key>: <manifest digest>}}: what exists
-    emsdk/<key>-<digest16>.json      the SDK's manifest (cache/sdk_manifest.py)
-    emsdk/<key>-<digest16>.sig       HMAC-SHA256 of that manifest, hex (with a shared key)
-    emsdk/<key>-<digest16>.tar.zst   the pack (cache/sdk_pack.py)
+    packs/<family>.json              {"packs": {<key>: <manifest digest>}}: what exists
+    packs/<key>-<digest16>.json      the SDK's manifest (cache/sdk_manifest.py)
+    packs/<key>-<digest16>.sig       HMAC-SHA256 of that manifest, hex (with a shared key)
+    packs/<key>-<digest16>.tar.zst   the pack (cache/sdk_pack.py)
     pending/emsdk-<family>           "a runner is building this" (short-lived)
 
 Trust: a packed SDK has no checksum from a publisher, and a poisoned compiler would
