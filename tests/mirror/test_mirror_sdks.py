@@ -94,3 +94,30 @@ def test_mirror_sync_builds_a_missing_sdk_for_an_air_gapped_machine(
     version_dir = root / "0.29.4"
     assert (version_dir / "emsdk" / SETTINGS).read_text() == patched
     assert (version_dir / ".emscripten-version").read_text() == "4.0.9"
+
+
+def test_mirror_sync_takes_the_sdk_from_the_remote_store_before_building(
+    server: Server, tmp_path: Path, emsdk_repo: str
+) -> None:
+    """A machine whose own SDK store is empty packs what the fleet's store holds."""
+    from helpers.cli import install_env
+
+    log = tmp_path / "calls.log"
+    remote = tmp_path / "remote"
+    fleet = {"FAKE_EMSDK_LOG": str(log), "XBUILDENV_EMSDK_URL": emsdk_repo,
+             "XBUILDENV_REMOTE_STORE": str(remote)}  # fmt: skip
+    builder = tmp_path / "builder"
+    builder.mkdir()
+    env = clean_env(builder, **fleet)
+    root = install_env(server, env, builder / "root").parent.parent.parent
+    assert run("install-emscripten", "--path", str(root), env=env).code == 0
+    assert builds(log) == 1
+    syncer = tmp_path / "syncer"
+    syncer.mkdir()
+    meta = serve_index(server, serve_env(server, "0.29.4"))
+    dest = tmp_path / "mirror"
+    sync = ("mirror", "sync", str(dest), "--metadata", meta, "--emscripten", "--json")
+    r = run(*sync, env=clean_env(syncer, **fleet))
+    assert r.code == 0, r.err
+    assert [s["action"] for s in json.loads(r.out)["sdks"]] == ["remote"]
+    assert builds(log) == 1 and list((dest / "packs").glob("*.tar.zst"))
