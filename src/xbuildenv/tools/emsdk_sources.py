@@ -108,13 +108,14 @@ class RemoteSdks:
         family = f"{version}-{patches[:12]}-{platform}"
         try:
             storage = self._open()
+            tried: set[tuple[str, str]] = set()  # refused once: not downloaded again
             for _ in range(CLAIM_ROUNDS):
-                packs = self._packs(storage, family)
+                packs = self._matching(storage, family, version, revision).items() - tried
                 if not packs and self.upload and self._peer_building(storage, family):
-                    packs = self._wait(storage, family)
-                for name, digest in packs.items():
-                    if revision is not None and not name.startswith(f"{version}-{revision[:12]}-"):
-                        continue
+                    self._wait(storage, family)
+                    packs = self._matching(storage, family, version, revision).items() - tried
+                for name, digest in sorted(packs):
+                    tried.add((name, digest))
                     sdk = self._fetch_one(storage, store, name, digest)
                     if sdk is not None:
                         return sdk
@@ -131,14 +132,21 @@ class RemoteSdks:
         None), without fetching it; None when there is none or the store is down."""
         if self.down:
             return None
+        family = f"{version}-{patches[:12]}-{platform}"
         try:
-            packs = self._packs(self._open(), f"{version}-{patches[:12]}-{platform}")
+            packs = self._matching(self._open(), family, version, revision)
         except StorageError as exc:
             self._say(f"not usable ({exc.message})")
             self.down = True
             return None
+        return min(packs, default=None)
+
+    def _matching(
+        self, storage: Storage, family: str, version: str, revision: str | None
+    ) -> dict[str, str]:
+        """The packs of ``family`` of emsdk ``revision`` (None: of any revision)."""
         prefix = f"{version}-{revision[:12]}-" if revision is not None else f"{version}-"
-        return next((name for name in sorted(packs) if name.startswith(prefix)), None)
+        return {k: v for k, v in self._packs(storage, family).items() if k.startswith(prefix)}
 
     def _packs(self, storage: Storage, family: str) -> dict[str, str]:
         raw = storage.read_bytes(f"{SDK_PACKS}/{family}.json")
@@ -182,11 +190,10 @@ class RemoteSdks:
         except (ValueError, KeyError, TypeError):
             return False
 
-    def _wait(self, storage: Storage, family: str) -> dict[str, str]:
+    def _wait(self, storage: Storage, family: str) -> None:
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline and self._peer_building(storage, family):
             time.sleep(POLL)
-        return self._packs(storage, family)
 
     def _claim(self, storage: Storage, family: str) -> bool:
         """Say that this runner builds ``family``; False if another one does.
