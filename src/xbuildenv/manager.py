@@ -16,9 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cache.layout import RootLayout
 from .cache.owners import read_owner, record_use
 from .cache.root import ResolvedRoot, resolve_root
+from .cache.root_layout import RootLayout
 from .errors import (
     ChecksumError,
     ConfigError,
