@@ -105,7 +105,7 @@ def cmd_install(args: argparse.Namespace) -> int:
     import sys
 
     from ..index.releases import channel_of
-    from ..install.pipeline import FAST_SWITCH_INTERVAL
+    from ..install import FAST_SWITCH_INTERVAL
     from .install_report import report_install
     from .progress import InstallReporter
 

@@ -20,7 +20,6 @@ be used offline.
 from __future__ import annotations
 
 import os
-import random
 import sys
 import time
 from collections.abc import Iterator
@@ -134,6 +133,8 @@ class _Budget:
                 f"GET {url} failed after {self.tries} attempt(s): {exc}",
                 "check your network connection, or try again later",
             ) from None
+        import random  # only when a request is retried
+
         time.sleep(self.wait * (0.75 + random.random() / 2))
         self.wait = min(self.wait * 2, self.settings.max_backoff)
 
