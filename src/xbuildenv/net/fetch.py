@@ -207,12 +207,12 @@ class Download:
     validator: str | None = None
 
     def chunks(self) -> Iterator[bytes]:
-        import http.client  # lazily, like _open: read-only commands never need it
-
         path = local_path(self.url)
         if path is not None:
             yield from self._file_chunks(path)
             return
+        import http.client  # lazily, like _open: a local file or a read command needs none
+
         budget = _Budget(self.settings)
         resp = _with_retries(
             self.url, self.settings, lambda: _open(self.url, self.settings, {}), budget
