@@ -155,6 +155,31 @@ def test_help_names_the_variables(command: str, names: list[str], env: dict[str,
         assert name in text, (name, text)
 
 
+def test_help_wraps_as_argparse_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parser finds the width without shutil (start-up time), by argparse's rules:
+    ``$COLUMNS`` when positive, else the terminal, else 80."""
+    from xbuildenv.cli.main import build_parser
+
+    def child(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return sub.choices[name]  # type: ignore[no-any-return]
+
+    install = child(build_parser(), "install")
+    own = install.formatter_class
+    seen = set()
+    for columns in ("50", "150", "0", "wide", None):
+        if columns is None:
+            monkeypatch.delenv("COLUMNS", raising=False)
+        else:
+            monkeypatch.setenv("COLUMNS", columns)
+        install.formatter_class = own
+        ours = install.format_help()
+        install.formatter_class = argparse.RawDescriptionHelpFormatter  # argparse's own
+        assert ours == install.format_help(), columns
+        seen.add(ours)
+    assert len(seen) >= 2  # the width mattered: the comparison is not vacuous
+
+
 # --- progress -------------------------------------------------------------------------
 def test_progress_bar_shows_eta(server: Server, env: dict[str, str], tmp_path: Path) -> None:
     big = default_files(PY_FULL) | {"xbuildenv/blob.bin": os.urandom(3_000_000)}
