@@ -35,7 +35,7 @@ def link_sdk(sdk: StoredSdk, dest: Path, final: Path, mode: LinkMode = "hardlink
     m = sdk.manifest
     os.makedirs(dest, exist_ok=True)
     for rel in sorted(m.dirs, key=lambda r: r.count("/")):
-        os.mkdir(out + rel, (m.dirs[rel] | 0o700) & 0o7777)
+        os.mkdir(out + rel, (m.dirs[rel] | 0o700) & 0o777)
     checkpoint("sdk.link.dirs")
     for rel, target in m.links.items():
         os.symlink(target, out + rel)
@@ -50,9 +50,9 @@ def link_sdk(sdk: StoredSdk, dest: Path, final: Path, mode: LinkMode = "hardlink
         elif rel in _CONFIGS and built_in and 0 < int(entry[0]) <= _MAX_CONFIG:
             text = Path(src).read_bytes().replace(built_in.encode(), str(final).encode())
             Path(dst).write_bytes(text)
-            os.chmod(dst, int(entry[2]) | 0o200)
+            os.chmod(dst, (int(entry[2]) | 0o200) & 0o777)
         else:
-            private(src, dst, int(entry[2]) | 0o200)  # the root's own file: writable
+            private(src, dst, (int(entry[2]) | 0o200) & 0o777)  # the root's own file: writable
         count += 1
         if count % 4096 == 0:
             checkpoint("sdk.link.files")
