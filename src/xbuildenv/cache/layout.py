@@ -97,7 +97,7 @@ SDK_TREE = "emsdk"
 SDK_MANIFEST = "sdk.json"
 SDK_BUILD_PREFIX = ".build-"
 SDK_TRASH_PREFIX = ".trash-"
-SDK_PACKS = "packs"  # in a remote store or mirror: emsdk/<key>-<digest>.tar.zst
+SDK_PACKS = "packs"  # in a remote store or mirror: packs/<key>-<digest16>.tar.zst (+ .json, .sig)
 # Beside host site-packages while install-packages works on a copy of it.
 HOST_STAGING_PREFIX = ".xbuildenv-staging-"
 # In a staging folder: the package index being written while the archive arrives.
