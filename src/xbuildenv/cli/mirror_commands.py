@@ -68,7 +68,7 @@ def _sdks(
     from ..errors import ToolError
     from ..mirror.emsdk import sync_sdks
     from .output import info, warn
-    from .tools_commands import _printer, _show_tail
+    from .tools_commands import show_tool_tail, tool_printer
 
     quiet = args.quiet or args.json
     streaming = bool(args.verbose) and not quiet
@@ -79,10 +79,10 @@ def _sdks(
 
     try:
         return sync_sdks(storage, plan, store, o.project_config(), dry_run=dry_run, warn=warn,
-                         on_line=_printer(streaming), on_item=done)  # fmt: skip
+                         on_line=tool_printer(streaming), on_item=done)  # fmt: skip
     except ToolError as exc:
         if not streaming:
-            _show_tail(exc.output)
+            show_tool_tail(exc.output)
         raise
 
 
