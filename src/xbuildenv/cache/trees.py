@@ -11,10 +11,11 @@ a publisher killed half-way leaves only a staging folder, which :meth:`TreeStore
 removes once its process is gone.
 
 Every other root on the same file system links from it (see
-:func:`~xbuildenv.cache.treelink.link_tree`: every file checked against the manifest
-as it lands); a tree that fails the check is never linked, and the next install that
-unpacks the archive publishes a good one in its place. Roots on another file system
-cannot link: they unpack from the stored archive, as before.
+:func:`~xbuildenv.cache.treelink.link_tree`: every file checked against the identity
+the manifest recorded at publish time, without reading its bytes); a tree that fails
+the check is never linked, and the next install that unpacks the archive publishes a
+good one in its place. Roots on another file system cannot link: they unpack from the
+stored archive, as before.
 
 The store tree is a root-independent name for the inodes every root shares: deleting
 every root keeps it (and the next root still links), and ``gc`` removes a tree only
@@ -116,7 +117,7 @@ class TreeStore:
             checkpoint("trees.staging")
             # The same walk as linking into a root, the manifest written last; the
             # bytes were hashed as they were unpacked, a moment ago, by this process.
-            link_tree(staging, temp, mode, check=False)
+            link_tree(staging, temp, mode, check=False, stamp=True)
             checkpoint("trees.staged")
             self._put(temp, key)
             temp = None
