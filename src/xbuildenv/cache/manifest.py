@@ -37,7 +37,9 @@ _MAX_MANIFEST = 64 << 20
 _CHUNK = 1 << 20
 
 
-Stamp = tuple[int, int]  # (st_ino, st_mtime_ns) of a published file
+# [st_ino, st_mtime_ns] of a published file, as JSON gives it back. Read without
+# checking its shape: anything else compares unequal, and the file is then hashed.
+Stamp = list[int]
 
 
 class Manifest:
@@ -61,8 +63,11 @@ class Manifest:
             data["stamps"] = self.stamps
         path = folder / MANIFEST
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        with os.fdopen(os.open(path, flags, 0o444), "w") as fh:
-            json.dump(data, fh, separators=(",", ":"))
+        # json.dumps, not json.dump: only the former uses the C encoder (a tree's
+        # manifest is written at every link).
+        text = json.dumps(data, separators=(",", ":")).encode()
+        with os.fdopen(os.open(path, flags, 0o444), "wb") as fh:
+            fh.write(text)
 
     @classmethod
     def read(cls, folder: Path) -> Manifest | None:
@@ -70,16 +75,14 @@ class Manifest:
         try:
             data = json.loads(read_bounded(folder / MANIFEST, _MAX_MANIFEST))
             files = {
-                str(k): (int(v[0]), str(v[1]))
+                k: (int(v[0]), str(v[1]))
                 for k, v in data["files"].items()
-                if isinstance(v, list) and len(v) == 2
+                if type(v) is list and len(v) == 2
             }
-            links = {str(k): str(v) for k, v in data["links"].items()}
-            stamps = {
-                str(k): (v[0], v[1])
-                for k, v in data.get("stamps", {}).items()
-                if isinstance(v, list) and len(v) == 2 and all(type(x) is int for x in v)
-            }
+            links = {k: str(v) for k, v in data["links"].items()}
+            stamps = data.get("stamps", {})
+            if not isinstance(stamps, dict):
+                stamps = {}
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return None
         return cls(files, links, stamps)
@@ -87,13 +90,11 @@ class Manifest:
     def without(self, prefixes: tuple[str, ...]) -> Manifest:
         """The manifest less the private folders (never shared, never checked)."""
 
-        def keep(name: str) -> bool:
-            return not any(name == p or name.startswith(p + "/") for p in prefixes)
-
+        exact, under = set(prefixes), tuple(p + "/" for p in prefixes)
         return Manifest(
-            {k: v for k, v in self.files.items() if keep(k)},
-            {k: v for k, v in self.links.items() if keep(k)},
-            {k: v for k, v in self.stamps.items() if keep(k)},
+            {k: v for k, v in self.files.items() if k not in exact and not k.startswith(under)},
+            {k: v for k, v in self.links.items() if k not in exact and not k.startswith(under)},
+            {k: v for k, v in self.stamps.items() if k not in exact and not k.startswith(under)},
         )
 
 

@@ -111,7 +111,7 @@ def link_tree(
         raise _mismatch(source, "no manifest")
     expected = found.without(PRIVATE)
     stamps = expected.stamps
-    made: dict[str, tuple[int, int]] = {}
+    made: dict[str, list[int]] = {}
     share = _Sharer(mode)
     base = str(source)
     count = 0
@@ -151,13 +151,13 @@ def link_tree(
                 # the shared inode itself, for a copy or reflink the bytes this root got.
                 if (
                     check
-                    and stamps.get(key) != (info.st_ino, info.st_mtime_ns)
+                    and stamps.get(key) != [info.st_ino, info.st_mtime_ns]
                     and file_digest(dst) != want
                 ):
                     raise _mismatch(source, f"{key} changed")
                 if stamp:
                     landed = os.lstat(dst)
-                    made[key] = (landed.st_ino, landed.st_mtime_ns)
+                    made[key] = [landed.st_ino, landed.st_mtime_ns]
                 count += 1
     if count != len(expected.files) or seen_links != set(expected.links):
         raise _mismatch(source, "files are missing")
