@@ -1,11 +1,14 @@
 """Putting a stored SDK into a root: shared files linked, written files copied.
 
 Every folder is the root's own (a new file an ``emcc`` run creates lands in this root
-only); files no build writes are shared with the store (a reflink where the file
-system has them, else a hard link, else a copy: cache/treelink.py); the private paths
-(cache/sdk_manifest.py :func:`is_private`: the Emscripten cache, the ``.emscripten``
-configs) are copies, so a write in one root, in place or not, as root or not, never
-reaches the store or another root.
+only, and a file it deletes goes from this root only); files no build writes in place
+are shared with the store (a reflink where the file system has them, else a hard link,
+else a copy: cache/treelink.py), the prebuilt libraries of the Emscripten cache among
+them (emcc and embuilder delete a library before writing a new one); the private paths
+(cache/sdk_manifest.py :func:`is_private`, which lists what emscripten writes in place:
+the cache's lock, ``sanity.txt``, the installed headers, ``.o`` files, build folders,
+and the ``.emscripten`` configs) are copies, so a write in one root, in place or not,
+as root or not, never reaches the store or another root.
 
 The caller checks the stored SDK (:func:`quick_check`) right before; this module
 only copies what the manifest names, so nothing added to the store since is taken.

@@ -9,8 +9,9 @@ is caught by one ``lstat`` per file (:func:`quick_check`). Hashing every byte
 (:func:`full_check`) is left to ``cache verify`` (e.g. right after a CI cache restore,
 where inodes and mtimes are new anyway) and to unpacking a pack from elsewhere.
 
-Private paths (:func:`is_private`) are the parts of an SDK that builds write: every
-root gets its own copy of them, never a link.
+Private paths (:func:`is_private`) are the parts of an SDK that builds write in place:
+every root gets its own copy of them, never a link. What builds only create or delete
+(the prebuilt libraries of the Emscripten cache) is shared like the rest.
 """
 
 from __future__ import annotations
@@ -27,24 +28,53 @@ from .manifest import file_digest
 
 _MAX_MANIFEST = 256 << 20
 
-# What Emscripten and emsdk write after the install, relative to the emsdk folder:
-# - upstream/emscripten/cache: the Emscripten cache (tools/cache.py). emcc and
-#   embuilder create libraries, ports, symbol lists, build folders and lock files in
-#   it, and rewrite some files in place (sanity.txt on every version/config change,
-#   the system headers when the sysroot is installed again).
-# - .emscripten at the top: the config emsdk activate writes (tools/config.py reads it
-#   through EM_CONFIG); .emscripten_sanity* and .emscripten.old beside it from emsdk.
-# - upstream/emscripten/.emscripten*: the config Emscripten generates next to itself
-#   when none is found (tools/config.py, embedded mode).
-_PRIVATE_DIRS = ("upstream/emscripten/cache",)
+# What Emscripten and emsdk write after the install, relative to the emsdk folder. Read
+# from emscripten's tools/cache.py, tools/config.py, tools/shared.py, tools/system_libs.py,
+# tools/ports/__init__.py, tools/emscripten.py and embuilder.py (main, August 2026).
+#
+# Written IN PLACE (the same inode opened for writing: private to each root):
+# - upstream/emscripten/cache/cache.lock, and the per-file locks of the symbol-list cache
+#   (<cache>/<kind>.lock, <cache>/<kind>/<name>.lock): filelock opens them O_RDWR|O_CREAT|
+#   O_TRUNC;
+# - cache/sanity.txt: check_sanity() writes it with open("w") (after clearing the cache
+#   when the config or version changed);
+# - cache/sysroot/include/**, sysroot/share/**, sysroot/bin/*, sysroot/lib/pkgconfig/*.pc,
+#   sysroot/lib/<arch>/libc++.modules.json: install_system_headers() copies them over the
+#   existing files (shutil.copy) when sysroot_install.stamp is missing (`embuilder build
+#   sysroot --force`), and ports install headers and .pc files the same way
+#   (shutil.copyfile, Ports.write_file);
+# - cache/sysroot/include/emscripten/version.h and cache/sysroot_install.stamp
+#   (write_file);
+# - cache/sysroot/lib/**/*.o and *.bc: a one-object library is copied over the old one
+#   (create_lib: shutil.copyfile);
+# - cache/build/**: ninja files appended to (ensure_target_in_ninja_file) and rewritten;
+#   object files rebuilt by clang and ninja;
+# - .emscripten at the top (emsdk activate; tools/config.py reads it through EM_CONFIG or
+#   two levels above emcc), .emscripten_sanity* and .emscripten.old beside it, and
+#   upstream/emscripten/.emscripten* (the config emcc --generate-config writes next to it).
+# Only ever CREATED (a new inode) or DELETED, never opened for writing while they exist:
+# - cache/sysroot/lib/**/*.a, the system and port libraries: create_lib_emar() deletes
+#   the old archive before `emar cr` writes a new one, and erase_lib()/cache.erase()
+#   only delete;
+# - cache/ports/<name>/ (unpacked into <name>.tmp and renamed), ports/<name>.zip (the old
+#   one deleted first), symbol_lists/<hash> (written only when missing, pruned by
+#   deletion): not shared all the same, as a prebuilt cache does not hold them and the
+#   rule is kept to what is known to be safe.
+# So the .a libraries under cache/sysroot/lib are shared (hard links: read-only, and a
+# rebuild replaces the root's own name, never the shared inode); everything else in the
+# cache and the configs is a private copy in each root.
+_CACHE = "upstream/emscripten/cache"
+_SHARED_IN_CACHE = "upstream/emscripten/cache/sysroot/lib/"
+_SHARED_SUFFIX = ".a"
 _PRIVATE_PREFIX = ".emscripten"
 _PRIVATE_FOLDERS_OF_CONFIG = ("", "upstream/emscripten")
 
 
 def is_private(rel: str) -> bool:
-    """Whether ``rel`` (relative to the emsdk folder) is written by builds."""
-    if any(rel == d or rel.startswith(d + "/") for d in _PRIVATE_DIRS):
-        return True
+    """Whether ``rel`` (relative to the emsdk folder) may be written in place by a build:
+    such files are copied into each root, never linked (see the list above)."""
+    if rel == _CACHE or rel.startswith(_CACHE + "/"):
+        return not (rel.startswith(_SHARED_IN_CACHE) and rel.endswith(_SHARED_SUFFIX))
     folder, _, name = rel.rpartition("/")
     return folder in _PRIVATE_FOLDERS_OF_CONFIG and name.startswith(_PRIVATE_PREFIX)
 
