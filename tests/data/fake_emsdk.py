@@ -22,7 +22,9 @@ import sys
 def _blob(seed: str, size: int) -> bytes:
     # Half random, half text-like: compresses about 2:1, as binaries and sources do.
     rng = random.Random(hashlib.sha256(seed.encode()).digest())
-    half = rng.randbytes(size // 2)
+    # In pieces: randbytes takes at most 2**31 bits at once (a 1.5 GB stand-in's clang)
+    step = 1 << 26
+    half = b"".join(rng.randbytes(min(step, size // 2 - i)) for i in range(0, size // 2, step))
     return (half + b"int f(void) { return 0; }\n" * (size // 52 + 1))[:size]
 
 

@@ -29,6 +29,7 @@ from .treelink import LinkMode, _Sharer
 # Config files that name the folder the SDK was built in: rewritten for each root.
 _CONFIGS = (".emscripten", "upstream/emscripten/.emscripten")
 _MAX_CONFIG = 1 << 20
+_WRITE_BITS = 0o222
 
 
 def link_sdk(sdk: StoredSdk, dest: Path, final: Path, mode: LinkMode = "hardlink") -> int:
@@ -49,7 +50,8 @@ def link_sdk(sdk: StoredSdk, dest: Path, final: Path, mode: LinkMode = "hardlink
     for rel, entry in m.files.items():
         src, dst = source + rel, out + rel
         if not is_private(rel):
-            share(src, dst, int(entry[2]))
+            # The store's files are read-only since publish: nothing to change there
+            share(src, dst, int(entry[2]) & ~_WRITE_BITS)
         elif rel in _CONFIGS and built_in and 0 < int(entry[0]) <= _MAX_CONFIG:
             text = Path(src).read_bytes().replace(built_in.encode(), str(final).encode())
             Path(dst).write_bytes(text)
