@@ -102,8 +102,15 @@ def test_roots_anywhere_link_the_store_tree(
     for root in (first, second, third):
         assert _tree_problems(root / VERSION, published.files) == []
         assert (root / VERSION / ".archive-sha256").read_text() == published.sha
+    said = "reused the environment unpacked before on this machine: nothing downloaded"
     r = run("install", VERSION, "--force", "--metadata", published.meta, env=by_env)
-    assert r.code == 0 and "shared the files" in r.err, r.err
+    assert r.code == 0 and said in r.err, r.err
+    # Copied rather than linked: the same words (not "shared"), and the files are private.
+    copied = tmp_path / "copied"
+    r = run("install", VERSION, "--metadata", published.meta, "--path", str(copied),
+            "--link-mode", "copy", env=env)  # fmt: skip
+    assert r.code == 0 and said in r.err and "shared" not in r.err, r.err
+    assert _inode(copied / VERSION / name) != _inode(tree / name)
 
 
 def test_a_new_root_links_after_every_root_was_deleted(

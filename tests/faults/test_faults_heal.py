@@ -75,7 +75,7 @@ def test_intact_tree_is_shared_and_carries_its_manifest(root_arena: Arena) -> No
     b = a.other_root(1)
     r = a.install("2.0.0", root=b)
     assert r.code == 0, r.err
-    assert "shared the files" in r.err, r.err
+    assert "reused the environment unpacked before" in r.err, r.err
     assert heal(_complete(a, b)) and (b / "2.0.0" / MANIFEST).is_file()
 
 
@@ -108,7 +108,7 @@ def test_tampered_tree_is_not_linked(root_arena: Arena, tamper: str) -> None:
     b = a.other_root(1)
     r = a.install("2.0.0", "-v", root=b)
     assert r.code == 0, r.err
-    assert "shared the files" not in r.err and "archive store" in r.err, r.err
+    assert "reused the environment unpacked before" not in r.err and "archive store" in r.err, r.err
     assert heal(_complete(a, b))
     check_decoy(a.decoy, before)
 
@@ -158,7 +158,7 @@ def test_reflinks_are_preferred_where_the_filesystem_has_them(root_arena: Arena)
                 text=True,
             )
             assert done.returncode == 0, done.stderr
-        assert "shared the files" in done.stderr, done.stderr
+        assert "reused the environment unpacked before" in done.stderr, done.stderr
         envs = "2.0.0/xbuildenv/pyodide-root/Makefile.envs"
         assert os.stat(first / envs).st_ino != os.stat(second / envs).st_ino
         assert os.stat(first / envs).st_nlink == 1  # cloned, not linked

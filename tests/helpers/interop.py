@@ -15,6 +15,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,14 @@ def find_python() -> tuple[str, str] | None:
     return found[0] if found else None
 
 
+def _uv() -> str:
+    beside = Path(sys.executable).parent / "uv"
+    found = str(beside) if beside.is_file() else shutil.which("uv")
+    if found is None:
+        pytest.skip("uv (a test dependency) is not installed")
+    return found
+
+
 @dataclass(frozen=True)
 class Venv:
     path: Path
@@ -91,10 +100,13 @@ def cached_venv(name: str, requirements: list[str]) -> Venv:
         if stamp.is_file() and stamp.read_text() == key:
             return Venv(folder, mm)
         shutil.rmtree(folder, ignore_errors=True)
+        # uv (a test dependency) builds it: pip took most of a minute per venv. What is
+        # tested is the tools in the venv, not the installer that put them there.
+        uv = _uv()
         steps = [
-            [python, "-m", "venv", str(folder)],
-            [str(folder / "bin" / "python"), "-m", "pip", "install", "-q", *requirements,
-             "-e", str(REPO)],
+            [uv, "venv", "-q", "--seed", "--python", python, str(folder)],
+            [uv, "pip", "install", "-q", "--python", str(folder / "bin" / "python"),
+             *requirements, "-e", str(REPO)],
         ]  # fmt: skip
         for step in steps:
             try:

@@ -134,9 +134,9 @@ def test_first_4k_one_byte_at_a_time_installs(
 ) -> None:
     body = _archive(fmt)
     assert len(body) > 4096  # the cuts cover the first 4 KB, and the rest follows
-    # 30 ms after each of the first bytes (where formats are told apart), then 1 ms:
-    # the rest of the 4 KB still arrives in 1-byte reads without taking minutes.
-    cuts = [(1, PAUSE)] * 8 + [(1, 0.001)] * (4096 - 8)
+    # 30 ms after each of the first bytes (where formats are told apart), then 0.2 ms:
+    # the rest of the 4 KB still arrives in tiny reads, in about a second.
+    cuts = [(1, PAUSE)] * 8 + [(1, 0.0002)] * (4096 - 8)
     url = chunked.add(f"/bytes.tar{'.' + fmt if fmt else ''}", body, cuts)
     _install(tmp_path, url)
 

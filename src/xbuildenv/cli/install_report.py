@@ -48,7 +48,9 @@ def report_install(args: argparse.Namespace, manager: Any, result: InstallResult
         )
     elif result.route == "linked":
         info(
-            "shared the files of an identical environment in another root: nothing downloaded",
+            # Linked or copied (--link-mode copy): either way the files are the ones
+            # unpacked before on this machine, not fetched again.
+            "reused the environment unpacked before on this machine: nothing downloaded",
             quiet,
         )
     elif result.route == "store":
