@@ -58,6 +58,14 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return f"portable: fast paths forced off: {', '.join(off)}" if off else None
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker more than there are cores. A quarter of the suite's time
+    is spent waiting (on loopback servers, throttled downloads, processes being stopped),
+    and with one worker per core that time leaves a core idle (measured: 481 CPU-seconds
+    in 327 s on 2 cores, 74 % busy)."""
+    return (os.cpu_count() or 1) + 1
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Compile the package to bytecode once, before any test runs.
 

@@ -16,28 +16,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cache.layout import RootLayout
 from .cache.owners import read_owner, record_use
 from .cache.root import ResolvedRoot, resolve_root
-from .errors import (
-    ChecksumError,
-    ConfigError,
-    NotInstalledError,
-    UsageError,
-)
+from .cache.root_layout import RootLayout
+from .errors import ChecksumError, NotInstalledError, UsageError
 
 # Heavier modules (packaging via compatibility, tarfile via archive, the download
 # pipeline) are imported where they are used, so that installing an installed version
 # and the read commands start fast.
 from .index.choice import untagged
-from .index.index_cache import IndexPolicy, index_max_age, load_releases
-from .index.releases import (
-    Channel,
-    Release,
-    Releases,
-    channel_flags,
-    channel_url,
-)
+from .index.index_cache import IndexPolicy, index_max_age
+from .index.reader import IndexReader
+from .index.releases import Channel, Release, Releases, channel_flags
 from .install.installer import InstallResult, install_version, tidy_root
 from .install.origins import remote_store_for
 from .install.reporter import Reporter, WarningsTo
@@ -52,13 +42,11 @@ from .install.sources import (
 from .settings.build_settings import build_setting
 from .settings.config import (
     DEFAULT_MAX_UNPACKED,
-    ENV_LINK_MODE,
     ENV_MAX_UNPACKED,
     KEY_DEFAULT_URL,
     ProjectConfig,
     env_number,
     load_project_config,
-    setting,
 )
 from .settings.pyodide_root import PinnedRoot, pinned_pyodide_root
 from .settings.target import TargetEnv, resolve_target
@@ -107,26 +95,21 @@ class XBuildEnvManager:
         self.layout = RootLayout(self.resolved.path)
         self.metadata_url = metadata_url
         self._pyodide_build_version = pyodide_build_version
-        self._warned_indexes: set[str] = set()
-        self._checked: dict[str, bool] = {}  # index -> read from its source this time
         self.warn = warn
         self.note = note  # what -v adds (a release kept for want of a date, ...)
         from .index.cooldown import cooldown_from
 
-        # uv's --exclude-newer: releases published at or after the cut-off are not seen
-        self.cooldown = cooldown_from(self.project, exclude_newer)
-        self.index_policy = IndexPolicy(
-            index_max_age(self.project), refresh=refresh, offline=offline
+        self.index = IndexReader(
+            metadata_url,
+            IndexPolicy(index_max_age(self.project), refresh=refresh, offline=offline),
+            # uv's --exclude-newer: releases published at or after the cut-off are not seen
+            cooldown_from(self.project, exclude_newer),
+            warn=warn,
+            note=note,
         )
-        from .cache.treelink import LINK_MODES
+        from .cache.treelink import link_mode_from
 
-        mode = link_mode or setting(self.project, ENV_LINK_MODE, "link_mode") or "hardlink"
-        if mode not in LINK_MODES:
-            raise ConfigError(
-                f"link mode {mode!r} is not one of: {', '.join(LINK_MODES)}",
-                f"fix {ENV_LINK_MODE} or link_mode in [tool.xbuildenv]",
-            )
-        self.link_mode: LinkMode = mode
+        self.link_mode: LinkMode = link_mode_from(self.project, link_mode)
 
     # --- facts ---------------------------------------------------------------
     @property
@@ -187,37 +170,16 @@ class XBuildEnvManager:
         return [v.name for v in self.layout.list_versions()]
 
     # --- releases ------------------------------------------------------------
-    def _check_channel(self, nightly: bool, debug: bool) -> None:
-        """A given index is the one index: it names no channel to choose besides."""
-        if self.metadata_url and (nightly or debug):
-            raise UsageError("--metadata cannot be combined with --nightly or --debug")
-
     def _channel(self, channel: Channel) -> tuple[bool, bool]:
-        """``(nightly, debug)`` of ``channel``, refused with a given index (above)."""
+        """``(nightly, debug)`` of ``channel``, refused with a given index."""
         nightly, debug = channel_flags(channel)
-        self._check_channel(nightly, debug)
+        self.index.check_channel(nightly, debug)
         return nightly, debug
 
     def releases(self, *, nightly: bool = False, debug: bool = False) -> Releases:
         """The usable releases of the index; malformed ones are left out with a warning
         (once per index and manager) and listed in ``Releases.broken``."""
-        self._check_channel(nightly, debug)
-        source = self.metadata_url or channel_url(nightly, debug)
-        releases = load_releases(source, self.index_policy, warn=self.warn)
-        self._checked[source] = releases.checked
-        note = releases.describe_broken(f"release index {source}")
-        first = source not in self._warned_indexes
-        self._warned_indexes.add(source)
-        if note is not None and self.warn is not None and first:
-            self.warn(note)
-        if self.cooldown is not None:
-            releases = self.cooldown.apply(releases)
-            if releases.undated and self.note is not None and first:
-                self.note(
-                    f"release index {source}: kept {len(releases.undated)} release(s) "
-                    f"without published_at despite {self.cooldown.describe()}"
-                )
-        return releases
+        return self.index.releases(nightly=nightly, debug=debug)
 
     def is_compatible(self, release: Release) -> bool:
         from .index.compatibility import is_compatible
@@ -304,14 +266,15 @@ class XBuildEnvManager:
         self, request: InstallRequest, release: Release | None, channel: Channel, reporter: Reporter
     ) -> InstallResult:
         """Install; when the archive does not match a cached index entry, once more
-        against the entry a fresh index has (see :meth:`_after_mismatch`)."""
+        against the entry a fresh index has (see :meth:`.IndexReader.replaced`)."""
         try:
             return self._install(request, reporter)
         except ChecksumError as exc:
             if release is None:
                 raise  # a bare URL: no index to ask again
             nightly, debug = channel_flags(channel)
-            source = self._after_mismatch(exc, release, nightly, debug, reporter)
+            fresh = self.index.replaced(exc, release, nightly, debug, reporter.warning)
+            source = self._release_source(fresh, nightly, debug)
             return self._install(replace(request, source=source), reporter)
 
     def _have(self, version: str, label: str, force: bool) -> bool:
@@ -369,40 +332,8 @@ class XBuildEnvManager:
     def _label(self, nightly: bool, debug: bool) -> str:
         return label_for(self.metadata_url, nightly, debug)
 
-    def _after_mismatch(
-        self, exc: ChecksumError, release: Release, nightly: bool, debug: bool, reporter: Reporter
-    ) -> InstallSource:
-        """A download did not match the index: publishers replace archives in place
-        (pyodide #5752, #6378). Ask the index again once, past its max age; when the
-        release's entry changed, the archive is verified against the new one (the
-        source returned). Only a mismatch against an index read just now is an error,
-        and it says which of the two it was."""
-        from dataclasses import replace as copy
-
-        index = self.metadata_url or channel_url(nightly, debug)
-        if self._checked.get(index, True) or self.index_policy.offline:
-            why = (
-                "the cached release index (--offline: not fetched again)"
-                if self.index_policy.offline
-                else "the release index, fetched just now"
-            )
-            raise ChecksumError(f"{exc.message}; it does not match {why}", exc.hint) from None
-        self.index_policy = copy(self.index_policy, refresh=True)
-        fresh = self.releases(nightly=nightly, debug=debug).get(release.version)
-        if fresh is None or (fresh.sha256, fresh.url) == (release.sha256, release.url):
-            raise ChecksumError(
-                f"{exc.message}; the release index was fetched again and still says "
-                f"{release.sha256}",
-                exc.hint,
-            ) from None
-        reporter.warning(
-            f"release {release.version} was replaced upstream (sha256 {release.sha256} in "
-            f"the cached index, {fresh.sha256} now); verifying against the new one"
-        )
-        return self._release_source(fresh, nightly, debug)
-
     def _release_source(self, release: Release, nightly: bool, debug: bool) -> InstallSource:
-        index = self.metadata_url or channel_url(nightly, debug)
+        index = self.index.url(nightly, debug)
         return release_source(self.project, index, release, self._label(nightly, debug))
 
     def _record_use(self) -> None:

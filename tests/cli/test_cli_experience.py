@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers.archives import PY_FULL, default_files
+from helpers.archives import PY_FULL, default_files, index, make_tar, release, sha256
 from helpers.cli import install_env, one_error, run, run_on_terminal
 from helpers.servers import Server, serve_env, serve_index
 
@@ -155,6 +155,31 @@ def test_help_names_the_variables(command: str, names: list[str], env: dict[str,
         assert name in text, (name, text)
 
 
+def test_help_wraps_as_argparse_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parser finds the width without shutil (start-up time), by argparse's rules:
+    ``$COLUMNS`` when positive, else the terminal, else 80."""
+    from xbuildenv.cli.main import build_parser
+
+    def child(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return sub.choices[name]  # type: ignore[no-any-return]
+
+    install = child(build_parser(), "install")
+    own = install.formatter_class
+    seen = set()
+    for columns in ("50", "150", "0", "wide", None):
+        if columns is None:
+            monkeypatch.delenv("COLUMNS", raising=False)
+        else:
+            monkeypatch.setenv("COLUMNS", columns)
+        install.formatter_class = own
+        ours = install.format_help()
+        install.formatter_class = argparse.RawDescriptionHelpFormatter  # argparse's own
+        assert ours == install.format_help(), columns
+        seen.add(ours)
+    assert len(seen) >= 2  # the width mattered: the comparison is not vacuous
+
+
 # --- progress -------------------------------------------------------------------------
 def test_progress_bar_shows_eta(server: Server, env: dict[str, str], tmp_path: Path) -> None:
     big = default_files(PY_FULL) | {"xbuildenv/blob.bin": os.urandom(3_000_000)}
@@ -207,6 +232,32 @@ def test_read_commands_import_no_heavy_modules(env: dict[str, str], tmp_path: Pa
         )
         done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
         assert done.stdout.splitlines()[-1] == "[]", (command, done.stdout, done.stderr)
+
+
+def test_install_imports_only_what_its_route_needs(env: dict[str, str], tmp_path: Path) -> None:
+    """Every install pays for what it imports (the test suite runs ~1,400 of them, a fleet
+    32 at once): a gzip archive from a local file needs no bzip2 threads, no HTTP, no
+    HTML entities, no remote store; a root linking a tree another root unpacked needs
+    no download pipeline either."""
+    data = make_tar(default_files(python=PY_FULL), "gz")
+    (tmp_path / "env.tar.gz").write_bytes(data)
+    url = (tmp_path / "env.tar.gz").as_uri()
+    (tmp_path / "index.json").write_bytes(index(release("1.0", url, PY_FULL, sha256=sha256(data))))
+    never = ["concurrent.futures", "logging", "html", "socket", "ssl", "http.client",
+             "xbuildenv.install.parallel_bz2", "xbuildenv.install.remote_store"]  # fmt: skip
+    pipeline = ["tarfile", "xbuildenv.install.pipeline", "xbuildenv.install.archive"]
+    for root, heavy, route in (("a", never, "file"), ("b", never + pipeline, "linked")):
+        words = ["install", "1.0", "--metadata", str(tmp_path / "index.json")]
+        code = (
+            "import sys\nfrom xbuildenv.cli.main import main\n"
+            f"code = main({[*words, '--path', str(tmp_path / root), '--json']!r})\n"
+            f"print([m for m in {heavy!r} if m in sys.modules], code)"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path
+        )
+        assert done.stdout.splitlines()[-1] == "[] 0", (root, done.stdout, done.stderr)
+        assert f'"route": "{route}"' in done.stdout, done.stdout
 
 
 # --- version shorthands -----------------------------------------------------------------

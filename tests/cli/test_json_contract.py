@@ -124,6 +124,20 @@ def test_cache_shapes(server: Server, meta: str, env: dict[str, str], tmp_path: 
     assert len(listing["archives"]) == 1
     [tree] = listing["trees"]
     assert tree["sha256"] == listing["archives"][0]["sha256"] and tree["links"] == 1
+    checked = validate("cache verify", run("cache", "verify", "--json", env=env))
+    assert {(c["kind"], c["ok"]) for c in checked["checked"]} == {("archive", True), ("tree", True)}
+    store = Path(run("cache", "dir", env=env).out.strip(), "xbuildenv-store")
+    folder = store / "trees" / tree["sha256"]
+    extra = folder / "xbuildenv" / "not-in-the-archive.txt"
+    extra.write_text("added after a CI cache restore")
+    checked = validate("cache verify", run("cache", "verify", "--json", env=env))
+    [bad] = [c for c in checked["checked"] if c["kind"] == "tree"]
+    assert bad["name"] == tree["sha256"] and bad["dropped"] and checked["dropped"] == 1
+    assert bad["problem"] == "xbuildenv/not-in-the-archive.txt was added"
+    assert not folder.exists()
+    assert run("install", "0.29.4", "--force", "--metadata", meta, env=env).code == 0
+    listing = validate("cache list", run("cache", "list", "--json", env=env))
+    [tree] = listing["trees"]
     assert run("uninstall", "0.29.4", env=env).code == 0
     dry = validate("gc", run("gc", "--dry-run", "--json", env=env))
     assert dry["dry_run"] and dry["archives"] and dry["freed_bytes"] > 0
@@ -197,3 +211,17 @@ def test_sdk_shapes(server: Server, env: dict[str, str], tmp_path: Path, emsdk_r
     clean = validate("cache clean", run("cache", "clean", "--emscripten", "--json", env=env))
     assert len(clean["sdks"]) == 1 and clean["freed_bytes"] >= clean["sdks"][0]["size"]
     assert (root / "xbuildenv" / "emsdk" / "upstream/bin/clang").is_file()  # the root keeps its own
+    # mirror sync --emscripten: the mirrored environment's SDK, built (the store is empty)
+    meta = serve_index(server, serve_env(server, "0.29.4"))
+    dest = str(tmp_path / "mirror")
+    sync = ("mirror", "sync", dest, "--metadata", meta, "--emscripten", "--json")
+    dry = validate("mirror sync", run(*sync, "--dry-run", env=env))
+    assert [(s["action"], s["key"], s["patches_sha256"]) for s in dry["sdks"]] == [
+        ("unknown", None, None)
+    ]
+    done = validate("mirror sync", run(*sync, env=env))
+    [sdk] = done["sdks"]
+    assert sdk["action"] == "build" and sdk["key"].startswith("4.0.9-")
+    assert sdk["environments"] == ["0.29.4 (stable)"]
+    again = validate("mirror sync", run(*sync, env=env))
+    assert [s["action"] for s in again["sdks"]] == ["present"]

@@ -153,8 +153,10 @@ def test_mirror_sync_into_a_bucket(server: Server, moto_s3: MotoS3, tmp_path: Pa
 FLEET = 8
 
 
-def _round(tmp_path: Path, name: str, server: Server, store: dict[str, str]) -> list[str]:
-    """FLEET runners at once, each installing both versions; return their failures."""
+def _round(
+    tmp_path: Path, name: str, server: Server, store: dict[str, str], fleet: int = FLEET
+) -> list[str]:
+    """``fleet`` runners at once, each installing both versions; return their failures."""
     failures: list[str] = []
 
     def one(i: int) -> None:
@@ -179,7 +181,7 @@ def _round(tmp_path: Path, name: str, server: Server, store: dict[str, str]) -> 
             if proc.returncode != 0 or warnings(proc.stderr):
                 failures.append(f"runner {i} {version}: {proc.stderr}")
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(FLEET)]
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(fleet)]
     for t in threads:
         t.start()
     for t in threads:
@@ -199,7 +201,9 @@ def test_fleet_of_runners_shares_one_store(
     with capsys.disabled():  # the figure the issue asks for, in the test run's output
         print(f"\nfleet of {FLEET} runners: the origin served each archive {first} time(s)")
     assert all(1 <= count <= 3 for count in first.values()), first  # 8 without the store
-    assert _round(tmp_path, "second", server, store) == []
+    # A later wave needs only the store: three runners show it (each s3fs process costs
+    # half a CPU-second to start, and the suite's time is mostly such start-ups).
+    assert _round(tmp_path, "second", server, store, fleet=3) == []
     second = {v: server.hits[ARCHIVE.format(v=v)] - first[v] for v in bodies}
     assert second == {v: 0 for v in bodies}
 

@@ -1,4 +1,4 @@
-"""Cache policy: the layout of a root with every on-disk name, root resolution, the
+"""Cache policy: every on-disk name (layout), a root on disk (root_layout), root resolution, the
 machine-wide archive store, sharing of unpacked trees between roots, owner records,
 and the cache-management API, scan → plan → execute (:func:`scan_cache`, then
 :meth:`CacheReport.plan_gc` or :meth:`CacheReport.plan_clean`, then

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..fs.paths import read_bounded, real_dir
 from ..records import iso_utc
-from .layout import ARCHIVE_MARKER, ROOT_PREFIX, STORE_INDEX, RootLayout
+from .layout import ARCHIVE_MARKER, ROOT_PREFIX, STORE_INDEX
 from .owners import Owner, last_used, read_owner
+from .root_layout import RootLayout
 from .store import ArchiveStore
 from .trees import TreeStore, links_elsewhere
 

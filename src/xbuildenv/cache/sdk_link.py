@@ -46,7 +46,7 @@ def link_sdk(sdk: StoredSdk, dest: Path, final: Path, mode: LinkMode = "hardlink
     for rel in m.dirs:
         levels.setdefault(rel.count("/"), []).append(rel)
     for depth in sorted(levels):  # parents first; each level on two threads
-        on_two_threads(lambda rel: os.mkdir(out + rel, (m.dirs[rel] | 0o700) & 0o7777),
+        on_two_threads(lambda rel: os.mkdir(out + rel, (m.dirs[rel] | 0o700) & 0o777),
                        levels[depth])  # fmt: skip
     checkpoint("sdk.link.dirs")
     for rel, target in m.links.items():
@@ -60,13 +60,13 @@ def link_sdk(sdk: StoredSdk, dest: Path, final: Path, mode: LinkMode = "hardlink
         src, dst = source + rel, out + rel
         if not is_private(rel):
             # The store's files are read-only since publish: nothing to change there
-            share(src, dst, int(entry[2]) & ~_WRITE_BITS)
+            share(src, dst, int(entry[2]) & 0o777 & ~_WRITE_BITS)
         elif rel in _CONFIGS and built_in and 0 < int(entry[0]) <= _MAX_CONFIG:
             text = Path(src).read_bytes().replace(built_in.encode(), str(final).encode())
             Path(dst).write_bytes(text)
-            os.chmod(dst, int(entry[2]) | 0o200)
+            os.chmod(dst, (int(entry[2]) | 0o200) & 0o777)
         else:
-            private(src, dst, int(entry[2]) | 0o200)  # the root's own file: writable
+            private(src, dst, (int(entry[2]) | 0o200) & 0o777)  # the root's own file: writable
 
     names = list(m.files)
     for start in range(0, len(names), _BATCH):

@@ -4,9 +4,13 @@ A pack carries no checksum from a publisher: whoever wrote it vouches for it. So
 reader trusts the manifest (checked by its digest, and by an HMAC when the fleet shares
 a key: tools/emsdk_sources.py) and then the pack only as far as it matches that
 manifest: every member must be named in it, every file's bytes must hash to it, every
-symlink must have its target; anything else refuses the whole pack. Unpacking goes
-into the store's private build folder: folders first, then files (never through a
-link: links are made last), and the SDK is published only when all of it matched.
+symlink must have its target; anything else (hard links, devices, fifos, names the
+manifest lacks) refuses the whole pack. Unpacking goes into the store's private build
+folder: folders first, then files (never through a link: links are made last), and the
+SDK is published only when all of it matched. No mode bit beyond ``0o777`` crosses a
+pack either way: a setuid, setgid or sticky bit is dropped when packing and ignored in
+the manifest when unpacking (an SDK needs none, and a setuid compiler is an escalation
+waiting for a root that runs it).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from .sdk_manifest import SdkManifest
 from .sdk_store import SdkKey, SdkStore, StoredSdk
 
 _CHUNK = 1 << 20
+PACK_MODES = 0o777  # what a pack may set: read, write and execute bits only
 _SMALL = 1 << 20  # files up to this size are made on the writer threads
 _WRITERS = 2
 _QUEUED = 64  # files waiting for a writer: at most 64 MB held
@@ -56,7 +61,14 @@ def pack(sdk: StoredSdk, out: IO[bytes]) -> None:
         # GNU headers: one block per member (PAX adds an extended header to each, which
         # costs the reader as much again to parse for 30,000 members).
         for rel in [*sorted(m.dirs), *sorted(m.links), *sorted(m.files)]:
-            tar.add(sdk.tree / rel, arcname=rel, recursive=False)
+            tar.add(sdk.tree / rel, arcname=rel, recursive=False, filter=_plain)
+
+
+def _plain(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """A member as the reader may take it: permission bits only, no owner names."""
+    info.mode &= PACK_MODES
+    info.uname = info.gname = ""
+    return info
 
 
 def unpack(store: SdkStore, stream: Readable, manifest: SdkManifest) -> StoredSdk:
@@ -171,7 +183,7 @@ class _Unpacker:
             raise ArchiveError(f"the SDK pack holds {rel!r}, which its manifest does not name")
         if size != want[0]:
             raise ArchiveError(f"{rel} in the SDK pack does not match its manifest")
-        mode = int(want[2]) & 0o7777 & ~_WRITE_BITS
+        mode = int(want[2]) & PACK_MODES & ~_WRITE_BITS
         if size <= _SMALL:
             # Checked before it is written; the file itself is made on a writer thread
             data = self._exact(size + _pad(size))[:size]

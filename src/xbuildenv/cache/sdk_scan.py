@@ -1,9 +1,9 @@
 """What the SDK store holds and who uses it; removing unused SDKs; checking every byte.
 
 For ``cache list`` (each SDK: key, size, the roots linked to it), ``gc`` (SDKs no root
-uses), ``cache clean --emscripten`` and ``cache verify`` (archives and SDKs hashed
-against their names and manifests; damaged ones dropped, so the next install fetches
-or builds them again, e.g. right after a CI cache restore).
+uses), ``cache clean --emscripten`` and ``cache verify`` (archives, unpacked trees and
+SDKs hashed against their names and manifests; damaged ones dropped, so the next
+install fetches, unpacks or builds them again, e.g. right after a CI cache restore).
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..fs.paths import real_dir
+from .cleanup import remove_stored_tree
 from .sdk_manifest import full_check, restamp
 from .sdk_store import SdkKey, SdkStore
 from .store import ArchiveStore
+from .trees import TreeStore, tree_problem
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def remove_sdks(store: SdkStore, entries: list[SdkEntry], *, unused_only: bool) 
 
 @dataclass(frozen=True)
 class Checked:
-    kind: Literal["archive", "sdk"]
+    kind: Literal["archive", "tree", "sdk"]
     name: str
     problem: str | None  # None: it matched
     dropped: bool
@@ -66,7 +68,7 @@ class Checked:
 
 
 def verify_all(archives: ArchiveStore, sdks: SdkStore) -> list[Checked]:
-    """Hash every stored archive and SDK; drop what does not match."""
+    """Hash every stored archive, unpacked tree and SDK; drop what does not match."""
     out: list[Checked] = []
     if real_dir(archives.archives):
         for entry in sorted(os.scandir(archives.archives), key=lambda e: e.name):
@@ -76,6 +78,11 @@ def verify_all(archives: ArchiveStore, sdks: SdkStore) -> list[Checked]:
             if problem:
                 archives.discard(entry.name) if len(entry.name) == 64 else None
             out.append(Checked("archive", entry.name, problem, problem is not None))
+    for tree in TreeStore(archives.path).entries():
+        problem = tree_problem(tree)
+        # Under the archive's store lock (not while an install publishes it anew).
+        dropped = problem is not None and remove_stored_tree(tree.path)
+        out.append(Checked("tree", tree.sha256, problem, dropped))
     for sdk in sdks.all():
         with sdks.lock(sdk.key.family):
             problem = full_check(sdk.tree, sdk.manifest)

@@ -260,9 +260,10 @@ def root_sdk_key(version_dir: Path) -> str | None:
 
 
 def _read_only(top: Path, manifest: SdkManifest) -> None:
-    # Mode bits do not stop root; the quick check catches what gets through.
+    # Mode bits do not stop root; the quick check catches what gets through. No
+    # setuid, setgid or sticky bit is kept, whatever the build or a pack's manifest says.
     for rel, entry in manifest.files.items():
         mode = int(entry[2])
-        wanted = mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+        wanted = mode & 0o777 & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
         if wanted != mode:
             chmod_here(top / rel, wanted)

@@ -27,19 +27,38 @@ import os
 import shutil
 import stat
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..checkpoints import checkpoint
-from ..errors import TreeMismatchError
+from ..errors import ConfigError, TreeMismatchError
 from ..fs.clone import clone_file
 from ..fs.paths import chmod_here
 from .layout import ARCHIVE_TOP
 from .manifest import Manifest, file_digest
 
+if TYPE_CHECKING:
+    from ..settings.config import ProjectConfig
+
 # How a tree another root unpacked is shared: hard links, or private copies (reflinks
 # where the filesystem has them).
 LinkMode = Literal["hardlink", "copy"]
 LINK_MODES: tuple[LinkMode, ...] = ("hardlink", "copy")
+
+
+def link_mode_from(project: ProjectConfig, given: str | None = None) -> LinkMode:
+    """The link mode: ``given`` (the caller's), else ``XBUILDENV_LINK_MODE``, else
+    ``link_mode`` in ``[tool.xbuildenv]``, else ``hardlink``; any other is refused."""
+    from ..settings.config import ENV_LINK_MODE, setting
+
+    mode = given or setting(project, ENV_LINK_MODE, "link_mode") or "hardlink"
+    if mode not in LINK_MODES:
+        raise ConfigError(
+            f"link mode {mode!r} is not one of: {', '.join(LINK_MODES)}",
+            f"fix {ENV_LINK_MODE} or link_mode in [tool.xbuildenv]",
+        )
+    return mode
+
+
 # Paths (relative to the version folder) that are private to each root.
 PRIVATE = (
     "xbuildenv/pyodide-root/package_index",

@@ -37,8 +37,9 @@ from ..errors import TreeMismatchError
 from ..fs.files import exchange, remove_tree
 from ..fs.paths import make_real_dir, real_dir
 from .layout import ARCHIVE_TOP, MANIFEST, STAGING_PREFIX, STORE_TREES, TRASH_PREFIX
+from .manifest import Manifest, file_digest
 from .store import pid_alive
-from .treelink import LinkMode, link_tree
+from .treelink import PRIVATE, LinkMode, link_tree
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # A publisher's or remover's folder: <prefix><8 hex>-<pid>.
@@ -194,6 +195,55 @@ class TreeStore:
                 remove_tree(Path(entry.path))
                 removed.append(Path(entry.path))
         return removed
+
+
+def tree_problem(tree: StoredTree) -> str | None:
+    """Why a published tree differs from its manifest, reading every byte (None: it
+    matches): a file changed, added, missing, or replaced by a symlink or anything else.
+
+    For ``cache verify`` (after a CI cache restore): linking checks each file as it
+    lands, but a damaged tree costs every root a failed link and an unpack first.
+    """
+    found = Manifest.read(tree.path)
+    if found is None:
+        return "its manifest is missing or damaged"
+    try:
+        return _differences(tree.path, found.without(PRIVATE))
+    except OSError as exc:
+        return f"{exc.filename or 'a file'} is unreadable ({exc.strerror})"
+
+
+def _differences(top: Path, expected: Manifest) -> str | None:
+    files: set[str] = set()
+    links: set[str] = set()
+    base = str(top)
+    for dirpath, dirnames, filenames in os.walk(os.path.join(base, ARCHIVE_TOP)):
+        rel_dir = os.path.relpath(dirpath, base).replace(os.sep, "/")
+        keep = []
+        for name in [*dirnames, *filenames]:
+            rel = f"{rel_dir}/{name}"
+            path = os.path.join(dirpath, name)
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode):
+                if rel in expected.files:
+                    return f"{rel} was replaced by a symlink"
+                if expected.links.get(rel) != os.readlink(path):
+                    return f"symlink {rel} was added or changed"
+                links.add(rel)
+            elif stat.S_ISDIR(info.st_mode):
+                if rel not in PRIVATE:  # never shared: not checked (as when linking)
+                    keep.append(name)
+            elif rel not in expected.files:
+                return f"{rel} was added"
+            elif not stat.S_ISREG(info.st_mode):
+                return f"{rel} was replaced by something that is not a file"
+            elif file_digest(path) != expected.files[rel]:
+                return f"{rel} changed"
+            else:
+                files.add(rel)
+        dirnames[:] = [d for d in dirnames if d in keep]
+    missing = sorted((set(expected.files) - files) | (set(expected.links) - links))
+    return f"{missing[0]} is missing" if missing else None
 
 
 def links_elsewhere(tree: StoredTree) -> int:

@@ -39,7 +39,7 @@ def _active_json(root: Any, version: str) -> dict[str, Any]:
 
 
 def _active(root: Any, version: str) -> Any:
-    from ..cache.layout import InstalledVersion, RootLayout
+    from ..cache.root_layout import InstalledVersion, RootLayout
 
     layout = RootLayout(root)
     return InstalledVersion(
@@ -52,7 +52,7 @@ def _active(root: Any, version: str) -> Any:
 
 
 def cmd_version(args: argparse.Namespace) -> int:
-    from ..cache.layout import RootLayout
+    from ..cache.root_layout import RootLayout
 
     project = o.project_config()
     if not args.path:  # as pyodide-build: PYODIDE_ROOT or a source tree pins the version
@@ -87,7 +87,7 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
-    from ..cache.layout import RootLayout
+    from ..cache.root_layout import RootLayout
 
     root = o.resolved(args).path
     found = RootLayout(root).list_versions()  # in version order
@@ -105,7 +105,7 @@ def cmd_install(args: argparse.Namespace) -> int:
     import sys
 
     from ..index.releases import channel_of
-    from ..install.pipeline import FAST_SWITCH_INTERVAL
+    from ..install import FAST_SWITCH_INTERVAL
     from .install_report import report_install
     from .progress import InstallReporter
 

@@ -7,13 +7,16 @@ Parsing and printing only; the work (and the checks of its inputs) is in
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import options as o
 from .units import format_bytes
 
 if TYPE_CHECKING:
+    from ..cache.store import ArchiveStore
+    from ..mirror.emsdk import SdkItem
     from ..mirror.plan import Plan
+    from ..net.storage import Storage
 
 
 def _human(n: int | None) -> str:
@@ -32,6 +35,59 @@ def _print_plan(plan: Plan) -> None:
         + f"; copy {plan.count('store')} from the local store; "
         f"{plan.count('present')} already in {plan.dest}"
     )
+
+
+_SDK_VERBS = {"present": "keep", "store": "pack from store", "remote": "fetch and pack",
+              "build": "build and pack", "unknown": "after fetching"}  # fmt: skip
+_SDK_DONE = {"store": "from the SDK store", "remote": "from the remote store",
+             "build": "built here"}  # fmt: skip
+
+
+def _print_sdk_plan(sdks: list[SdkItem] | None, dest: str) -> None:
+    """``mirror sync --emscripten --dry-run``: a line per SDK, then the totals."""
+    if sdks is None:
+        return
+    for item in sdks:
+        what = item.key or f"Emscripten {item.emscripten or '(from its Makefile.envs)'}"
+        print(f"{_SDK_VERBS[item.action]:<16}{what} for {', '.join(item.environments)}")
+    count = {a: sum(i.action == a for i in sdks) for a in _SDK_VERBS}
+    later = f"; {count['unknown']} once their archives are fetched" if count["unknown"] else ""
+    print(
+        f"would build {count['build']} Emscripten SDK(s), pack {count['store']} from the SDK "
+        f"store, fetch {count['remote']} from the remote store; {count['present']} already "
+        f"in {dest}{later}"
+    )
+
+
+def _sdks(
+    args: argparse.Namespace, storage: Storage, plan: Plan, store: ArchiveStore, *, dry_run: bool
+) -> list[SdkItem] | None:
+    """``--emscripten``: the SDKs the mirrored environments need (added unless a dry run)."""
+    if not args.emscripten:
+        return None
+    from ..errors import ToolError
+    from ..mirror.emsdk import sync_sdks
+    from .output import info, warn
+    from .tools_commands import show_tool_tail, tool_printer
+
+    quiet = args.quiet or args.json
+    streaming = bool(args.verbose) and not quiet
+
+    def done(item: SdkItem) -> None:
+        info(f"packed Emscripten SDK {item.key} ({_SDK_DONE[item.action]}) for "
+             f"{', '.join(item.environments)}", quiet)  # fmt: skip
+
+    try:
+        return sync_sdks(storage, plan, store, o.project_config(), dry_run=dry_run, warn=warn,
+                         on_line=tool_printer(streaming), on_item=done)  # fmt: skip
+    except ToolError as exc:
+        if not streaming:
+            show_tool_tail(exc.output)
+        raise
+
+
+def _with_sdks(data: dict[str, Any], sdks: list[SdkItem] | None) -> dict[str, Any]:
+    return data if sdks is None else {**data, "sdks": [i.to_json() for i in sdks]}
 
 
 def cmd_mirror_sync(args: argparse.Namespace) -> int:
@@ -58,11 +114,13 @@ def cmd_mirror_sync(args: argparse.Namespace) -> int:
         note=info if args.verbose else None,
     )
     quiet = args.quiet or args.json
-    if args.dry_run and args.json:
-        print_json(plan.to_json([], [], dry_run=True))
-        return 0
     if args.dry_run:
+        sdks = _sdks(args, storage, plan, store, dry_run=True)
+        if args.json:
+            print_json(_with_sdks(plan.to_json([], [], dry_run=True), sdks))
+            return 0
         _print_plan(plan)
+        _print_sdk_plan(sdks, plan.dest)
         return 0
     result = run_sync(
         storage,
@@ -72,16 +130,9 @@ def cmd_mirror_sync(args: argparse.Namespace) -> int:
         store=store,
         on_item=lambda i: info(f"{i.action:<6} {i.version} ({i.channel}) -> {i.path}", quiet),
     )
-    if args.emscripten:
-        from ..cache.sdk_store import SdkStore
-        from ..tools.emsdk_sources import RemoteSdks
-
-        target = RemoteSdks(args.dest, "mirror", None, upload=True)
-        for sdk in SdkStore().all():
-            target.share(sdk)
-            info(f"packed Emscripten SDK {sdk.key.name}", quiet)
+    sdks = _sdks(args, storage, plan, store, dry_run=False)
     if args.json:
-        print_json(plan.to_json(result.indexes, result.pruned, dry_run=False))
+        print_json(_with_sdks(plan.to_json(result.indexes, result.pruned, dry_run=False), sdks))
         return 0
     for name in result.pruned:
         info(f"pruned {name}", args.quiet)
@@ -160,8 +211,9 @@ COMMANDS = {
                     o.Opt(
                         "--emscripten",
                         action="store_true",
-                        help="also add this machine's stored Emscripten SDKs, packed (for "
-                        "install-emscripten through XBUILDENV_MIRROR)",
+                        help="also add the mirrored environments' Emscripten SDKs, packed (for "
+                        "install-emscripten through XBUILDENV_MIRROR), building those that "
+                        "neither this machine nor the remote store has",
                     ),
                 ),
                 shared=("exclude_newer", "json", "verbosity"),

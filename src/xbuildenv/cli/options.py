@@ -9,6 +9,8 @@ Kept small and free of heavy imports: the read commands load it on every run.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from ..settings.registry import where
 
@@ -22,6 +24,42 @@ if TYPE_CHECKING:
 _innermost: list[argparse.ArgumentParser] = []
 
 
+def _columns() -> int:
+    """``shutil.get_terminal_size().columns``, without importing ``shutil``.
+
+    argparse's formatter asks shutil for the width each time it is made, and it is
+    made for every argument added; importing shutil (and with it bz2, lzma and zlib)
+    is a twentieth of what ``xbuildenv version`` takes. Same rules: ``$COLUMNS`` if
+    positive, else the terminal of ``sys.__stdout__``, else 80.
+    """
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Epilogs and descriptions printed as written; the width found without shutil."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if width is None:
+            width = _columns() - 2  # as argparse does
+        super().__init__(prog, indent_increment, max_help_position, width, **kwargs)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with one-line usage errors (exit 2), "did you mean" suggestions, no
     prefix matching (``--meta`` must not silently mean ``--metadata``) and epilogs
@@ -29,7 +67,7 @@ class Parser(argparse.ArgumentParser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
-        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
 
     def parse_known_args(  # type: ignore[override]

@@ -70,10 +70,14 @@ def cmd_cache_verify(args: argparse.Namespace) -> int:
                     "dropped": sum(c.dropped for c in checked)})  # fmt: skip
         return 0
     for c in checked:
-        if c.problem:
+        if c.problem and c.dropped:
             warn(f"dropped {c.kind} {c.name}: {c.problem}")
+        elif c.problem:
+            warn(f"{c.kind} {c.name} is damaged ({c.problem}) but in use by an install; "
+                 "run cache verify again when it is done")  # fmt: skip
     good = sum(c.problem is None for c in checked)
-    info(f"checked {len(checked)} item(s): {good} good, {len(checked) - good} dropped", args.quiet)
+    dropped = sum(c.dropped for c in checked)
+    info(f"checked {len(checked)} item(s): {good} good, {dropped} dropped", args.quiet)
     return 0
 
 

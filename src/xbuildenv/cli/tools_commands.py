@@ -31,12 +31,12 @@ def _build_config(args: argparse.Namespace) -> Any:
     return manager, config
 
 
-def _show_tail(lines: list[str]) -> None:
+def show_tool_tail(lines: list[str]) -> None:
     for line in lines:
         sys.stderr.write(f"  | {line}\n")
 
 
-def _printer(enabled: bool) -> Callable[[str], None] | None:
+def tool_printer(enabled: bool) -> Callable[[str], None] | None:
     """Pass a tool's output through to stderr as it comes, or (None) keep it quiet."""
     if not enabled:
         return None
@@ -89,11 +89,11 @@ def cmd_install_packages(args: argparse.Namespace) -> int:
             installer=installer,
             installer_args=extra,
             force=args.force,
-            on_line=_printer(args.verbose),
+            on_line=tool_printer(args.verbose),
         )
     except ToolError as exc:
         if not args.verbose:
-            _show_tail(exc.output)
+            show_tool_tail(exc.output)
         raise
     for name, version in result.installed:
         info(f"installed {name} {version}", args.quiet)
@@ -132,7 +132,7 @@ def setup_emscripten(
             wanted,
             url=emsdk_url(manager.project, getattr(args, "emsdk_url", None)),
             force=force,
-            on_line=_printer(streaming),
+            on_line=tool_printer(streaming),
             expected_version=config.emscripten_version or None,
             warn=warn,
             sources=sdk_sources(
@@ -142,7 +142,7 @@ def setup_emscripten(
         )
     except ToolError as exc:
         if not streaming:
-            _show_tail(exc.output)
+            show_tool_tail(exc.output)
         raise
     if args.verbose and result.key:
         how = {

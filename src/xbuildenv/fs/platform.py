@@ -32,13 +32,17 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
-from typing import Literal
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Literal
+
+    FastPath = Literal["exchange", "reflink", "proc", "chmod", "link", "names"]
 
 __all__ = [
     "ENV_PORTABLE",
     "FAST_PATHS",
-    "FastPath",
     "fast_path",
     "forced_portable",
     "windows_name_problem",
@@ -47,7 +51,6 @@ __all__ = [
 ]
 
 ENV_PORTABLE = "XBUILDENV_PORTABLE"
-FastPath = Literal["exchange", "reflink", "proc", "chmod", "link", "names"]
 FAST_PATHS: tuple[FastPath, ...] = ("exchange", "reflink", "proc", "chmod", "link", "names")
 
 IS_LINUX = sys.platform.startswith("linux")

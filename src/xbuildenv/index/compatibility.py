@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
-
 from ..errors import IncompatibleError
 from .releases import Release
 
 
 def version_key(text: str) -> tuple[int, Any]:
     """Sort key: valid PEP 440 versions by their order, anything else below them."""
+    from packaging.version import InvalidVersion, Version
+
     try:
         return (1, Version(text))
     except InvalidVersion:
@@ -35,6 +35,10 @@ def pyodide_build_in_range(release: Release, pyodide_build_version: str | None) 
     """True when the given pyodide-build version lies in ``[min, max]`` (or none given)."""
     if pyodide_build_version is None:
         return True
+    # packaging (and with it typing's heavier parts) only when there is a range to
+    # check or releases to order: an install of a named version usually has neither
+    from packaging.version import InvalidVersion, Version
+
     try:
         current = Version(pyodide_build_version)
     except InvalidVersion:

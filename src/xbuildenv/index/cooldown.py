@@ -11,11 +11,17 @@ cut-off": a release published at or after it is held back. A release without
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 
 from ..errors import UsageError
 from ..settings.config import ProjectConfig, env_str
 from .releases import Release, Releases
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up speed
+if TYPE_CHECKING:
+    from datetime import datetime, timedelta
+
+# datetime and the patterns below are loaded on first use: every install reads this
+# module to learn that no cut-off is set (the usual case), and needs neither.
 
 __all__ = [
     "ENV_EXCLUDE_NEWER",
@@ -32,10 +38,8 @@ _UNITS = {
     "s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60,
     "h": 3600, "hr": 3600, "hour": 3600, "d": 86400, "day": 86400, "w": 604800, "week": 604800,
 }  # fmt: skip
-_FRIENDLY = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+?)s?(?=\d|\s|,|$)")
-_ISO = re.compile(
-    r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?$"
-)
+_FRIENDLY = r"(\d+(?:\.\d+)?)\s*([a-z]+?)s?(?=\d|\s|,|$)"
+_ISO = r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?$"
 _HINT = (
     "give a date (2026-01-31), an RFC 3339 time (2026-01-31T12:00:00Z) or a span back "
     "from now (7 days, 1 week, P7D)"
@@ -44,7 +48,9 @@ _HINT = (
 
 def _span(text: str) -> timedelta | None:
     """``7 days`` / ``1 week 2 days`` / ``P7D`` as a span; None when it is not one."""
-    iso = _ISO.match(text.upper())
+    from datetime import timedelta
+
+    iso = re.match(_ISO, text.upper())
     if iso is not None and text.upper() not in ("P", "PT") and not text.upper().endswith("T"):
         parts = {k: int(v) for k, v in iso.groupdict().items() if v}
         return timedelta(
@@ -55,8 +61,8 @@ def _span(text: str) -> timedelta | None:
             seconds=parts.get("s", 0),
         )
     lowered = text.lower().strip().removesuffix(" ago")
-    pieces = _FRIENDLY.findall(lowered)
-    if not pieces or _FRIENDLY.sub("", lowered).replace(",", "").strip():
+    pieces = re.findall(_FRIENDLY, lowered)
+    if not pieces or re.sub(_FRIENDLY, "", lowered).replace(",", "").strip():
         return None  # something besides "<number> <unit>" pairs
     seconds = 0.0
     for number, unit in pieces:
@@ -69,6 +75,8 @@ def _span(text: str) -> timedelta | None:
 def parse_exclude_newer(text: str, source: str, now: datetime | None = None) -> datetime:
     """The cut-off ``text`` names, in UTC; :class:`UsageError` naming ``source`` (the
     option, variable or key it came from) when it names none."""
+    from datetime import UTC, datetime
+
     value = text.strip()
     span = _span(value) if value else None
     if span is not None:
@@ -85,6 +93,8 @@ def parse_exclude_newer(text: str, source: str, now: datetime | None = None) -> 
 
 
 def _published(text: str) -> datetime | None:
+    from datetime import UTC, datetime
+
     try:
         when = datetime.fromisoformat(text)
     except ValueError:

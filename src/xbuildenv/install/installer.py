@@ -31,12 +31,12 @@ from ..cache.layout import (
     REPLACED_PREFIX,
     ROOT_LOCK_PREFIX,
     TRASH_PREFIX,
-    RootLayout,
     check_version_name,
     leftover_version,
     pyodide_root_in,
 )
 from ..cache.locks import link_lock, lock_dir, root_lock, version_lock
+from ..cache.root_layout import RootLayout
 from ..cache.store import ArchiveStore, url_key
 from ..checkpoints import checkpoint
 from ..errors import LockTimeoutError, RootError, UsageError

@@ -20,7 +20,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 from ..cache.layout import ARCHIVE_MARKER
 from ..cache.manifest import Manifest
@@ -29,14 +29,17 @@ from ..cache.treelink import PRIVATE
 from ..cache.trees import StoredTree, TreeStore
 from ..errors import ArchiveError, ChecksumError, DownloadError, TreeMismatchError
 from ..fs.files import remove_tree
-from ..net.fetch import validator_of
 from ..net.urls import local_path
 from ..redaction import redact
-from .archive import ExtractStats
 from .package_index import LOCK_MEMBER
-from .pipeline import StreamResult, TreeWatcher, download_and_extract
 from .reporter import NullReporter, Reporter
 from .request import InstallRequest
+
+if TYPE_CHECKING:
+    # The download pipeline (tarfile, the decompressors, the HTTP client) is imported
+    # by the routes that read an archive: a linked install never does.
+    from .archive import ExtractStats
+    from .pipeline import StreamResult, TreeWatcher
 
 # How a tree arrived: hard-linked from another root, unpacked from the machine-wide
 # store, fetched from the fleet's remote store, downloaded from its origin, or read
@@ -58,6 +61,8 @@ def _known_sha(url: str, sha256: str | None, store: ArchiveStore | None) -> str 
     record = store.url_record(url)
     if record is None or not record.etag:
         return None
+    from ..net.fetch import validator_of
+
     try:
         current = validator_of(url)
     except Exception:
@@ -200,6 +205,8 @@ class _Routes:
         if not cached:
             return None
         self.reporter.phase("unpack")
+        from .pipeline import download_and_extract
+
         try:
             streamed = download_and_extract(
                 str(cached),
@@ -249,6 +256,8 @@ class _Routes:
         this machine downloads it again."""
         self.reporter.phase("download")
         tee = _StoreTee(self.store if local_path(url) is None else None)
+        from .pipeline import download_and_extract
+
         try:
             streamed = download_and_extract(
                 url,

@@ -16,6 +16,13 @@ if TYPE_CHECKING:
 
 __all__ = ["mirrored_source", "remote_store_for"]
 
+# Read here, not in remote_store.py: an install without a remote store (most) does not
+# import that module (nor socket, nor the storage backends).
+ENV_REMOTE_STORE = "XBUILDENV_REMOTE_STORE"
+ENV_REMOTE_READ_ONLY = "XBUILDENV_REMOTE_STORE_READ_ONLY"
+ENV_REMOTE_WAIT = "XBUILDENV_REMOTE_STORE_WAIT"  # seconds to wait for another runner
+DEFAULT_WAIT = 60.0
+
 
 def _no_weaker(url: str, origin: str) -> bool:
     """An index's fallback URL may only be remote, and as strong as the archive's own."""
@@ -48,11 +55,11 @@ def mirrored_source(
 def remote_store_for(
     project: ProjectConfig, warn: Callable[[str], None] | None, upload: bool
 ) -> RemoteStore | None:
-    from .remote_store import DEFAULT_WAIT, ENV_REMOTE_WAIT, RemoteStore
-
     url, read_only = remote_store_setting(project)
     if url is None:
         return None
+    from .remote_store import RemoteStore
+
     wait = env_number(ENV_REMOTE_WAIT, DEFAULT_WAIT)
     return RemoteStore(url, upload=upload and not read_only, wait=wait, warn=warn)
 
@@ -62,7 +69,6 @@ def remote_store_setting(project: ProjectConfig) -> tuple[str | None, bool]:
     runner only reads it. One reading for archives and SDKs alike: an untrusted runner
     configured read-only in pyproject.toml must not upload an SDK either."""
     from ..errors import ConfigError
-    from .remote_store import ENV_REMOTE_READ_ONLY, ENV_REMOTE_STORE
 
     url = setting(project, ENV_REMOTE_STORE, "remote_store") or None
     raw = (setting(project, ENV_REMOTE_READ_ONLY, "remote_store_read_only") or "").strip()

@@ -24,15 +24,9 @@ from ..errors import ChecksumError, StreamAbortedError
 from ..net.fetch import Download, FetchSettings
 from ..settings.config import DEFAULT_MAX_UNPACKED
 from .archive import ExtractStats, extract_stream
-from .parallel_bz2 import ParallelBz2, worker_count
 from .reporter import NullReporter, Reporter
 from .request import InstallRequest
 from .streams import ChunkPipe, Producer, ReadAhead, open_decompressor, sniff
-
-# The decompressor releases the GIL for every block it works on and must win it back
-# each time; at the default 5 ms interval the busy tar thread makes it wait, and
-# decompression (the slowest stage) falls behind the network. The CLI sets this.
-FAST_SWITCH_INTERVAL = 0.0005
 
 
 @dataclass
@@ -72,7 +66,7 @@ def download_and_extract(
 
     The interpreter's thread switch interval is left alone: it is the whole process's,
     and two installs in threads would race on it. A program that owns its process
-    (the CLI) may shorten it; see :data:`FAST_SWITCH_INTERVAL`.
+    (the CLI) may shorten it; see :data:`xbuildenv.install.FAST_SWITCH_INTERVAL`.
     """
     stream = _Stream(
         url,
@@ -153,10 +147,13 @@ class _Stream:
         try:
             kind = sniff(self.pipe)  # before buffering: it waits for all the bytes it needs
             buffered = io.BufferedReader(self.pipe, 1 << 16)
-            workers = worker_count() if kind == "bz2" else 0
-            if workers:
-                ahead = ParallelBz2(buffered, workers)
-            elif kind != "tar":  # compressed: decompress ahead, in a thread of its own
+            if kind == "bz2":  # imported for bzip2 only: concurrent.futures, logging
+                from .parallel_bz2 import ParallelBz2, worker_count
+
+                workers = worker_count()
+                if workers:
+                    ahead = ParallelBz2(buffered, workers)
+            if ahead is None and kind != "tar":  # compressed: decompress ahead, in a thread
                 ahead = ReadAhead(open_decompressor(buffered, kind))
             reader = ahead.reader() if ahead is not None else buffered
             self.stats = extract_stream(reader, self.dest, self.max_unpacked, on_file)

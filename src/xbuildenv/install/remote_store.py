@@ -33,11 +33,8 @@ from ..checkpoints import checkpoint
 from ..errors import StorageError
 from ..net.storage import Storage, open_storage
 from ..redaction import redact
+from .origins import DEFAULT_WAIT
 
-ENV_REMOTE_STORE = "XBUILDENV_REMOTE_STORE"
-ENV_REMOTE_READ_ONLY = "XBUILDENV_REMOTE_STORE_READ_ONLY"
-ENV_REMOTE_WAIT = "XBUILDENV_REMOTE_STORE_WAIT"  # seconds to wait for another runner
-DEFAULT_WAIT = 60.0
 POLL = 0.25
 CLAIM_SETTLE = 0.3  # seconds between writing a claim and reading it back
 

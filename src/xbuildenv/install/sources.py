@@ -8,7 +8,8 @@ a release from an index.
 
 from __future__ import annotations
 
-from ..cache.layout import RootLayout, check_version_name, url_to_version
+from ..cache.layout import check_version_name, url_to_version
+from ..cache.root_layout import RootLayout
 from ..errors import InvalidVersionNameError, MetadataError, UsageError
 from ..index.releases import OFFICIAL_INDEXES, Release, channel_name
 from ..net.urls import remote_archive_problem

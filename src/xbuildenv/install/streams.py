@@ -203,7 +203,11 @@ def sniff(pipe: ChunkPipe) -> str:
     Reads from the raw pipe before any buffering, waiting for all six bytes (a
     ``BufferedReader.peek`` returns whatever one read gave, which may be one byte).
     """
-    head = pipe.head(6)
+    return kind_of(pipe.head(6))
+
+
+def kind_of(head: bytes) -> str:
+    """The compression of a stream from its first six bytes (see :func:`sniff`)."""
     if head.startswith(b"\x1f\x8b"):
         return "gz"
     if head.startswith(b"BZh"):

@@ -1,14 +1,14 @@
 """Switching and removing the versions of one root, under the locks installs take.
 
-Plain functions over a :class:`~xbuildenv.cache.layout.RootLayout`; the manager and the
+Plain functions over a :class:`~xbuildenv.cache.root_layout.RootLayout`; the manager and the
 drop-in API call them, so the locking rule (uninstall unlinks and renames under the link
 lock that ``use`` also takes) is written once.
 """
 
 from __future__ import annotations
 
-from ..cache.layout import RootLayout
 from ..cache.locks import link_lock, version_lock
+from ..cache.root_layout import RootLayout
 from ..errors import NotInstalledError
 from ..fs.files import remove_tree
 

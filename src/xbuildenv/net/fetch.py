@@ -20,7 +20,6 @@ be used offline.
 from __future__ import annotations
 
 import os
-import random
 import sys
 import time
 from collections.abc import Iterator
@@ -134,6 +133,8 @@ class _Budget:
                 f"GET {url} failed after {self.tries} attempt(s): {exc}",
                 "check your network connection, or try again later",
             ) from None
+        import random  # only when a request is retried
+
         time.sleep(self.wait * (0.75 + random.random() / 2))
         self.wait = min(self.wait * 2, self.settings.max_backoff)
 
@@ -206,12 +207,12 @@ class Download:
     validator: str | None = None
 
     def chunks(self) -> Iterator[bytes]:
-        import http.client  # lazily, like _open: read-only commands never need it
-
         path = local_path(self.url)
         if path is not None:
             yield from self._file_chunks(path)
             return
+        import http.client  # lazily, like _open: a local file or a read command needs none
+
         budget = _Budget(self.settings)
         resp = _with_retries(
             self.url, self.settings, lambda: _open(self.url, self.settings, {}), budget

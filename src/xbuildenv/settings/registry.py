@@ -83,7 +83,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("XBUILDENV_RETRY_DEADLINE", None, "seconds", "`300`", "net.fetch", "seconds spent retrying one request before giving up"),
     Setting("XBUILDENV_MAX_UNPACKED_BYTES", None, "number", "4 GiB", "manager", "refuse archives that unpack to more"),
     Setting("XBUILDENV_INDEX_MAX_AGE", "index_max_age", "seconds", "`86400`", "index.index_cache", "seconds a downloaded index is reused without asking the server"),
-    Setting("XBUILDENV_LINK_MODE", "link_mode", "choice", "`hardlink`", "manager", "`hardlink` or `copy`: how an already unpacked tree is shared between roots"),
+    Setting("XBUILDENV_LINK_MODE", "link_mode", "choice", "`hardlink`", "cache.treelink", "`hardlink` or `copy`: how an already unpacked tree is shared between roots"),
     Setting("XBUILDENV_STORE_LOCK_TIMEOUT", None, "seconds", "`300`", "install.installer", "seconds an install waits for another process downloading the same archive before going on without the store"),
     Setting("XBUILDENV_CACHE_DIR", None, "path", "the platform cache folder", "cache.store", "folder of the machine-wide store (archives, indexes, trees)"),
     Setting("XBUILDENV_INSTALLER", "installer", "choice", "`pip`", "tools.host_options", "`pip` or `uv` for `install-packages`"),
@@ -119,6 +119,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("NO_COLOR", None, "bool", "", "cli.output", "no colour in output", "external"),
     Setting("FORCE_COLOR", None, "bool", "", "cli.output", "colour even when output is not a terminal", "external"),
     Setting("CI", None, "bool", "", "cli.progress", "no progress bars", "external"),
+    Setting("COLUMNS", None, "number", "the terminal's width", "cli.options", "width `--help` text is wrapped to, as argparse reads it", "external"),
     # --- test hooks --------------------------------------------------------------------
     Setting("XBUILDENV_TEST_CHECKPOINTS", None, "text", "", "checkpoints", "fault-injection hook of the test suite (see Development)", "test"),
     Setting("XBUILDENV_PORTABLE", None, "text", "", "fs.platform", "`all`, or some of `exchange,reflink,proc,chmod,link,names`: Linux fast paths turned off so the macOS/Windows ways run (see Platforms; `pytest --portable`)", "test"),

@@ -8,9 +8,10 @@ so each tool sees the other's install).
 An SDK is about 1.5 GB, so it is built once per machine: into the SDK store
 (cache/sdk_store.py), keyed by version, emsdk revision, patch set and platform, and
 every root that needs the same key links it from there (cache/sdk_link.py) without
-cloning emsdk or running it. The first root builds it (tools/emsdk_build.py) in a
-private folder of the store and publishes it by one rename; a second root asking at
-the same time waits on the store's lock for that key and then links.
+cloning emsdk or running it. The first root builds it (tools/emsdk_obtain.py,
+tools/emsdk_build.py) in a private folder of the store and publishes it by one
+rename; a second root asking at the same time waits on the store's lock for that key
+and then links.
 
 Nothing half-done is ever marked installed:
 
@@ -33,7 +34,7 @@ import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
 from ..cache.layout import (
     EMSDK_KEY_MARKER,
@@ -41,17 +42,9 @@ from ..cache.layout import (
     EMSDK_PATCHES,
     EMSDK_STAGING_PREFIX,
     EMSDK_TRASH_PREFIX,
-    SDK_TREE,
 )
 from ..cache.sdk_link import link_sdk
-from ..cache.sdk_store import (
-    SdkKey,
-    SdkStore,
-    StoredSdk,
-    host_platform,
-    patch_set_digest,
-    root_sdk_key,
-)
+from ..cache.sdk_store import SdkStore, root_sdk_key
 from ..cache.treelink import LinkMode
 from ..checkpoints import checkpoint
 from ..errors import EmsdkError, UsageError
@@ -60,10 +53,12 @@ from ..fs.locks import FileLock
 from ..fs.paths import read_text_bounded
 from ..settings.config import ProjectConfig, setting
 from .build_config import emsdk_dir_for
-from .emsdk_build import Pin, build_sdk, resolve_pin
+from .emsdk_obtain import SdkSource, Source, obtained, wanted
 
 __all__ = [
     "EmsdkResult",
+    "SdkSource",
+    "Source",
     "activation_hint",
     "emsdk_url",
     "install_emscripten",
@@ -73,9 +68,6 @@ __all__ = [
 DEFAULT_EMSDK_URL = "https://github.com/emscripten-core/emsdk.git"
 ENV_EMSDK_URL = "XBUILDENV_EMSDK_URL"
 KEY_EMSDK_URL = "emsdk_url"  # in [tool.xbuildenv]
-
-
-Source = Literal["built", "store", "remote", "mirror"]
 
 
 @dataclass(frozen=True)
@@ -127,21 +119,6 @@ def activation_hint(emsdk: Path, shell: str = "bash") -> str:
     return f"source {quote(str(emsdk / 'emsdk_env.sh'), shell)}"
 
 
-class SdkSource(Protocol):
-    """Somewhere else packed SDKs come from (a remote store, a mirror): tried on a miss
-    before building, and told about each SDK this process built."""
-
-    name: Source
-
-    def fetch(
-        self, store: SdkStore, version: str, patches: str, platform: str, revision: str | None
-    ) -> StoredSdk | None: ...
-
-    def share(self, sdk: StoredSdk) -> None: ...
-
-    def release(self) -> None: ...
-
-
 def install_emscripten(
     pyodide_root: Path,
     version: str,
@@ -188,30 +165,9 @@ def install_emscripten(
             *home.glob(EMSDK_TRASH_PREFIX + "*"),
         ]:
             remove_tree(leftover)  # from a killed run; the lock says nobody uses them
-        patches = sorted((pyodide_root / EMSDK_PATCHES).glob("*.patch"))
-        digest = patch_set_digest(pyodide_root / EMSDK_PATCHES)
-        plat = host_platform()
-        pin = resolve_pin(url, version, env)
-        if pin is not None and pin.ref is None and warn is not None:
-            warn(f"emsdk at {url} has no tag {version}; using its default branch "
-                 f"(revision {pin.revision[:12]})")  # fmt: skip
-        family = SdkKey(version, pin.revision if pin else "0" * 40, digest, plat).family
-        with store.lock(family):
-            store.tidy()
-            sdk, source = _stored(store, version, digest, plat, pin, warn)
-            for other in sources if sdk is None else ():
-                sdk = other.fetch(store, version, digest, plat, pin.revision if pin else None)
-                if sdk is not None:
-                    source = other.name
-                    break
-            if sdk is None:
-                try:
-                    sdk = _build(store, url, version, pin, patches, digest, plat,
-                                 expected_version, env, on_line)  # fmt: skip
-                finally:
-                    for other in sources:
-                        other.release() if sdk is None else other.share(sdk)
-                source = "built"
+        want = wanted(version, pyodide_root / EMSDK_PATCHES, url, env, warn)
+        with obtained(store, want, env=env, sources=sources, warn=warn, on_line=on_line,
+                      expected_version=expected_version) as (sdk, source):  # fmt: skip
             staging = home / f"{EMSDK_STAGING_PREFIX}{os.urandom(4).hex()}"
             try:
                 link_sdk(sdk, staging, emsdk, link_mode)
@@ -224,59 +180,8 @@ def install_emscripten(
         checkpoint("sdk.key-marker")
         write_atomic(home / EMSDK_MARKER, version.encode())
         checkpoint("sdk.marker")
-    names = tuple(p.name for p in patches)
+    names = tuple(p.name for p in want.patches)
     return EmsdkResult(emsdk, version, "installed", names, sdk.key.name, sdk.key.revision, source)
-
-
-def _stored(
-    store: SdkStore,
-    version: str,
-    digest: str,
-    plat: str,
-    pin: Pin | None,
-    warn: Callable[[str], None] | None,
-) -> tuple[StoredSdk | None, Source]:
-    """The stored SDK to link, after the quick check; damaged ones are dropped."""
-    if pin is not None:
-        candidates = [SdkKey(version, pin.revision, digest, plat)]
-    else:  # emsdk's remote cannot be asked: any revision stored for this version will do
-        candidates = [s.key for s in store.family(version, digest, plat)]
-    for key in candidates:
-        sdk, damage = store.find(key)
-        if damage is not None:
-            if warn is not None:
-                warn(f"the stored Emscripten SDK {key.name} is damaged ({damage}); "
-                     "removed it, getting it again")  # fmt: skip
-            store.discard(key.name)
-        elif sdk is not None:
-            return sdk, "store"
-    return None, "store"
-
-
-def _build(
-    store: SdkStore,
-    url: str,
-    version: str,
-    pin: Pin | None,
-    patches: list[Path],
-    digest: str,
-    plat: str,
-    expected: str | None,
-    env: dict[str, str],
-    on_line: Callable[[str], None] | None,
-) -> StoredSdk:
-    build = store.new_build()
-    try:
-        tree = build / SDK_TREE
-        revision, _ = build_sdk(tree, url, version, pin, patches, expected, env, on_line)
-        key = SdkKey(version, revision, digest, plat)
-        meta = {"emsdk_url": url, "build_path": str(tree)}
-        if pin is not None:
-            meta["emsdk_ref"] = pin.ref or ""
-        return store.publish(build, key, meta)
-    finally:
-        if build.exists():
-            remove_tree(build)
 
 
 def _swap(home: Path, emsdk: Path, staging: Path) -> None:

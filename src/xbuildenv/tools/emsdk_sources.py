@@ -2,10 +2,10 @@
 
 Layout below the store's or mirror's location::
 
-    emsdk/<family>.json              {"packs": {<key>: <manifest digest>}}: what exists
-    emsdk/<key>-<digest16>.json      the SDK's manifest (cache/sdk_manifest.py)
-    emsdk/<key>-<digest16>.sig       HMAC-SHA256 of that manifest, hex (with a shared key)
-    emsdk/<key>-<digest16>.tar.zst   the pack (cache/sdk_pack.py)
+    packs/<family>.json              {"packs": {<key>: <manifest digest>}}: what exists
+    packs/<key>-<digest16>.json      the SDK's manifest (cache/sdk_manifest.py)
+    packs/<key>-<digest16>.sig       HMAC-SHA256 of that manifest, hex (with a shared key)
+    packs/<key>-<digest16>.tar.zst   the pack (cache/sdk_pack.py)
     pending/emsdk-<family>           "a runner is building this" (short-lived)
 
 Trust: a packed SDK has no checksum from a publisher, and a poisoned compiler would
@@ -33,14 +33,17 @@ from ..cache.layout import SDK_PACKS
 from ..cache.sdk_manifest import SdkManifest
 from ..cache.sdk_pack import ChunkStream, manifest_bytes, pack, unpack
 from ..cache.sdk_store import SdkKey, SdkStore, StoredSdk
+from ..checkpoints import checkpoint
 from ..errors import ArchiveError, StorageError
+from ..install.remote_store import CLAIM_SETTLE
 from ..net.storage import Storage, open_storage
 from ..settings.config import ProjectConfig, env_str
-from .emsdk import Source
+from .emsdk_obtain import Source
 
 ENV_REMOTE_STORE_KEY = "XBUILDENV_REMOTE_STORE_KEY"
 WAIT = 600.0  # seconds to wait for another runner's build of the same SDK
 POLL = 1.0
+CLAIM_ROUNDS = 3  # claims lost to other runners before building without one
 Warn = Callable[[str], None]
 
 
@@ -70,12 +73,20 @@ def pack_name(key: SdkKey, digest: str) -> str:
 class RemoteSdks:
     """Packed SDKs in one storage location (read, and written when ``upload``)."""
 
-    def __init__(self, url: str, name: Source, warn: Warn | None, *, upload: bool) -> None:
+    def __init__(
+        self,
+        url: str,
+        name: Source,
+        warn: Warn | None,
+        *,
+        upload: bool,
+        storage: Storage | None = None,
+    ) -> None:
         self.url = url
         self.name: Source = name
         self.upload = upload
         self._warn = warn
-        self._storage: Storage | None = None
+        self._storage = storage  # opened on first use when not given
         self.down = False
         self.claimed: str | None = None
 
@@ -97,21 +108,45 @@ class RemoteSdks:
         family = f"{version}-{patches[:12]}-{platform}"
         try:
             storage = self._open()
-            packs = self._packs(storage, family)
-            if not packs and self.upload and self._peer_building(storage, family):
-                packs = self._wait(storage, family)
-            for name, digest in packs.items():
-                if revision is not None and not name.startswith(f"{version}-{revision[:12]}-"):
-                    continue
-                sdk = self._fetch_one(storage, store, name, digest)
-                if sdk is not None:
-                    return sdk
-            if self.upload:
-                self._claim(storage, family)
+            tried: set[tuple[str, str]] = set()  # refused once: not downloaded again
+            for _ in range(CLAIM_ROUNDS):
+                packs = self._matching(storage, family, version, revision).items() - tried
+                if not packs and self.upload and self._peer_building(storage, family):
+                    self._wait(storage, family)
+                    packs = self._matching(storage, family, version, revision).items() - tried
+                for name, digest in sorted(packs):
+                    tried.add((name, digest))
+                    sdk = self._fetch_one(storage, store, name, digest)
+                    if sdk is not None:
+                        return sdk
+                if not self.upload or self._claim(storage, family):
+                    return None
+                # Another runner claimed it at the same moment: wait for its pack.
         except StorageError as exc:
             self._say(f"not usable ({exc.message}); building the SDK here")
             self.down = True
         return None
+
+    def has(self, version: str, patches: str, platform: str, revision: str | None) -> str | None:
+        """The name of a pack here for this SDK (any emsdk revision when ``revision`` is
+        None), without fetching it; None when there is none or the store is down."""
+        if self.down:
+            return None
+        family = f"{version}-{patches[:12]}-{platform}"
+        try:
+            packs = self._matching(self._open(), family, version, revision)
+        except StorageError as exc:
+            self._say(f"not usable ({exc.message})")
+            self.down = True
+            return None
+        return min(packs, default=None)
+
+    def _matching(
+        self, storage: Storage, family: str, version: str, revision: str | None
+    ) -> dict[str, str]:
+        """The packs of ``family`` of emsdk ``revision`` (None: of any revision)."""
+        prefix = f"{version}-{revision[:12]}-" if revision is not None else f"{version}-"
+        return {k: v for k, v in self._packs(storage, family).items() if k.startswith(prefix)}
 
     def _packs(self, storage: Storage, family: str) -> dict[str, str]:
         raw = storage.read_bytes(f"{SDK_PACKS}/{family}.json")
@@ -155,16 +190,33 @@ class RemoteSdks:
         except (ValueError, KeyError, TypeError):
             return False
 
-    def _wait(self, storage: Storage, family: str) -> dict[str, str]:
+    def _wait(self, storage: Storage, family: str) -> None:
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline and self._peer_building(storage, family):
             time.sleep(POLL)
-        return self._packs(storage, family)
 
-    def _claim(self, storage: Storage, family: str) -> None:
-        marker = {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}
+    def _claim(self, storage: Storage, family: str) -> bool:
+        """Say that this runner builds ``family``; False if another one does.
+
+        Runners that missed at the same moment all write the marker; after a short
+        pause each reads it back, and only the last writer (whose token is there)
+        builds and uploads. The others wait for its pack (as for archives:
+        install/remote_store.py).
+        """
+        token = os.urandom(8).hex()
+        marker = {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time(),
+                  "token": token}  # fmt: skip
+        checkpoint("sdk.claim")
         storage.put_bytes(f"pending/emsdk-{family}", json.dumps(marker).encode())
-        self.claimed = family
+        time.sleep(CLAIM_SETTLE)
+        raw = storage.read_bytes(f"pending/emsdk-{family}")
+        try:
+            ours = raw is not None and json.loads(raw).get("token") == token
+        except (ValueError, AttributeError):
+            ours = False
+        if ours:
+            self.claimed = family
+        return ours
 
     def release(self) -> None:
         """Drop this runner's claim (after a failed build: others need not wait)."""

@@ -1,0 +1,102 @@
+"""``cache verify`` checks the unpacked trees in the store (``<store>/trees/``) byte for
+byte, as after a CI cache restore: a damaged one is reported and dropped, an intact one
+kept, and the roots that linked either keep working.
+
+Real installs (the CLI as a subprocess) against a loopback server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+from helpers.archives import PY_FULL, default_files, index, make_tar, release, sha256
+from helpers.cli import run
+from helpers.servers import Server
+
+BLOB = "xbuildenv/pyodide-root/cpython/lib/part0/blob0.bin"
+
+
+def _files(version: str) -> dict[str, bytes]:
+    files = default_files(PY_FULL, version)
+    rng = random.Random(version)
+    for i in range(12):
+        files[f"xbuildenv/pyodide-root/cpython/lib/part{i % 3}/blob{i}.bin"] = rng.randbytes(
+            8 << 10
+        )
+    return files
+
+
+def _install(env: dict[str, str], meta: str, version: str, root: Path) -> str:
+    r = run("install", version, "--metadata", meta, "--json", "--path", str(root), env=env)
+    assert r.code == 0, r.err
+    return str(json.loads(r.out)["route"])
+
+
+def _damage(tree: Path, how: str) -> str:
+    """Damage the store tree; return what ``cache verify`` must say about it."""
+    blob = tree / BLOB
+    if how == "bit flip":  # same size and mtime: only the bytes tell
+        info = blob.stat()
+        data = bytearray(blob.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        os.chmod(blob, 0o644)
+        blob.write_bytes(bytes(data))
+        os.chmod(blob, info.st_mode)
+        os.utime(blob, ns=(info.st_atime_ns, info.st_mtime_ns))
+        return f"{BLOB} changed"
+    if how == "added file":
+        (blob.parent / "extra.bin").write_bytes(b"not in the archive")
+        return f"{BLOB.rpartition('/')[0]}/extra.bin was added"
+    if how == "removed file":
+        blob.unlink()
+        return f"{BLOB} is missing"
+    blob.unlink()  # replaced by a symlink to a file of the same tree
+    blob.symlink_to("blob3.bin")
+    return f"{BLOB} was replaced by a symlink"
+
+
+@pytest.mark.parametrize("how", ["bit flip", "added file", "removed file", "symlink"])
+def test_cache_verify_drops_a_damaged_tree_and_keeps_the_intact_one(
+    server: Server, env: dict[str, str], tmp_path: Path, how: str
+) -> None:
+    shas = {}
+    releases = []
+    for version in ("0.29.4", "0.29.5"):
+        body = make_tar(_files(version))
+        shas[version] = sha256(body)
+        url = server.add(f"/xbuildenv-{version}.tar.gz", body)
+        releases.append(release(version, url, PY_FULL, sha256=shas[version]))
+    meta = server.add("/index.json", index(*releases))
+    assert _install(env, meta, "0.29.4", tmp_path / "a") == "network"
+    assert _install(env, meta, "0.29.4", tmp_path / "b") == "linked"
+    assert _install(env, meta, "0.29.5", tmp_path / "c") == "network"
+    trees = Path(run("cache", "dir", env=env).out.strip()) / "xbuildenv-store" / "trees"
+    damaged, intact = trees / shas["0.29.4"], trees / shas["0.29.5"]
+    said = _damage(damaged, how)
+
+    r = run("cache", "verify", env=env)
+    assert r.code == 0, r.err
+    assert f"dropped tree {shas['0.29.4']}: {said}" in r.err, r.err
+    assert shas["0.29.5"] not in r.err and "1 dropped" in r.err, r.err
+    assert not damaged.exists() and intact.is_dir()
+    again = json.loads(run("cache", "verify", "--json", env=env).out)
+    assert again["dropped"] == 0
+    assert [c["name"] for c in again["checked"] if c["kind"] == "tree"] == [shas["0.29.5"]]
+
+    # The roots that linked the dropped tree still have their files and still work.
+    for root in (tmp_path / "a", tmp_path / "b"):
+        r = run("version", "--path", str(root), env=env)
+        assert r.code == 0 and r.out.strip() == "0.29.4", (r.out, r.err)
+        assert (root / "0.29.4" / BLOB).is_file()
+        if how != "bit flip":  # a hard link shares the flipped bytes; the rest are intact
+            assert (root / "0.29.4" / BLOB).read_bytes() == _files("0.29.4")[BLOB]
+    # The next root unpacks from the stored archive and publishes a good tree again.
+    assert _install(env, meta, "0.29.4", tmp_path / "d") == "store"
+    assert (tmp_path / "d" / "0.29.4" / BLOB).read_bytes() == _files("0.29.4")[BLOB]
+    assert _install(env, meta, "0.29.5", tmp_path / "e") == "linked"
+    final = json.loads(run("cache", "verify", "--json", env=env).out)
+    assert final["dropped"] == 0 and sum(c["kind"] == "tree" for c in final["checked"]) == 2
