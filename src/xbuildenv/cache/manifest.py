@@ -57,15 +57,18 @@ class Manifest:
         self.links = links
         self.stamps = stamps or {}
 
-    def write(self, folder: Path) -> None:
+    def dump(self) -> bytes:
         data: dict[str, object] = {"version": 1, "files": self.files, "links": self.links}
         if self.stamps:
             data["stamps"] = self.stamps
-        path = folder / MANIFEST
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
         # json.dumps, not json.dump: only the former uses the C encoder (a tree's
         # manifest is written at every link).
-        text = json.dumps(data, separators=(",", ":")).encode()
+        return json.dumps(data, separators=(",", ":")).encode()
+
+    def write(self, folder: Path) -> None:
+        path = folder / MANIFEST
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        text = self.dump()
         with os.fdopen(os.open(path, flags, 0o444), "wb") as fh:
             fh.write(text)
 
