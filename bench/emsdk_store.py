@@ -14,6 +14,12 @@ a prebuilt Emscripten cache). Figures, medians over ``--repeat`` runs:
   over the store and both roots counts each hard-linked inode once);
 * a second machine through a remote store folder (download, verify, unpack, publish,
   link) against ``curl | zstd -d | tar x`` of the same pack over loopback HTTP.
+
+Each figure also gives the CPU seconds it took (this process and its children) and the
+load average before the second root: the machine may be shared. Creating a file or a
+folder (an inode) dominates both the second root and the second machine; on a busy ext4
+it costs from 0.1 to over 1 ms, so compare figures of one run, taken a moment apart.
+``--mb`` up to 1500 (the 1.5 GB of a real SDK; ``--files 30000``) needs ~5 GB free.
 """
 
 # The lambdas below run at once, inside the loop that binds their variables.
@@ -25,6 +31,7 @@ import argparse
 import functools
 import http.server
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -69,10 +76,21 @@ def du(*paths: Path) -> int:
     return int(out.stdout.strip().splitlines()[-1].split()[0])
 
 
+CPU: list[float] = []  # CPU seconds of the last timed() call, this process and children
+
+
 def timed(fn: object) -> float:
     start = time.perf_counter()
+    before = _cpu()
     fn()  # type: ignore[operator]
+    CPU.append(_cpu() - before)
     return time.perf_counter() - start
+
+
+def _cpu() -> float:
+    mine = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return mine.ru_utime + mine.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main() -> int:
@@ -83,6 +101,8 @@ def main() -> int:
     opts = ap.parse_args()
     env = {**os.environ, "FAKE_EMSDK_FILES": str(opts.files), "FAKE_EMSDK_MB": str(opts.mb)}
     first, second, machine, curl = [], [], [], []
+    cpu: dict[str, list[float]] = {"second": [], "machine": [], "curl": []}
+    loads = []
     extra_disk, pack_bytes = [], 0
     for _ in range(opts.repeat):
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp_name:
@@ -101,13 +121,16 @@ def main() -> int:
             first.append(t)
             share.share(store_a.all()[0])  # what a build with a remote store uploads
             before = du(store_a.path, tmp / "a")
+            loads.append(os.getloadavg()[0])
             second.append(timed(lambda: install(root_b, store_a, [])))
+            cpu["second"].append(CPU[-1])
             after = du(store_a.path, tmp / "a", tmp / "b")
             extra_disk.append((after - before) / before)
             # a second machine: its own store, the remote store only
             fetch = RemoteSdks(str(remote), "remote", None, upload=False)
             root_c = pyodide_root(tmp / "c")
             machine.append(timed(lambda: install(root_c, SdkStore(tmp / "store-c"), [fetch])))
+            cpu["machine"].append(CPU[-1])
             (pack,) = (remote / "packs").glob("*.tar.zst")
             pack_bytes = pack.stat().st_size
             handler = functools.partial(
@@ -120,20 +143,23 @@ def main() -> int:
             link = f"http://127.0.0.1:{server.server_address[1]}/{pack.name}"
             cmd = f"curl -s {link} | zstd -d -q | tar x -C {out}"
             curl.append(timed(lambda: subprocess.run(cmd, shell=True, check=True)))
+            cpu["curl"].append(CPU[-1])
             server.shutdown()
             server.server_close()
             shutil.rmtree(out)
 
-    def med(xs: list[float]) -> str:
-        return f"{statistics.median(xs):.2f} s"
+    def med(xs: list[float], what: str = "") -> str:
+        used = f" (cpu {statistics.median(cpu[what]):.2f} s)" if what else ""
+        return f"{statistics.median(xs):.2f} s{used}"
 
-    print(f"stand-in SDK: {opts.files} files, {opts.mb:.0f} MB; {opts.repeat} runs, medians")
+    print(f"stand-in SDK: {opts.files} files, {opts.mb:.0f} MB; {opts.repeat} runs, medians; "
+          f"load before the second root {statistics.median(loads):.1f}")  # fmt: skip
     print(f"first install (clone, emsdk, publish, link):  {med(first)}")
-    print(f"second root, same machine (check + link):     {med(second)}, "
+    print(f"second root, same machine (check + link):     {med(second, 'second')}, "
           f"extra disk {statistics.median(extra_disk) * 100:.2f} %")  # fmt: skip
-    print(f"second machine via the remote store:          {med(machine)} "
+    print(f"second machine via the remote store:          {med(machine, 'machine')} "
           f"({pack_bytes / 1e6:.1f} MB pack)")  # fmt: skip
-    print(f"curl | zstd -d | tar x of the same pack:      {med(curl)}")
+    print(f"curl | zstd -d | tar x of the same pack:      {med(curl, 'curl')}")
     return 0
 
 

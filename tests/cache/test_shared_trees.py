@@ -173,23 +173,34 @@ def test_a_publisher_killed_leaves_no_tree_that_passes_as_complete(
     assert _tree_problems(tmp_path / "c" / VERSION, published.files) == []
 
 
+def _flip_keeping_mtime(blob: Path) -> None:
+    """A bit flip that keeps size and mtime: silent disk corruption, as only the bytes
+    tell (found by ``cache verify``, and by a link against a manifest without stamps)."""
+    info = blob.stat()
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    os.chmod(blob, 0o644)
+    blob.write_bytes(bytes(data))
+    os.chmod(blob, info.st_mode)
+    os.utime(blob, ns=(info.st_atime_ns, info.st_mtime_ns))
+
+
 def _damage(tree: Path, how: str) -> None:
     blob = tree / "xbuildenv/pyodide-root/cpython/lib/part0/blob0.bin"
-    if how == "bit flip":  # same size, same mtime: only the bytes tell
-        info = blob.stat()
-        data = bytearray(blob.read_bytes())
-        data[len(data) // 2] ^= 0x01
-        os.chmod(blob, 0o644)
-        blob.write_bytes(bytes(data))
-        os.chmod(blob, info.st_mode)
-        os.utime(blob, ns=(info.st_atime_ns, info.st_mtime_ns))
+    if how == "old manifest, bit flip":
+        manifest = tree / ".xbuildenv-manifest.json"
+        data = json.loads(manifest.read_bytes())
+        del data["stamps"]  # as an older version wrote it: every file is hashed
+        os.chmod(manifest, 0o644)
+        manifest.write_text(json.dumps(data))
+        _flip_keeping_mtime(blob)
     elif how == "missing file":
         blob.unlink()
     else:
         (blob.parent / "extra.bin").write_bytes(b"not in the archive")
 
 
-@pytest.mark.parametrize("how", ["bit flip", "missing file", "extra file"])
+@pytest.mark.parametrize("how", ["old manifest, bit flip", "missing file", "extra file"])
 def test_a_damaged_store_tree_is_not_linked_but_published_again(
     server: Server, published: Published, env: dict[str, str], tmp_path: Path, how: str
 ) -> None:
@@ -204,6 +215,36 @@ def test_a_damaged_store_tree_is_not_linked_but_published_again(
     assert _inode(tree) != damaged  # a new tree took the damaged one's place
     assert _install(published, env, tmp_path / "c")["route"] == "linked"
     assert _tree_problems(tmp_path / "c" / VERSION, published.files) == []
+    assert server.hits[ARCHIVE] == 1
+
+
+def test_a_write_in_place_from_a_root_is_caught_at_the_next_link_without_hashing(
+    server: Server, published: Published, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A build in root A (as root: modes do not stop it) rewrites a shared file in place,
+    same size: the store's tree is the same inode, so the next root must not link it.
+    Caught by the file's mtime alone (the manifest's stamps), and the tree is published
+    again from the stored archive."""
+    first = tmp_path / "a"
+    _install(published, env, first)
+    _install(published, env, tmp_path / "b")  # linked: a root that shares the inodes
+    name = "xbuildenv/pyodide-root/cpython/lib/part0/blob0.bin"
+    tree = _store(env) / "trees" / published.sha
+    manifest = json.loads((tree / ".xbuildenv-manifest.json").read_bytes())
+    assert name in manifest["stamps"]  # the quick check is what runs
+    shared = tmp_path / "b" / VERSION / name
+    assert _inode(shared) == _inode(tree / name)
+    os.chmod(shared, 0o644)
+    with shared.open("r+b") as fh:  # in place: same inode, same size
+        fh.seek(100)
+        fh.write(b"\x00evil\x00")
+    damaged = _inode(tree)
+    third = _install(published, env, tmp_path / "c")
+    assert third["route"] == "store", third  # not linked: unpacked from the stored archive
+    assert _tree_problems(tmp_path / "c" / VERSION, published.files) == []
+    assert _inode(tree) != damaged  # published again
+    assert _install(published, env, tmp_path / "d")["route"] == "linked"
+    assert _tree_problems(tmp_path / "d" / VERSION, published.files) == []
     assert server.hits[ARCHIVE] == 1
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,37 @@ def test_cache_verify_drops_a_damaged_tree_and_keeps_the_intact_one(
     assert _install(env, meta, "0.29.5", tmp_path / "e") == "linked"
     final = json.loads(run("cache", "verify", "--json", env=env).out)
     assert final["dropped"] == 0 and sum(c["kind"] == "tree" for c in final["checked"]) == 2
+
+
+def test_cache_verify_restamps_a_restored_tree_so_links_read_no_bytes(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A tree restored from a CI cache has new inodes and mtimes: links would hash every
+    file until it is published again. After ``cache verify`` found every byte matching,
+    the manifest holds the files' identities as they are now; a file written while it
+    was hashed would be left out (see trees.restamp_tree)."""
+    body = make_tar(_files("0.29.4"))
+    url = server.add("/xbuildenv-0.29.4.tar.gz", body)
+    meta = server.add("/index.json", index(release("0.29.4", url, PY_FULL, sha256=sha256(body))))
+    assert _install(env, meta, "0.29.4", tmp_path / "a") == "network"
+    tree = Path(run("cache", "dir", env=env).out.strip()) / "xbuildenv-store/trees" / sha256(body)
+    restored = tree.with_name("restored")
+    shutil.copytree(tree, restored)  # what a CI cache restore gives: new inodes
+    shutil.rmtree(tree)
+    restored.rename(tree)
+    manifest = tree / ".xbuildenv-manifest.json"
+
+    def stale() -> list[str]:
+        stamps = json.loads(manifest.read_bytes()).get("stamps", {})
+        return [
+            rel
+            for rel in json.loads(manifest.read_bytes())["files"]
+            if (tree / rel).is_file()
+            and stamps.get(rel) != [(tree / rel).stat().st_ino, (tree / rel).stat().st_mtime_ns]
+        ]
+
+    assert stale()  # copied: the recorded identities no longer hold
+    r = run("cache", "verify", env=env)
+    assert r.code == 0 and "dropped" not in r.err.replace("0 dropped", ""), r.err
+    assert stale() == []
+    assert _install(env, meta, "0.29.4", tmp_path / "b") == "linked"

@@ -5,7 +5,8 @@ bench/emsdk_store.py). It appends each call to ``$FAKE_EMSDK_LOG`` (so tests cou
 emsdk runs) and, for ``install V``, writes into the current folder (the clone) what a
 real ``emsdk install`` leaves: ``upstream/bin`` with a large ``clang`` and symlinks to
 it (``clang++ -> clang``), executables, ``node``, ``upstream/emscripten`` with sources,
-and a prebuilt Emscripten cache (``upstream/emscripten/cache/sysroot``, ``sanity.txt``).
+and a prebuilt Emscripten cache (``upstream/emscripten/cache/sysroot`` with libraries
+and headers, ``sanity.txt``, ``cache.lock``, ``sysroot_install.stamp``, ``crt1.o``).
 ``activate`` writes ``.emscripten`` naming the SDK's absolute folder, as emsdk does.
 
 Size: ``$FAKE_EMSDK_FILES`` files (default 300) and ``$FAKE_EMSDK_MB`` MB (default 3).
@@ -21,7 +22,9 @@ import sys
 def _blob(seed: str, size: int) -> bytes:
     # Half random, half text-like: compresses about 2:1, as binaries and sources do.
     rng = random.Random(hashlib.sha256(seed.encode()).digest())
-    half = rng.randbytes(size // 2)
+    # In pieces: randbytes takes at most 2**31 bits at once (a 1.5 GB stand-in's clang)
+    step = 1 << 26
+    half = b"".join(rng.randbytes(min(step, size // 2 - i)) for i in range(0, size // 2, step))
     return (half + b"int f(void) { return 0; }\n" * (size // 52 + 1))[:size]
 
 
@@ -48,7 +51,12 @@ def install(version: str) -> None:
     _write(f"{em}/emscripten-version.txt", f"{version}\n".encode())
     _write(f"{em}/emcc", b'#!/bin/sh\nexec python3 "$0.py" "$@"\n', 0o755)
     _write(f"{em}/cache/sanity.txt", f"{version}|/fake/llvm\n".encode())
-    rest = max(files - 12, 1)
+    # What emcc and embuilder rewrite in place in a real cache (see cache/sdk_manifest.py)
+    _write(f"{em}/cache/cache.lock", b"")
+    _write(f"{em}/cache/sysroot_install.stamp", b"x")
+    _write(f"{em}/cache/sysroot/include/emscripten/version.h", b"#define __EMSCRIPTEN_MAJOR__ 4\n")
+    _write(f"{em}/cache/sysroot/lib/wasm32-emscripten/crt1.o", _blob("crt1" + version, 2048))
+    rest = max(files - 16, 1)
     per = max((total - big) // rest, 1)
     for i in range(rest):
         size = per + i % 97

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -103,7 +104,7 @@ def test_second_root_links_without_emsdk(
     assert clang_a.stat().st_ino == clang_b.stat().st_ino
     assert os.readlink(eb / "upstream/bin/clang++") == "clang"
     assert os.access(clang_b, os.X_OK)
-    # private: the Emscripten cache and the config are each root's own
+    # private: what builds write in place in the Emscripten cache, and the config
     for rel in ("upstream/emscripten/cache/sanity.txt", ".emscripten"):
         assert (ea / rel).stat().st_ino != (eb / rel).stat().st_ino
     assert str(eb) in (eb / ".emscripten").read_text()
@@ -113,9 +114,11 @@ def test_second_root_links_without_emsdk(
     before_store = tree(sdk / "emsdk")
     with open(ea / "upstream/emscripten/cache/sanity.txt", "r+b") as fh:
         fh.write(b"REWRITTEN")
+    # a library rebuilt as emscripten does it: the old archive deleted, a new one written
+    # (an in-place write into a shared library is the quick check's to catch: see below)
     lib = next((ea / "upstream/emscripten/cache/sysroot/lib").rglob("*.a"))
-    with open(lib, "r+b") as fh:
-        fh.write(b"rebuilt")
+    lib.unlink()
+    lib.write_bytes(b"rebuilt")
     with open(ea / ".emscripten", "a") as fh:
         fh.write("CACHE = '/elsewhere'\n")
     (ea / "upstream/emscripten/cache/ports").mkdir()
@@ -200,3 +203,66 @@ def test_four_roots_at_once_run_emsdk_once(
         assert json.loads((h / ".xbuildenv-sdk.json").read_text())["version"] == "4.0.9"
     inodes = {(h / "emsdk/upstream/bin/clang").stat().st_ino for h in homes}
     assert len(inodes) == 1
+
+
+def _as_a_build_in(emsdk: Path, scratch: Path) -> None:
+    """What emcc and embuilder do to a root's SDK (emscripten's tools/cache.py, shared.py,
+    system_libs.py, ports: the list in cache/sdk_manifest.py): each write in place, and
+    a library rebuild. Run as whoever runs the tests: as root, modes stop nothing."""
+    cache = emsdk / "upstream/emscripten/cache"
+    # the cache lock: filelock opens it O_RDWR | O_CREAT | O_TRUNC
+    fd = os.open(cache / "cache.lock", os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    # sanity.txt: open("w") after a config change
+    with open(cache / "sanity.txt", "w") as fh:
+        fh.write("4.0.9|/another/llvm\n")
+    # the headers installed again over the old ones (shutil.copy), version.h, the stamp
+    fresh = scratch / "fresh.h"
+    fresh.write_bytes(b"/* installed again */\n")
+    header = next((cache / "sysroot/include").rglob("h*.h"))
+    shutil.copy(fresh, header)
+    with open(cache / "sysroot/include/emscripten/version.h", "w") as fh:
+        fh.write("#define __EMSCRIPTEN_MAJOR__ 5\n")
+    with open(cache / "sysroot_install.stamp", "w") as fh:
+        fh.write("y")
+    # a one-object library copied over the old one (create_lib: shutil.copyfile)
+    shutil.copyfile(fresh, cache / "sysroot/lib/wasm32-emscripten/crt1.o")
+    # a library rebuilt (create_lib_emar): the old archive deleted, then `emar cr`
+    lib = next((cache / "sysroot/lib").rglob("lib*.a"))
+    lib.unlink()
+    lib.write_bytes(b"!<arch>\nrebuilt\n")
+    # ninja files appended to in the build folder
+    (cache / "build").mkdir(exist_ok=True)
+    with open(cache / "build/build.ninja", "a") as fh:
+        fh.write("subninja libc/build.ninja\n")
+    # the config emsdk activate wrote, rewritten in place
+    with open(emsdk / ".emscripten", "r+") as fh:
+        fh.write("#")
+
+
+def test_every_write_emscripten_makes_in_one_root_leaves_the_other_and_the_store_alone(
+    server: Server, env: dict[str, str], tmp_path: Path, home: Path, emsdk_repo: str
+) -> None:
+    """The prebuilt libraries are shared (emscripten only deletes and creates them);
+    every file it writes in place is each root's own, so root B and the store stay
+    byte for byte as they were, and a third root still links without emsdk."""
+    env, log, (a, b) = setup(server, env, tmp_path, emsdk_repo)
+    emscripten(env, a)
+    emscripten(env, b)
+    (sdk,) = store_sdks(home)
+    ea, eb = a / "emsdk", b / "emsdk"
+    libs = sorted((eb / "upstream/emscripten/cache/sysroot/lib").rglob("lib*.a"))
+    assert libs and all(
+        p.stat().st_ino == (sdk / "emsdk" / p.relative_to(eb)).stat().st_ino for p in libs
+    )  # shared with the store: no private copy of the prebuilt libraries
+    before_b = tree(eb)
+    before_store = tree(sdk / "emsdk")
+    _as_a_build_in(ea, tmp_path)
+    assert tree(ea) != before_b  # the writes did land, in root A
+    assert tree(eb) == before_b
+    assert tree(sdk / "emsdk") == before_store
+    env3, _, (c,) = setup(server, env, tmp_path / "more", emsdk_repo, roots=1)
+    emscripten({**env3, "FAKE_EMSDK_LOG": str(log)}, c)
+    assert len(calls(log)) == 2  # the store passed its check: linked, no emsdk run
+    assert tree(c / "emsdk").keys() == before_b.keys()

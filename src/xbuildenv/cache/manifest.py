@@ -9,10 +9,18 @@ another root's tree only when that tree matches it file for file: same names, sa
 sizes, same bytes. Anything else (a file changed, missing or added, no manifest) and
 the install unpacks from the store instead.
 
-Why sha256 and not size + mtime: mtime is settable by anyone who can write the file
-(``touch -r``), and an append that keeps the size is easy. Reading the tree costs
-about what reading the archive would, but no decompression and no writing: see
-``bench/manifest_check.py`` for figures.
+The store's tree (cache/trees.py) also records each file's identity when it was
+published (``stamps``: inode and mtime_ns), so linking it reads no bytes: a file is
+taken as unchanged when it is still a regular file with the published size, inode and
+mtime. The trust decision: any write into a file, in place or appended, by anyone
+(root too), sets its mtime, and a replaced file has a new inode, so every change a
+build or a user makes is caught at the next link; what is not caught is a change that
+also puts the old mtime back on purpose (``touch -r``: whoever can do that can write
+the store anyway) and silent disk corruption, which ``xbuildenv cache verify`` finds by
+hashing every byte. A file whose identity differs but whose bytes still match (a tree
+restored from a CI cache has new inodes) is hashed, and linked when it matches; a
+manifest without stamps (written by an older version) means hashing every file, as
+before. ``bench/manifest_check.py`` measures the full check.
 """
 
 from __future__ import annotations
@@ -29,20 +37,40 @@ _MAX_MANIFEST = 64 << 20
 _CHUNK = 1 << 20
 
 
+# [st_ino, st_mtime_ns] of a published file, as JSON gives it back. Read without
+# checking its shape: anything else compares unequal, and the file is then hashed.
+Stamp = list[int]
+
+
 class Manifest:
     """Files ``{relative name: (size, sha256)}`` and symlinks ``{name: target}``,
-    names relative to the version folder (``xbuildenv/...``)."""
+    names relative to the version folder (``xbuildenv/...``); ``stamps`` are the
+    files' identities in the store's tree (empty elsewhere, and in old manifests)."""
 
-    def __init__(self, files: dict[str, tuple[int, str]], links: dict[str, str]) -> None:
+    def __init__(
+        self,
+        files: dict[str, tuple[int, str]],
+        links: dict[str, str],
+        stamps: dict[str, Stamp] | None = None,
+    ) -> None:
         self.files = files
         self.links = links
+        self.stamps = stamps or {}
+
+    def dump(self) -> bytes:
+        data: dict[str, object] = {"version": 1, "files": self.files, "links": self.links}
+        if self.stamps:
+            data["stamps"] = self.stamps
+        # json.dumps, not json.dump: only the former uses the C encoder (a tree's
+        # manifest is written at every link).
+        return json.dumps(data, separators=(",", ":")).encode()
 
     def write(self, folder: Path) -> None:
-        data = {"version": 1, "files": self.files, "links": self.links}
         path = folder / MANIFEST
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        with os.fdopen(os.open(path, flags, 0o444), "w") as fh:
-            json.dump(data, fh, separators=(",", ":"))
+        text = self.dump()
+        with os.fdopen(os.open(path, flags, 0o444), "wb") as fh:
+            fh.write(text)
 
     @classmethod
     def read(cls, folder: Path) -> Manifest | None:
@@ -50,24 +78,26 @@ class Manifest:
         try:
             data = json.loads(read_bounded(folder / MANIFEST, _MAX_MANIFEST))
             files = {
-                str(k): (int(v[0]), str(v[1]))
+                k: (int(v[0]), str(v[1]))
                 for k, v in data["files"].items()
-                if isinstance(v, list) and len(v) == 2
+                if type(v) is list and len(v) == 2
             }
-            links = {str(k): str(v) for k, v in data["links"].items()}
+            links = {k: str(v) for k, v in data["links"].items()}
+            stamps = data.get("stamps", {})
+            if not isinstance(stamps, dict):
+                stamps = {}
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return None
-        return cls(files, links)
+        return cls(files, links, stamps)
 
     def without(self, prefixes: tuple[str, ...]) -> Manifest:
         """The manifest less the private folders (never shared, never checked)."""
 
-        def keep(name: str) -> bool:
-            return not any(name == p or name.startswith(p + "/") for p in prefixes)
-
+        exact, under = set(prefixes), tuple(p + "/" for p in prefixes)
         return Manifest(
-            {k: v for k, v in self.files.items() if keep(k)},
-            {k: v for k, v in self.links.items() if keep(k)},
+            {k: v for k, v in self.files.items() if k not in exact and not k.startswith(under)},
+            {k: v for k, v in self.links.items() if k not in exact and not k.startswith(under)},
+            {k: v for k, v in self.stamps.items() if k not in exact and not k.startswith(under)},
         )
 
 

@@ -9,8 +9,9 @@ is caught by one ``lstat`` per file (:func:`quick_check`). Hashing every byte
 (:func:`full_check`) is left to ``cache verify`` (e.g. right after a CI cache restore,
 where inodes and mtimes are new anyway) and to unpacking a pack from elsewhere.
 
-Private paths (:func:`is_private`) are the parts of an SDK that builds write: every
-root gets its own copy of them, never a link.
+Private paths (:func:`is_private`) are the parts of an SDK that builds write in place:
+every root gets its own copy of them, never a link. What builds only create or delete
+(the prebuilt libraries of the Emscripten cache) is shared like the rest.
 """
 
 from __future__ import annotations
@@ -27,24 +28,53 @@ from .manifest import file_digest
 
 _MAX_MANIFEST = 256 << 20
 
-# What Emscripten and emsdk write after the install, relative to the emsdk folder:
-# - upstream/emscripten/cache: the Emscripten cache (tools/cache.py). emcc and
-#   embuilder create libraries, ports, symbol lists, build folders and lock files in
-#   it, and rewrite some files in place (sanity.txt on every version/config change,
-#   the system headers when the sysroot is installed again).
-# - .emscripten at the top: the config emsdk activate writes (tools/config.py reads it
-#   through EM_CONFIG); .emscripten_sanity* and .emscripten.old beside it from emsdk.
-# - upstream/emscripten/.emscripten*: the config Emscripten generates next to itself
-#   when none is found (tools/config.py, embedded mode).
-_PRIVATE_DIRS = ("upstream/emscripten/cache",)
+# What Emscripten and emsdk write after the install, relative to the emsdk folder. Read
+# from emscripten's tools/cache.py, tools/config.py, tools/shared.py, tools/system_libs.py,
+# tools/ports/__init__.py, tools/emscripten.py and embuilder.py (main, August 2026).
+#
+# Written IN PLACE (the same inode opened for writing: private to each root):
+# - upstream/emscripten/cache/cache.lock, and the per-file locks of the symbol-list cache
+#   (<cache>/<kind>.lock, <cache>/<kind>/<name>.lock): filelock opens them O_RDWR|O_CREAT|
+#   O_TRUNC;
+# - cache/sanity.txt: check_sanity() writes it with open("w") (after clearing the cache
+#   when the config or version changed);
+# - cache/sysroot/include/**, sysroot/share/**, sysroot/bin/*, sysroot/lib/pkgconfig/*.pc,
+#   sysroot/lib/<arch>/libc++.modules.json: install_system_headers() copies them over the
+#   existing files (shutil.copy) when sysroot_install.stamp is missing (`embuilder build
+#   sysroot --force`), and ports install headers and .pc files the same way
+#   (shutil.copyfile, Ports.write_file);
+# - cache/sysroot/include/emscripten/version.h and cache/sysroot_install.stamp
+#   (write_file);
+# - cache/sysroot/lib/**/*.o and *.bc: a one-object library is copied over the old one
+#   (create_lib: shutil.copyfile);
+# - cache/build/**: ninja files appended to (ensure_target_in_ninja_file) and rewritten;
+#   object files rebuilt by clang and ninja;
+# - .emscripten at the top (emsdk activate; tools/config.py reads it through EM_CONFIG or
+#   two levels above emcc), .emscripten_sanity* and .emscripten.old beside it, and
+#   upstream/emscripten/.emscripten* (the config emcc --generate-config writes next to it).
+# Only ever CREATED (a new inode) or DELETED, never opened for writing while they exist:
+# - cache/sysroot/lib/**/*.a, the system and port libraries: create_lib_emar() deletes
+#   the old archive before `emar cr` writes a new one, and erase_lib()/cache.erase()
+#   only delete;
+# - cache/ports/<name>/ (unpacked into <name>.tmp and renamed), ports/<name>.zip (the old
+#   one deleted first), symbol_lists/<hash> (written only when missing, pruned by
+#   deletion): not shared all the same, as a prebuilt cache does not hold them and the
+#   rule is kept to what is known to be safe.
+# So the .a libraries under cache/sysroot/lib are shared (hard links: read-only, and a
+# rebuild replaces the root's own name, never the shared inode); everything else in the
+# cache and the configs is a private copy in each root.
+_CACHE = "upstream/emscripten/cache"
+_SHARED_IN_CACHE = "upstream/emscripten/cache/sysroot/lib/"
+_SHARED_SUFFIX = ".a"
 _PRIVATE_PREFIX = ".emscripten"
 _PRIVATE_FOLDERS_OF_CONFIG = ("", "upstream/emscripten")
 
 
 def is_private(rel: str) -> bool:
-    """Whether ``rel`` (relative to the emsdk folder) is written by builds."""
-    if any(rel == d or rel.startswith(d + "/") for d in _PRIVATE_DIRS):
-        return True
+    """Whether ``rel`` (relative to the emsdk folder) may be written in place by a build:
+    such files are copied into each root, never linked (see the list above)."""
+    if rel == _CACHE or rel.startswith(_CACHE + "/"):
+        return not (rel.startswith(_SHARED_IN_CACHE) and rel.endswith(_SHARED_SUFFIX))
     folder, _, name = rel.rpartition("/")
     return folder in _PRIVATE_FOLDERS_OF_CONFIG and name.startswith(_PRIVATE_PREFIX)
 
@@ -81,23 +111,27 @@ class SdkManifest:
 
     @classmethod
     def load(cls, raw: bytes) -> SdkManifest | None:
+        # Plain type checks, no generator per entry: 30,000 entries are read at each link.
         try:
             data = json.loads(raw)
-            files = {str(k): list(v) for k, v in data["files"].items()}
+            files = data["files"]
+            if type(files) is not dict:
+                return None
             for v in files.values():
-                if (
-                    len(v) != 5
-                    or not isinstance(v[1], str)
-                    or not all(isinstance(v[i], int) for i in (0, 2, 3, 4))
-                ):
+                if type(v) is not list or len(v) != 5:
+                    return None
+                size, sha, mode, ino, mtime = v
+                if type(sha) is not str or not (
+                    type(size) is int and type(mode) is int and type(ino) is int
+                    and type(mtime) is int
+                ):  # fmt: skip
                     return None
             links = {str(k): str(v) for k, v in data["links"].items()}
             dirs = {str(k): int(v) for k, v in data["dirs"].items()}
             meta = {str(k): str(v) for k, v in data["meta"].items()}
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return None
-        names = [*files, *links, *dirs]
-        if any(_unsafe(n) for n in names):
+        if any(map(_unsafe, files)) or any(map(_unsafe, links)) or any(map(_unsafe, dirs)):
             return None  # a manifest is data: it never names anything outside the tree
         return cls(files, links, dirs, meta)
 
@@ -110,8 +144,12 @@ class SdkManifest:
 
 
 def _unsafe(rel: str) -> bool:
-    parts = rel.split("/")
-    return rel.startswith("/") or "\0" in rel or any(p in ("", ".", "..") for p in parts)
+    """Absolute, empty, or with an empty, ``.`` or ``..`` part (string tests: no split)."""
+    wrapped = f"/{rel}/"
+    return (
+        rel.startswith("/") or "\0" in rel or "//" in wrapped or "/./" in wrapped
+        or "/../" in wrapped
+    )  # fmt: skip
 
 
 def scan(top: Path, meta: dict[str, str]) -> SdkManifest:
@@ -148,31 +186,34 @@ def restamp(top: Path, manifest: SdkManifest) -> None:
 def quick_check(top: Path, manifest: SdkManifest) -> str | None:
     """Why the tree at ``top`` differs from ``manifest`` (None: it matches), from names
     and ``lstat`` alone: what is missing, added, replaced, resized or rewritten."""
+    files, links, dirs = manifest.files, manifest.links, manifest.dirs
     seen_files = 0
     seen_other = 0
-    base = str(top)
-    for dirpath, dirnames, filenames in os.walk(base):
-        rel_dir = os.path.relpath(dirpath, base)
-        prefix = "" if rel_dir == "." else rel_dir.replace(os.sep, "/") + "/"
-        keep = []
-        for name in [*dirnames, *filenames]:
-            rel = prefix + name
-            path = os.path.join(dirpath, name)
+    pending = [("", str(top))]
+    while pending:  # one scandir per folder, one lstat per entry
+        prefix, folder = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError:
+            return f"{prefix or 'the tree'} vanished"
+        for entry in entries:
+            rel = prefix + entry.name
             try:
-                info = os.lstat(path)
+                info = entry.stat(follow_symlinks=False)
             except OSError:
                 return f"{rel} vanished"
             if stat.S_ISLNK(info.st_mode):
-                if manifest.links.get(rel) != os.readlink(path):
+                if links.get(rel) != os.readlink(entry.path):
                     return f"symlink {rel} was added or changed"
                 seen_other += 1
             elif stat.S_ISDIR(info.st_mode):
-                if rel not in manifest.dirs:
+                if rel not in dirs:
                     return f"folder {rel} was added"
                 seen_other += 1
-                keep.append(name)
+                pending.append((rel + "/", entry.path))
             else:
-                want = manifest.files.get(rel)
+                want = files.get(rel)
                 if want is None or not stat.S_ISREG(info.st_mode):
                     return f"{rel} was added"
                 if info.st_size != want[0]:
@@ -182,8 +223,7 @@ def quick_check(top: Path, manifest: SdkManifest) -> str | None:
                 if info.st_mtime_ns != want[4]:
                     return f"{rel} was modified"
                 seen_files += 1
-        dirnames[:] = keep
-    if seen_files != len(manifest.files) or seen_other != len(manifest.links) + len(manifest.dirs):
+    if seen_files != len(files) or seen_other != len(links) + len(dirs):
         return "files are missing"
     return None
 

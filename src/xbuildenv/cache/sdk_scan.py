@@ -19,7 +19,7 @@ from .cleanup import remove_stored_tree
 from .sdk_manifest import full_check, restamp
 from .sdk_store import SdkKey, SdkStore
 from .store import ArchiveStore
-from .trees import TreeStore, tree_problem
+from .trees import TreeStore, identities, restamp_tree, tree_problem
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,10 @@ def verify_all(archives: ArchiveStore, sdks: SdkStore) -> list[Checked]:
                 archives.discard(entry.name) if len(entry.name) == 64 else None
             out.append(Checked("archive", entry.name, problem, problem is not None))
     for tree in TreeStore(archives.path).entries():
+        before = identities(tree)
         problem = tree_problem(tree)
+        if problem is None:
+            restamp_tree(tree, before)  # so that links read no byte of it again
         # Under the archive's store lock (not while an install publishes it anew).
         dropped = problem is not None and remove_stored_tree(tree.path)
         out.append(Checked("tree", tree.sha256, problem, dropped))

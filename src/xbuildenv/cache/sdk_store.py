@@ -180,20 +180,25 @@ class SdkStore:
         key: SdkKey,
         meta: dict[str, str],
         verified: SdkManifest | None = None,
+        *,
+        stamped: bool = False,
     ) -> StoredSdk:
         """Record the finished SDK in ``build/emsdk`` and move it into place as ``key``.
 
         Reads every file once (the manifest's sha256s), unless ``verified`` is the
         manifest every file was already checked against while it was written (an
-        unpacked pack); files become read-only.
+        unpacked pack); files become read-only. ``stamped``: the writer of the files
+        made them read-only and recorded their identities in ``verified`` already.
         """
         if verified is None:
             manifest = scan(build / SDK_TREE, {**meta, **key.to_json()})
         else:
             manifest = verified
-            restamp(build / SDK_TREE, manifest)
+            if not stamped:
+                restamp(build / SDK_TREE, manifest)
         checkpoint("sdk.scanned")
-        _read_only(build / SDK_TREE, manifest)
+        if not stamped:
+            _read_only(build / SDK_TREE, manifest)
         (build / SDK_MANIFEST).write_bytes(manifest.dump())
         checkpoint("sdk.manifest")
         final = self.sdks / key.name

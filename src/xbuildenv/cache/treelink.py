@@ -9,7 +9,11 @@ linked, so one root cannot change another's environment through them.
 
 Mode bits do not stop root, so the source tree is checked file by file against the
 manifest written when it was unpacked (:mod:`xbuildenv.cache.manifest`);
-a tree that differs in any way is not linked.
+a tree that differs in any way is not linked. The check of the store's tree reads no
+bytes: each file must still be a regular file inside the tree (never followed through a
+symlink) with the size, inode and mtime recorded when the tree was published (see the
+trust decision in cache/manifest.py); only a file whose identity changed, or a tree
+whose manifest has no identities, is hashed.
 
 Modes: ``hardlink`` (default: a reflink where the filesystem has them, else a hard
 link, else a copy per file, e.g. across filesystems) and ``copy`` (a reflink where
@@ -101,13 +105,22 @@ def _mismatch(source: Path, what: str) -> TreeMismatchError:
     return TreeMismatchError(f"{source} does not match its manifest ({what})")
 
 
-def link_tree(source: Path, dest: Path, mode: LinkMode = "hardlink", *, check: bool = True) -> int:
+def link_tree(
+    source: Path,
+    dest: Path,
+    mode: LinkMode = "hardlink",
+    *,
+    check: bool = True,
+    stamp: bool = False,
+) -> int:
     """Recreate ``source/xbuildenv`` under ``dest`` sharing file contents; return files.
 
-    Every file is checked against ``source``'s manifest (size and sha256, taken on
-    what landed in ``dest``) and the tree must hold exactly the manifest's names;
-    :class:`TreeMismatchError` otherwise (the caller then unpacks from the store).
-    ``dest`` gets the manifest too, so the next root can link from it in turn.
+    Every file is checked against ``source``'s manifest and the tree must hold exactly
+    the manifest's names; :class:`TreeMismatchError` otherwise (the caller then unpacks
+    from the store). A file whose size, inode and mtime are the ones the manifest
+    stamped is taken as is; any other is hashed where it landed in ``dest``.
+    ``dest`` gets the manifest too (without stamps, unless ``stamp``: then with the
+    identities of the files as they are in ``dest``, for the store's tree).
     ``check=False`` skips reading the bytes, for a tree this process has just
     unpacked and hashed itself (publishing it: see cache/trees.py); names and sizes
     are still checked.
@@ -116,6 +129,8 @@ def link_tree(source: Path, dest: Path, mode: LinkMode = "hardlink", *, check: b
     if found is None:
         raise _mismatch(source, "no manifest")
     expected = found.without(PRIVATE)
+    stamps = expected.stamps
+    made: dict[str, list[int]] = {}
     share = _Sharer(mode)
     base = str(source)
     count = 0
@@ -150,14 +165,22 @@ def link_tree(source: Path, dest: Path, mode: LinkMode = "hardlink", *, check: b
                 dst = os.path.join(out_dir, entry.name)
                 checkpoint("treelink.file")
                 share(entry.path, dst, info.st_mode)
-                # Hashed where it landed: for a hard link that is the shared inode
-                # itself, for a copy or reflink the bytes this root actually got.
-                if check and file_digest(dst) != want:
+                # Unchanged since it was published (see cache/manifest.py: any write
+                # sets the mtime); else hashed where it landed: for a hard link that is
+                # the shared inode itself, for a copy or reflink the bytes this root got.
+                if (
+                    check
+                    and stamps.get(key) != [info.st_ino, info.st_mtime_ns]
+                    and file_digest(dst) != want
+                ):
                     raise _mismatch(source, f"{key} changed")
+                if stamp:
+                    landed = os.lstat(dst)
+                    made[key] = [landed.st_ino, landed.st_mtime_ns]
                 count += 1
     if count != len(expected.files) or seen_links != set(expected.links):
         raise _mismatch(source, "files are missing")
-    expected.write(dest)
+    Manifest(expected.files, expected.links, made).write(dest)
     return count
 
 

@@ -11,10 +11,11 @@ a publisher killed half-way leaves only a staging folder, which :meth:`TreeStore
 removes once its process is gone.
 
 Every other root on the same file system links from it (see
-:func:`~xbuildenv.cache.treelink.link_tree`: every file checked against the manifest
-as it lands); a tree that fails the check is never linked, and the next install that
-unpacks the archive publishes a good one in its place. Roots on another file system
-cannot link: they unpack from the stored archive, as before.
+:func:`~xbuildenv.cache.treelink.link_tree`: every file checked against the identity
+the manifest recorded at publish time, without reading its bytes); a tree that fails
+the check is never linked, and the next install that unpacks the archive publishes a
+good one in its place. Roots on another file system cannot link: they unpack from the
+stored archive, as before.
 
 The store tree is a root-independent name for the inodes every root shares: deleting
 every root keeps it (and the next root still links), and ``gc`` removes a tree only
@@ -33,8 +34,8 @@ from pathlib import Path
 
 from ..checkpoints import checkpoint
 from ..errors import TreeMismatchError
-from ..fs.files import exchange, remove_tree
-from ..fs.paths import make_real_dir, real_dir
+from ..fs.files import exchange, remove_tree, write_atomic
+from ..fs.paths import chmod_here, make_real_dir, real_dir
 from .layout import ARCHIVE_TOP, MANIFEST, STAGING_PREFIX, STORE_TREES, TRASH_PREFIX
 from .manifest import Manifest, file_digest
 from .store import pid_alive
@@ -117,7 +118,7 @@ class TreeStore:
             checkpoint("trees.staging")
             # The same walk as linking into a root, the manifest written last; the
             # bytes were hashed as they were unpacked, a moment ago, by this process.
-            link_tree(staging, temp, mode, check=False)
+            link_tree(staging, temp, mode, check=False, stamp=True)
             checkpoint("trees.staged")
             self._put(temp, key)
             temp = None
@@ -194,6 +195,41 @@ class TreeStore:
                 remove_tree(Path(entry.path))
                 removed.append(Path(entry.path))
         return removed
+
+
+def identities(tree: StoredTree) -> dict[str, list[int]]:
+    """The current [inode, mtime_ns] of each file the tree's manifest names."""
+    found = Manifest.read(tree.path)
+    out: dict[str, list[int]] = {}
+    for rel in found.without(PRIVATE).files if found is not None else ():
+        try:
+            info = os.lstat(tree.path / rel)
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode):
+            out[rel] = [info.st_ino, info.st_mtime_ns]
+    return out
+
+
+def restamp_tree(tree: StoredTree, before: dict[str, list[int]]) -> None:
+    """Record the files' identities in the tree's manifest after :func:`tree_problem`
+    found every byte matching (a tree restored from a CI cache has new inodes: without
+    this every link would hash the files again). ``before`` is :func:`identities` taken
+    before the bytes were read: a file whose identity changed meanwhile (a write while
+    it was hashed) is left unstamped, so it is hashed at the next link."""
+    found = Manifest.read(tree.path)
+    if found is None:
+        return
+    now = identities(tree)
+    stamps = {rel: ident for rel, ident in now.items() if before.get(rel) == ident}
+    if stamps == found.stamps:
+        return
+    path = tree.path / MANIFEST
+    try:
+        write_atomic(path, Manifest(found.files, found.links, stamps).dump())
+        chmod_here(path, 0o444)
+    except OSError:
+        pass  # a read-only store: links hash the files, as before
 
 
 def tree_problem(tree: StoredTree) -> str | None:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from ..cache.layout import SDK_PACKS
 from ..cache.sdk_manifest import SdkManifest
-from ..cache.sdk_pack import manifest_bytes, pack, unpack
+from ..cache.sdk_pack import ChunkStream, manifest_bytes, pack, unpack
 from ..cache.sdk_store import SdkKey, SdkStore, StoredSdk
 from ..checkpoints import checkpoint
 from ..errors import ArchiveError, StorageError
@@ -173,15 +173,15 @@ class RemoteSdks:
                 self._say(f"{key.name} has no valid signature ({ENV_REMOTE_STORE_KEY}); "
                           "building it here instead")  # fmt: skip
                 return None
-        with tempfile.TemporaryFile() as tmp:
-            for chunk in storage.chunks(f"{pack_name(key, digest)}.tar.zst"):
-                tmp.write(chunk)
-            tmp.seek(0)
-            try:
-                return unpack(store, tmp, manifest)
-            except (ArchiveError, OSError, ValueError) as exc:
-                self._say(f"the pack of {key.name} was refused ({exc}); building it here")
-                return None
+        # Streamed: decompressed, checked and written into the store as it arrives
+        stream = ChunkStream(storage.chunks(f"{pack_name(key, digest)}.tar.zst"))
+        try:
+            return unpack(store, stream, manifest)
+        except (ArchiveError, OSError, ValueError) as exc:
+            self._say(f"the pack of {key.name} was refused ({exc}); building it here")
+            return None
+        finally:
+            stream.close()
 
     def _peer_building(self, storage: Storage, family: str) -> bool:
         raw = storage.read_bytes(f"pending/emsdk-{family}")
