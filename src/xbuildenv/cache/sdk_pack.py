@@ -27,6 +27,7 @@ from typing import IO, Protocol
 from ..checkpoints import checkpoint
 from ..errors import ArchiveError
 from ..fs.files import remove_tree
+from ..fs.paths import set_mode_of_new_file
 from .layout import SDK_MANIFEST, SDK_TREE
 from .sdk_manifest import SdkManifest
 from .sdk_store import SdkKey, SdkStore, StoredSdk
@@ -200,7 +201,7 @@ class _Unpacker:
                 digest.update(block)
                 _write_all(fd, block)
                 left -= len(block)
-            os.fchmod(fd, mode)
+            set_mode_of_new_file(fd, self.out + rel, mode)
             info = os.fstat(fd)
         finally:
             os.close(fd)
@@ -262,7 +263,7 @@ class _Writers:
                 fd = os.open(path, _CREATE, 0o600)
                 try:
                     _write_all(fd, data)
-                    os.fchmod(fd, mode)
+                    set_mode_of_new_file(fd, path, mode)
                     info = os.fstat(fd)
                 finally:
                     os.close(fd)

@@ -21,6 +21,7 @@ import errno
 import ntpath
 import os
 import stat
+import sys
 from pathlib import Path
 
 from ..errors import PathEscapeError
@@ -168,3 +169,16 @@ def make_real_dir(path: Path) -> Path:
     if not real_dir(path):
         raise OSError(errno.ENOTDIR, "is a symlink or not a folder; refusing to use it", str(path))
     return path
+
+
+def set_mode_of_new_file(fd: int, path: str, mode: int) -> None:
+    """Set the mode of a file this process has just created and holds open as ``fd``.
+
+    Through the descriptor where the platform has ``fchmod`` (not Windows before Python
+    3.13): nothing can be swapped in under the name between creating and chmod. On
+    Windows by name, where a mode is only the read-only flag.
+    """
+    if sys.platform != "win32":
+        os.fchmod(fd, mode)
+    else:  # pragma: no cover - exercised on Windows only
+        os.chmod(path, mode)
