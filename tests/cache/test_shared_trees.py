@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from helpers.archives import PY_FULL, default_files, index, make_tar, release, sha256
 from helpers.cli import run
+from helpers.faults import flip_a_bit_keeping_mtime
 from helpers.servers import Server
 
 VERSION = "0.29.4"
@@ -173,18 +174,6 @@ def test_a_publisher_killed_leaves_no_tree_that_passes_as_complete(
     assert _tree_problems(tmp_path / "c" / VERSION, published.files) == []
 
 
-def _flip_keeping_mtime(blob: Path) -> None:
-    """A bit flip that keeps size and mtime: silent disk corruption, as only the bytes
-    tell (found by ``cache verify``, and by a link against a manifest without stamps)."""
-    info = blob.stat()
-    data = bytearray(blob.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    os.chmod(blob, 0o644)
-    blob.write_bytes(bytes(data))
-    os.chmod(blob, info.st_mode)
-    os.utime(blob, ns=(info.st_atime_ns, info.st_mtime_ns))
-
-
 def _damage(tree: Path, how: str) -> None:
     blob = tree / "xbuildenv/pyodide-root/cpython/lib/part0/blob0.bin"
     if how == "old manifest, bit flip":
@@ -193,7 +182,7 @@ def _damage(tree: Path, how: str) -> None:
         del data["stamps"]  # as an older version wrote it: every file is hashed
         os.chmod(manifest, 0o644)
         manifest.write_text(json.dumps(data))
-        _flip_keeping_mtime(blob)
+        flip_a_bit_keeping_mtime(blob)
     elif how == "missing file":
         blob.unlink()
     else:

@@ -8,7 +8,6 @@ Real installs (the CLI as a subprocess) against a loopback server.
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 from helpers.archives import PY_FULL, default_files, index, make_tar, release, sha256
 from helpers.cli import run
+from helpers.faults import flip_a_bit_keeping_mtime
 from helpers.servers import Server
 
 BLOB = "xbuildenv/pyodide-root/cpython/lib/part0/blob0.bin"
@@ -41,13 +41,7 @@ def _damage(tree: Path, how: str) -> str:
     """Damage the store tree; return what ``cache verify`` must say about it."""
     blob = tree / BLOB
     if how == "bit flip":  # same size and mtime: only the bytes tell
-        info = blob.stat()
-        data = bytearray(blob.read_bytes())
-        data[len(data) // 2] ^= 0x01
-        os.chmod(blob, 0o644)
-        blob.write_bytes(bytes(data))
-        os.chmod(blob, info.st_mode)
-        os.utime(blob, ns=(info.st_atime_ns, info.st_mtime_ns))
+        flip_a_bit_keeping_mtime(blob)
         return f"{BLOB} changed"
     if how == "added file":
         (blob.parent / "extra.bin").write_bytes(b"not in the archive")

@@ -422,3 +422,15 @@ def _index(releases: dict[str, Any]) -> bytes:
     import json
 
     return json.dumps({"releases": releases}).encode()
+
+
+def flip_a_bit_keeping_mtime(blob: Path) -> None:
+    """A bit flip that keeps size, mode and mtime: silent disk corruption, which only the
+    bytes tell (``cache verify`` finds it; a link checks identities, not bytes)."""
+    info = blob.stat()
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    os.chmod(blob, 0o644)
+    blob.write_bytes(bytes(data))
+    os.chmod(blob, info.st_mode)
+    os.utime(blob, ns=(info.st_atime_ns, info.st_mtime_ns))
