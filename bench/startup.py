@@ -6,7 +6,8 @@
 Each revision is checked out into its own folder under ``--work`` and installed into its
 own venv (not editable, as users get it). The runs of all revisions are interleaved, so a
 noisy neighbour slows every revision alike; the table gives the median and min-max of
-``xbuildenv version`` and ``xbuildenv versions`` per revision and the ratio to the first.
+``xbuildenv version`` and ``xbuildenv versions`` per revision and the ratio to the first,
+in wall time and in CPU time (user + system of the process).
 The root holds one installed-looking version so that ``version`` has something to print.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -48,6 +50,13 @@ def prepare(rev: str, work: Path) -> Path:
     return script
 
 
+def _children_cpu() -> float:
+    # user + system seconds of the finished children: steadier than wall time on a
+    # shared machine, where a neighbour's load stretches wall time but not CPU time
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def fake_root(work: Path) -> Path:
     root = work / "root"
     version = root / "0.29.4"
@@ -77,9 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYODIDE", "XBUILDENV"))}
     env["HOME"] = str(args.work)
     samples: dict[tuple[str, str], list[float]] = {}
+    cpus: dict[tuple[str, str], list[float]] = {}
     for _ in range(args.runs):
         for command in ("version", "versions"):
             for rev, script in scripts.items():
+                cpu = _children_cpu()
                 start = time.perf_counter()
                 subprocess.run(
                     [str(script), command, "--path", str(root)],
@@ -89,16 +100,23 @@ def main(argv: list[str] | None = None) -> int:
                     stdout=subprocess.DEVNULL,
                 )
                 samples.setdefault((rev, command), []).append(time.perf_counter() - start)
+                cpus.setdefault((rev, command), []).append(_children_cpu() - cpu)
     first = revs[0]
-    print(f"{'command':10} {'revision':12} {'median':>8} {'min-max':>15} {'ratio':>6}")
+    print(
+        f"{'command':10} {'revision':12} {'median':>8} {'min-max':>15} {'ratio':>6} "
+        f"{'cpu':>8} {'ratio':>6}"
+    )
     for command in ("version", "versions"):
         base = statistics.median(samples[(first, command)])
+        base_cpu = statistics.median(cpus[(first, command)])
         for rev in revs:
             s = samples[(rev, command)]
             med = statistics.median(s)
+            cpu = statistics.median(cpus[(rev, command)])
             print(
                 f"{command:10} {rev:12} {med * 1000:6.1f}ms "
-                f"{min(s) * 1000:6.1f}-{max(s) * 1000:5.1f}ms {med / base:6.3f}"
+                f"{min(s) * 1000:6.1f}-{max(s) * 1000:5.1f}ms {med / base:6.3f} "
+                f"{cpu * 1000:6.1f}ms {cpu / base_cpu:6.3f}"
             )
     print(f"{args.runs} runs per cell, interleaved; Python {sys.version.split()[0]}")
     return 0
