@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 from helpers.archives import PY_FULL, default_files, make_tar, release, sha256
-from helpers.auth import AuthServer, files_holding, run_on_a_terminal
-from helpers.cli import Result, clean_env, run
+from helpers.auth import AuthServer, files_holding
+from helpers.cli import Result, clean_env, run, run_on_terminal
 
 ORIGIN_PW = "Orig1nS3cret"
 MIRROR_PW = "M1rrorS3cret"
@@ -125,7 +125,7 @@ def test_no_secret_in_any_output_or_file(
     ok("-v", "install", "--url", signed, "--json")
     origin.add("/pub/tty.tar.gz", _archive("0.25.0"))
     tty_url = origin.url("/pub/tty.tar.gz", userinfo=f"alice:{ORIGIN_PW}")
-    code, terminal = run_on_a_terminal(["-v", "install", "--url", tty_url], env)
+    code, terminal = run_on_terminal(["-v", "install", "--url", tty_url], env, stdout_too=True)
     assert code == 0, terminal
     assert "downloading [" in terminal  # the progress bar was drawn
     ok("versions")

@@ -193,38 +193,6 @@ def files_holding(folder: Path, secret: str) -> list[str]:
     return found
 
 
-def run_on_a_terminal(
-    args: list[str], env: dict[str, str], timeout: float = 120
-) -> tuple[int, str]:
-    """Run the CLI with stdout and stderr on a pseudo-terminal (so progress bars are
-    drawn, as a person would see them); its exit code and everything it wrote."""
-    import pty
-    import subprocess
-    import sys
-
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "xbuildenv", *args],
-        env={k: v for k, v in env.items() if k != "CI"},
-        stdin=subprocess.DEVNULL,
-        stdout=follower,
-        stderr=follower,
-    )
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(leader)
-    code = proc.wait(timeout=timeout)
-    return code, b"".join(chunks).decode(errors="replace")
-
-
 # --- nginx with auth_basic ------------------------------------------------------------
 NGINX_USER = "alice"
 NGINX_PASSWORD = "Ngx-Pa55-4f2c"

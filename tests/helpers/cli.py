@@ -168,14 +168,18 @@ def pip_env(env: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def run_on_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
-    """Run the CLI with stderr on a pseudo-terminal; return exit code and what it drew."""
+def run_on_terminal(
+    args: list[str], env: dict[str, str], *, stdout_too: bool = False, timeout: float = 120
+) -> tuple[int, str]:
+    """Run the CLI with stderr (and, with ``stdout_too``, stdout) on a pseudo-terminal, so
+    progress bars are drawn as a person would see them; return the exit code and what
+    it drew."""
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "xbuildenv", *args],
         env=env,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
+        stdout=follower if stdout_too else subprocess.DEVNULL,
         stderr=follower,
     )
     os.close(follower)
@@ -189,7 +193,7 @@ def run_on_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
             break
         chunks.append(data)
     os.close(leader)
-    return proc.wait(timeout=120), b"".join(chunks).decode(errors="replace")
+    return proc.wait(timeout=timeout), b"".join(chunks).decode(errors="replace")
 
 
 def copy_root(template: Path, dest: Path) -> None:
