@@ -14,10 +14,10 @@ import base64
 import os
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
 
+from helpers.servers import QuietHandler, serve_in_thread
 from helpers.services import Nginx
 
 
@@ -49,12 +49,7 @@ class AuthServer:
         self._lock = threading.Lock()
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 owner._serve(self, body=True)
 
@@ -67,10 +62,7 @@ class AuthServer:
             def do_DELETE(self) -> None:
                 owner._delete(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        self.httpd = serve_in_thread(Handler)
 
     @property
     def port(self) -> int:
