@@ -205,7 +205,7 @@ COMMANDS = {
                 ),
                 o.Command(
                     "verify",
-                    "hash every stored archive and Emscripten SDK; drop the damaged ones",
+                    "hash every stored archive, unpacked tree and SDK; drop the damaged ones",
                     ("xbuildenv cache verify", "xbuildenv cache verify --json"),
                     shared=("json", *_V),
                     handler=cmd_cache_verify,
