@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from helpers import in_process
 from helpers.archives import fixture_files, make_tar, sha256
 from helpers.servers import Server
 
@@ -70,6 +71,21 @@ def run(
     python: str | None = None,
     timeout: float = 120,
 ) -> Result:
+    """``xbuildenv ARGS`` as a user runs it: in this process where nothing a process
+    alone has is in play (``helpers.in_process``), else as a real process."""
+    if python is None and not in_process.needs_a_process(args, env):
+        return Result(*in_process.run_in_process(args, env, cwd, timeout))
+    return run_process(*args, env=env, cwd=cwd, python=python, timeout=timeout)
+
+
+def run_process(
+    *args: str,
+    env: dict[str, str],
+    cwd: Path | None = None,
+    python: str | None = None,
+    timeout: float = 120,
+) -> Result:
+    """``xbuildenv ARGS`` in a process of its own, always."""
     proc = subprocess.run(
         [python or sys.executable, "-m", "xbuildenv", *args],
         env=env,
