@@ -18,8 +18,8 @@ here instead, with what a process would have of its own set up and put back arou
 What only a process can show runs as one (:func:`needs_a_process`): fault injection
 through checkpoints (they signal the process), ``xbuildenv run`` (it execs), commands
 started from other threads (the environment and fds are the process's), another
-interpreter or interpreter settings (``PYTHONPATH``), and everything when ``XBUILDENV_TESTS_PROCESSES=1`` is set: the whole
-suite passes both ways.
+interpreter or interpreter settings (``PYTHONPATH``), and everything when
+``XBUILDENV_TESTS_PROCESSES=1`` is set: the whole suite passes both ways.
 """
 
 from __future__ import annotations
