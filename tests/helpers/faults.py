@@ -390,6 +390,8 @@ class Arena:
 
     def cli(self, *args: str, timeout: float = 60, **env: str) -> Result:
         self.give_away()
+        if not self.prefix:  # as ourselves: helpers.cli.run decides where it runs
+            return run(*args, env={**self.env, **env}, cwd=self.base, timeout=timeout)
         proc = subprocess.run(
             [*self.prefix, sys.executable, "-m", "xbuildenv", *args],
             env={**self.env, **env},
