@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 from helpers.archives import PY_FULL, big_files, make_tar, release, sha256
-from helpers.cli import clean_env, copy_root, snapshot
+from helpers.cli import clean_env, copy_root, run, snapshot
 from helpers.faults import FAULT_STATS, half_published_problems, leftovers, root_problems
 from helpers.servers import Server
 
@@ -218,9 +218,9 @@ def _run_case(sc: Scenario, at: int, sig: str, deliver: bool = True) -> list[str
         if snapshot(root / "1.0.0") != old:
             problems.append("the version installed before changed")
     # The next command repairs and tidies.
-    again = _install(env, root, *sc.args)
-    if again.returncode != 0:
-        problems.append(f"next install failed: {again.stderr.strip()}")
+    again = run("install", *sc.args, "--path", str(root), "-q", env=env)  # no fault: in process
+    if again.code != 0:
+        problems.append(f"next install failed: {again.err.strip()}")
     if leftovers(root, store):
         problems.append(f"next install left {leftovers(root, store)}")
     problems += root_problems(root, sc.files)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from helpers.archives import PY_FULL, big_files, make_tar, release, sha256
-from helpers.cli import clean_env
+from helpers.cli import clean_env, run
 from helpers.faults import FAULT_STATS
 from helpers.servers import Server
 from helpers.services import MotoS3
@@ -38,21 +38,13 @@ def _serve(server: Server, versions: list[str], path: str) -> str:
 
 
 def _sync(env: dict[str, str], dest: str, meta: str, spec: str | None = None) -> int:
-    if spec is not None:
-        env = {**env, "XBUILDENV_TEST_CHECKPOINTS": spec}
+    """``mirror sync``; with a checkpoint ``spec``, as a process that the spec stops."""
+    args = ("mirror", "sync", dest, "--metadata", meta, "--prune", "-q")
+    if spec is None:
+        return run(*args, env=env).code
+    env = {**env, "XBUILDENV_TEST_CHECKPOINTS": spec}
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "xbuildenv",
-            "mirror",
-            "sync",
-            dest,
-            "--metadata",
-            meta,
-            "--prune",
-            "-q",
-        ],
+        [sys.executable, "-m", "xbuildenv", *args],
         env=env,
         capture_output=True,
         text=True,
