@@ -248,3 +248,12 @@ def test_api_default_path_matches_cli(
     env[rule_env] = str(tmp_path / "configured")
     assert default_xbuildenv_path() == tmp_path / "configured"
     assert Path(root_json(env, cwd=tmp_path)["root"]) == tmp_path / "configured"
+
+
+@pytest.mark.parametrize("name", ["", "1.0\x000", "../1.0", "1.0\n2.0"])
+def test_version_names_that_cannot_be_folders_are_refused(name: str) -> None:
+    from xbuildenv.cache.layout import check_version_name
+    from xbuildenv.errors import XBuildEnvError
+
+    with pytest.raises(XBuildEnvError):
+        check_version_name(name)

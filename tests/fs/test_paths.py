@@ -80,3 +80,20 @@ def test_real_dir_and_make_real_dir(tmp_path: Path) -> None:
     assert make_real_dir(tmp_path / "new/deep") == tmp_path / "new/deep"
     with pytest.raises(OSError):
         make_real_dir(tmp_path / "l")
+
+
+@pytest.mark.parametrize(
+    ("raw", "off"),
+    [
+        ("", set()),
+        ("no", set()),
+        ("ALL", "every"),
+        (" 1 ", "every"),
+        ("exchange, link,", {"exchange", "link"}),
+    ],
+)
+def test_the_portable_switch(raw: str, off: object) -> None:
+    from xbuildenv.fs.platform import ENV_PORTABLE, FAST_PATHS, forced_portable
+
+    want = set(FAST_PATHS) if off == "every" else off
+    assert forced_portable({ENV_PORTABLE: raw}) == want
