@@ -32,7 +32,7 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 FORCE_PROCESSES = "XBUILDENV_TESTS_PROCESSES"
@@ -118,8 +118,7 @@ def run_in_process(
             faulthandler.cancel_dump_traceback_later()
             for stream in (sys.stdout, sys.stderr, sys.stdin):
                 try:
-                    stream.flush() if stream is not sys.stdin else None
-                    stream.close()
+                    stream.close()  # flushes the two outputs first
                 except (OSError, ValueError):
                     pass
             sys.stdin, sys.stdout, sys.stderr = saved_streams
@@ -136,9 +135,9 @@ def run_in_process(
         return code, _text(out.read()), _text(err.read())
 
 
-def _call(main: object, argv: list[str]) -> int:
+def _call(main: Callable[[list[str]], int], argv: list[str]) -> int:
     try:
-        return int(main(argv))  # type: ignore[operator]
+        return int(main(argv))
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             return exc.code or 0
