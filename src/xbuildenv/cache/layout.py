@@ -122,6 +122,12 @@ STORE_TREES = "trees"
 MANIFEST = ".xbuildenv-manifest.json"
 
 
+# The same folders as a version folder's manifest names them: the package index, and
+# the host packages builds install (both written in each root, never by the archive).
+PACKAGE_INDEX_IN_VERSION = f"{ARCHIVE_TOP}/{PYODIDE_ROOT_DIR}/{PACKAGE_INDEX_DIR}"
+HOST_PACKAGES_IN_VERSION = f"{ARCHIVE_TOP}/{PYODIDE_ROOT_DIR}/packages/.artifacts"
+
+
 def pyodide_root_in(version_dir: Path) -> Path:
     """``<version>/xbuildenv/pyodide-root``: where a version folder's pyodide-root is."""
     return version_dir / ARCHIVE_TOP / PYODIDE_ROOT_DIR

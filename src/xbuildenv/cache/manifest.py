@@ -9,6 +9,9 @@ another root's tree only when that tree matches it file for file: same names, sa
 sizes, same bytes. Anything else (a file changed, missing or added, no manifest) and
 the install unpacks from the store instead.
 
+The package index generated at install time is listed too when it is shared
+(``index_version``: the release it was generated for; see cache/treelink.unshared).
+
 The store's tree (cache/trees.py) also records each file's identity when it was
 published (``stamps``: inode and mtime_ns), so linking it reads no bytes: a file is
 taken as unchanged when it is still a regular file with the published size, inode and
@@ -31,7 +34,7 @@ import os
 from pathlib import Path
 
 from ..fs.paths import read_bounded
-from .layout import MANIFEST
+from .layout import MANIFEST, PACKAGE_INDEX_IN_VERSION
 
 _MAX_MANIFEST = 64 << 20
 _CHUNK = 1 << 20
@@ -52,15 +55,21 @@ class Manifest:
         files: dict[str, tuple[int, str]],
         links: dict[str, str],
         stamps: dict[str, Stamp] | None = None,
+        index_version: str | None = None,
     ) -> None:
         self.files = files
         self.links = links
         self.stamps = stamps or {}
+        # The release version the package index listed in ``files`` was generated for
+        # (None: ``files`` holds no package index; see cache/treelink.py).
+        self.index_version = index_version
 
     def dump(self) -> bytes:
         data: dict[str, object] = {"version": 1, "files": self.files, "links": self.links}
         if self.stamps:
             data["stamps"] = self.stamps
+        if self.index_version is not None:
+            data["index"] = self.index_version
         # json.dumps, not json.dump: only the former uses the C encoder (a tree's
         # manifest is written at every link).
         return json.dumps(data, separators=(",", ":")).encode()
@@ -86,18 +95,21 @@ class Manifest:
             stamps = data.get("stamps", {})
             if not isinstance(stamps, dict):
                 stamps = {}
+            index = data.get("index")
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return None
-        return cls(files, links, stamps)
+        return cls(files, links, stamps, index if isinstance(index, str) else None)
 
     def without(self, prefixes: tuple[str, ...]) -> Manifest:
-        """The manifest less the private folders (never shared, never checked)."""
+        """The manifest less the private folders (never shared, never checked); the
+        index version goes with the package index's folder when that is left out."""
 
         exact, under = set(prefixes), tuple(p + "/" for p in prefixes)
         return Manifest(
             {k: v for k, v in self.files.items() if k not in exact and not k.startswith(under)},
             {k: v for k, v in self.links.items() if k not in exact and not k.startswith(under)},
             {k: v for k, v in self.stamps.items() if k not in exact and not k.startswith(under)},
+            None if PACKAGE_INDEX_IN_VERSION in exact else self.index_version,
         )
 
 

@@ -2,10 +2,11 @@
 
 When a root is about to unpack an archive that was unpacked on this machine before
 (same sha256), it links the files of the tree kept in the store
-(:mod:`xbuildenv.cache.trees`) instead. Shared files are made read-only, and only the
-archive's own files are shared: what an install or a build writes (the package
-index, markers, host site-packages under ``packages/.artifacts``, emsdk) is never
-linked, so one root cannot change another's environment through them.
+(:mod:`xbuildenv.cache.trees`) instead. Shared files are made read-only, and only
+files no build writes are shared: the archive's own, and the package index generated
+for the same release version (:func:`unshared`). What a build writes (host
+site-packages under ``packages/.artifacts``, emsdk) and the markers are never linked,
+so one root cannot change another's environment through them.
 
 Mode bits do not stop root, so the source tree is checked file by file against the
 manifest written when it was unpacked (:mod:`xbuildenv.cache.manifest`);
@@ -33,7 +34,7 @@ from ..checkpoints import checkpoint
 from ..errors import ConfigError, TreeMismatchError
 from ..fs.clone import clone_file
 from ..fs.paths import chmod_here
-from .layout import ARCHIVE_TOP
+from .layout import ARCHIVE_TOP, HOST_PACKAGES_IN_VERSION, PACKAGE_INDEX_IN_VERSION
 from .manifest import Manifest, file_digest
 
 if TYPE_CHECKING:
@@ -59,11 +60,23 @@ def link_mode_from(project: ProjectConfig, given: str | None = None) -> LinkMode
     return mode
 
 
-# Paths (relative to the version folder) that are private to each root.
-PRIVATE = (
-    "xbuildenv/pyodide-root/package_index",
-    "xbuildenv/pyodide-root/packages/.artifacts",
-)
+# Paths (relative to the version folder) that are private to each root: an archive's
+# own files there are never shared or checked.
+PRIVATE = (PACKAGE_INDEX_IN_VERSION, HOST_PACKAGES_IN_VERSION)
+
+
+def unshared(manifest: Manifest, version: str | None) -> tuple[str, ...]:
+    """What of a tree with ``manifest`` a root installing ``version`` keeps private.
+
+    The package index is a function of the lock file and the release version only, and
+    no build writes it: a store tree keeps the index its publisher generated (named in
+    its manifest with ``index_version``), and a root installing that same version
+    shares it like the archive's files. A root installing the archive under another
+    version name (or a tree published without an index) generates its own.
+    """
+    if version is not None and manifest.index_version == version:
+        return (HOST_PACKAGES_IN_VERSION,)
+    return PRIVATE
 
 
 def _copy(src: str, dst: str) -> None:
@@ -112,6 +125,8 @@ def link_tree(
     *,
     check: bool = True,
     stamp: bool = False,
+    index_version: str | None = None,
+    manifest: Manifest | None = None,
 ) -> int:
     """Recreate ``source/xbuildenv`` under ``dest`` sharing file contents; return files.
 
@@ -124,18 +139,21 @@ def link_tree(
     ``check=False`` skips reading the bytes, for a tree this process has just
     unpacked and hashed itself (publishing it: see cache/trees.py); names and sizes
     are still checked.
+    ``index_version`` is the release ``dest`` is installed as: the package index is
+    shared too when ``source``'s was generated for it (see :func:`unshared`).
+    ``manifest`` is ``source``'s manifest when the caller has read it already.
     """
-    found = Manifest.read(source)
+    found = manifest if manifest is not None else Manifest.read(source)
     if found is None:
         raise _mismatch(source, "no manifest")
-    expected = found.without(PRIVATE)
+    private = unshared(found, index_version)
+    expected = found.without(private)
     stamps = expected.stamps
     made: dict[str, list[int]] = {}
     share = _Sharer(mode)
     base = str(source)
     count = 0
     seen_links: set[str] = set()
-    private = set(PRIVATE)
     os.makedirs(os.path.join(dest, ARCHIVE_TOP), exist_ok=True)
     pending = [ARCHIVE_TOP]
     while pending:  # one scandir per folder: no extra stat for names or types
@@ -180,7 +198,7 @@ def link_tree(
                 count += 1
     if count != len(expected.files) or seen_links != set(expected.links):
         raise _mismatch(source, "files are missing")
-    Manifest(expected.files, expected.links, made).write(dest)
+    Manifest(expected.files, expected.links, made, expected.index_version).write(dest)
     return count
 
 

@@ -2,7 +2,8 @@
 machine and every root links it, wherever the root lives.
 
 ``<store>/trees/<archive sha256>/`` holds the archive's ``xbuildenv/`` tree less the
-private folders (:data:`~xbuildenv.cache.treelink.PRIVATE`) and its manifest. The
+private folders (:data:`~xbuildenv.cache.treelink.PRIVATE`), the package index its
+publisher generated (for the release version its manifest names), and its manifest. The
 first install of an archive unpacks it into its own staging folder as before, then
 publishes it here: every file linked (a reflink where the file system has them, else
 a hard link) into a private ``.staging-<hex>-<pid>`` folder, the manifest written,
@@ -36,10 +37,17 @@ from ..checkpoints import checkpoint
 from ..errors import TreeMismatchError
 from ..fs.files import exchange, remove_tree, write_atomic
 from ..fs.paths import chmod_here, make_real_dir, real_dir
-from .layout import ARCHIVE_TOP, MANIFEST, STAGING_PREFIX, STORE_TREES, TRASH_PREFIX
+from .layout import (
+    ARCHIVE_TOP,
+    MANIFEST,
+    PACKAGE_INDEX_IN_VERSION,
+    STAGING_PREFIX,
+    STORE_TREES,
+    TRASH_PREFIX,
+)
 from .manifest import Manifest, file_digest
 from .store import pid_alive
-from .treelink import PRIVATE, LinkMode, link_tree
+from .treelink import LinkMode, link_tree, unshared
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # A publisher's or remover's folder: <prefix><8 hex>-<pid>.
@@ -93,11 +101,19 @@ class TreeStore:
             return None
         return found
 
-    def link_into(self, tree: StoredTree, dest: Path, mode: LinkMode) -> int:
-        """Link a published tree into ``dest``; every file is checked as it lands
+    def link_into(
+        self,
+        tree: StoredTree,
+        dest: Path,
+        mode: LinkMode,
+        index_version: str | None = None,
+        manifest: Manifest | None = None,
+    ) -> int:
+        """Link a published tree into ``dest``, with its package index when that was
+        generated for ``index_version``; every file is checked as it lands
         (:class:`TreeMismatchError` or ``OSError``: the caller empties ``dest`` and
-        unpacks instead)."""
-        count = link_tree(tree.path, dest, mode)
+        unpacks instead). ``manifest``: the tree's, when the caller has read it."""
+        count = link_tree(tree.path, dest, mode, index_version=index_version, manifest=manifest)
         checkpoint("trees.linked")
         return count
 
@@ -117,8 +133,11 @@ class TreeStore:
             temp.mkdir()
             checkpoint("trees.staging")
             # The same walk as linking into a root, the manifest written last; the
-            # bytes were hashed as they were unpacked, a moment ago, by this process.
-            link_tree(staging, temp, mode, check=False, stamp=True)
+            # bytes were hashed as they were unpacked (or the index pages as they were
+            # generated), a moment ago, by this process.
+            found = Manifest.read(staging)
+            version = found.index_version if found is not None else None
+            link_tree(staging, temp, mode, check=False, stamp=True, index_version=version)
             checkpoint("trees.staged")
             self._put(temp, key)
             temp = None
@@ -201,7 +220,7 @@ def identities(tree: StoredTree) -> dict[str, list[int]]:
     """The current [inode, mtime_ns] of each file the tree's manifest names."""
     found = Manifest.read(tree.path)
     out: dict[str, list[int]] = {}
-    for rel in found.without(PRIVATE).files if found is not None else ():
+    for rel in _shared(found).files if found is not None else ():
         try:
             info = os.lstat(tree.path / rel)
         except OSError:
@@ -226,7 +245,7 @@ def restamp_tree(tree: StoredTree, before: dict[str, list[int]]) -> None:
         return
     path = tree.path / MANIFEST
     try:
-        write_atomic(path, Manifest(found.files, found.links, stamps).dump())
+        write_atomic(path, Manifest(found.files, found.links, stamps, found.index_version).dump())
         chmod_here(path, 0o444)
     except OSError:
         pass  # a read-only store: links hash the files, as before
@@ -243,12 +262,18 @@ def tree_problem(tree: StoredTree) -> str | None:
     if found is None:
         return "its manifest is missing or damaged"
     try:
-        return _differences(tree.path, found.without(PRIVATE))
+        return _differences(tree.path, _shared(found), unshared(found, found.index_version))
     except OSError as exc:
         return f"{exc.filename or 'a file'} is unreadable ({exc.strerror})"
 
 
-def _differences(top: Path, expected: Manifest) -> str | None:
+def _shared(manifest: Manifest) -> Manifest:
+    """What of a store tree roots share: the archive's files, and the package index
+    when the publisher kept one."""
+    return manifest.without(unshared(manifest, manifest.index_version))
+
+
+def _differences(top: Path, expected: Manifest, private: tuple[str, ...]) -> str | None:
     files: set[str] = set()
     links: set[str] = set()
     base = str(top)
@@ -266,7 +291,7 @@ def _differences(top: Path, expected: Manifest) -> str | None:
                     return f"symlink {rel} was added or changed"
                 links.add(rel)
             elif stat.S_ISDIR(info.st_mode):
-                if rel not in PRIVATE:  # never shared: not checked (as when linking)
+                if rel not in private:  # never shared: not checked (as when linking)
                     keep.append(name)
             elif rel not in expected.files:
                 return f"{rel} was added"
@@ -284,8 +309,11 @@ def _differences(top: Path, expected: Manifest) -> str | None:
 def links_elsewhere(tree: StoredTree) -> int:
     """How many names a file of the tree has outside the store: the roots that share it
     by hard link, wherever they live (reflinked and copied roots share no inode and are
-    not counted: the caller also asks the roots it knows)."""
-    for dirpath, _dirs, files in os.walk(tree.path / ARCHIVE_TOP):
+    not counted: the caller also asks the roots it knows). The package index is not
+    asked: roots installing the archive under another version name do not share it."""
+    index = os.path.join(tree.path, PACKAGE_INDEX_IN_VERSION)
+    for dirpath, dirs, files in os.walk(tree.path / ARCHIVE_TOP):
+        dirs[:] = [d for d in dirs if os.path.join(dirpath, d) != index]
         for name in files:
             try:
                 info = os.lstat(os.path.join(dirpath, name))

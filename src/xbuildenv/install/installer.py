@@ -50,7 +50,7 @@ from .request import InstallRequest, InstallSource
 if TYPE_CHECKING:  # at run time, materialize loads only when a tree is unpacked
     from ..cache.trees import StoredTree
     from .materialize import Obtained, Route
-    from .pipeline import TreeWatcher
+    from .package_index import IndexBuilder
 
 
 # What an install did: a new version, a forced reinstall, nothing (already there), or
@@ -251,7 +251,7 @@ class _Staged:
                 checkpoint("install.index")
         return got, obtained
 
-    def _obtain(self, staging: Path, watcher: TreeWatcher | None) -> Obtained:
+    def _obtain(self, staging: Path, watcher: IndexBuilder | None) -> Obtained:
         """The tree: linked from the store without any lock when it is published there;
         else under the store's lock for this archive (see :func:`_store_lock`), where the
         first root unpacks and publishes it while the others wait, then link it (again
@@ -260,7 +260,7 @@ class _Staged:
         checkpoint("install.obtained")
         return got
 
-    def _shared_or_fetched(self, staging: Path, watcher: TreeWatcher | None) -> Obtained:
+    def _shared_or_fetched(self, staging: Path, watcher: IndexBuilder | None) -> Obtained:
         from .materialize import link_stored, obtain_tree  # the download pipeline
 
         store = ArchiveStore() if self.request.use_store else None

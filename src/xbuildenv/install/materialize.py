@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal
 
-from ..cache.layout import ARCHIVE_MARKER
+from ..cache.layout import ARCHIVE_MARKER, MANIFEST, pyodide_root_in
 from ..cache.manifest import Manifest
 from ..cache.store import ArchiveStore, UrlRecord
 from ..cache.treelink import PRIVATE
@@ -31,7 +31,7 @@ from ..errors import ArchiveError, ChecksumError, DownloadError, TreeMismatchErr
 from ..fs.files import remove_tree
 from ..net.urls import local_path
 from ..redaction import redact
-from .package_index import LOCK_MEMBER
+from .package_index import LOCK_MEMBER, IndexBuilder
 from .reporter import NullReporter, Reporter
 from .request import InstallRequest
 
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     # The download pipeline (tarfile, the decompressors, the HTTP client) is imported
     # by the routes that read an archive: a linked install never does.
     from .archive import ExtractStats
-    from .pipeline import StreamResult, TreeWatcher
+    from .pipeline import StreamResult
 
 # How a tree arrived: hard-linked from another root, unpacked from the machine-wide
 # store, fetched from the fleet's remote store, downloaded from its origin, or read
@@ -81,7 +81,7 @@ def obtain_tree(
     *,
     root: Path,
     store: ArchiveStore | None,
-    watcher: TreeWatcher | None = None,
+    watcher: IndexBuilder | None = None,
     reporter: Reporter | None = None,
     skip_tree: StoredTree | None = None,
 ) -> Obtained:
@@ -92,10 +92,12 @@ def obtain_tree(
     in the store for every other root (the caller holds the archive's store lock);
     ``skip_tree`` is a published tree that already failed its check (it is replaced,
     not tried again).
-    ``watcher`` hears of the archive's files as they arrive (on the linked route, of
-    the lock file before linking starts: see
+    ``watcher`` builds the package index: it hears of the archive's files as they
+    arrive (on the linked route, of the lock file before linking starts, unless the
+    tree brings the index for this version: see
     :class:`~xbuildenv.install.package_index.IndexBuilder`), and that a route failed
-    and the staging folder was emptied for the next one.
+    and the staging folder was emptied for the next one; a tree published here takes
+    the index along.
 
     ``request.remote`` is the fleet's shared store, tried after this machine's own store
     and before the network. ``request.source.url`` may be a mirror's copy
@@ -105,7 +107,10 @@ def obtain_tree(
     routes = _Routes(request, staging, root, store, watcher, reporter or NullReporter())
     result = routes.linked(skip_tree) or routes.from_store() or routes.from_origin()
     if store is not None and result.route != "linked":
-        # Under the store lock still: the roots waiting for this archive link it next.
+        # Under the store lock still: the roots waiting for this archive link it next,
+        # its package index too.
+        if watcher is not None:
+            _with_index(staging, watcher)
         TreeStore(store.path).publish(staging, result.sha256, request.link_mode)
     (staging / ARCHIVE_MARKER).write_text(result.sha256)
     return result
@@ -116,7 +121,7 @@ def link_stored(
     known: str,
     staging: Path,
     store: ArchiveStore,
-    watcher: TreeWatcher | None = None,
+    watcher: IndexBuilder | None = None,
     skip: StoredTree | None = None,
     reporter: Reporter | None = None,
 ) -> tuple[Obtained | None, StoredTree | None]:
@@ -133,10 +138,16 @@ def link_stored(
         return None, tree
     if reporter is not None:
         reporter.phase("link")
+    release = request.source.release_version
+    manifest = Manifest.read(tree.path)  # None: link_into finds it missing
     try:
         if watcher is not None:
-            watcher.saw(LOCK_MEMBER, tree.path / LOCK_MEMBER)
-        trees.link_into(tree, staging, request.link_mode)  # writes the manifest too
+            if manifest is not None and manifest.index_version == release:
+                watcher.adopt()  # the tree brings this version's package index
+            else:
+                watcher.saw(LOCK_MEMBER, tree.path / LOCK_MEMBER)
+        # writes the manifest too
+        trees.link_into(tree, staging, request.link_mode, release, manifest)
         (staging / ARCHIVE_MARKER).write_text(known)  # gc keeps what a root came from
         return Obtained("linked", known), tree
     except (OSError, TreeMismatchError):
@@ -157,7 +168,7 @@ class _Routes:
     staging: Path
     root: Path
     store: ArchiveStore | None
-    watcher: TreeWatcher | None
+    watcher: IndexBuilder | None
     reporter: Reporter
     # The archive's sha256: published, or remembered for the URL (None: not known
     # before it is read, so only the network route applies).
@@ -299,6 +310,18 @@ def _stored_copy_ok(path: Path, sha256: str) -> bool:
 
 def _write_manifest(staging: Path, stats: ExtractStats) -> None:
     Manifest(stats.hashes, stats.symlinks).without(PRIVATE).write(staging)
+
+
+def _with_index(staging: Path, builder: IndexBuilder) -> None:
+    """Put the package index in place and name its pages in the manifest, so that the
+    tree about to be published takes it along (see cache/treelink.unshared); when it
+    cannot go along, the tree is published without it and each root writes its own."""
+    pages = builder.settle(pyodide_root_in(staging))
+    found = Manifest.read(staging) if pages is not None else None
+    if pages is None or found is None:
+        return
+    os.unlink(staging / MANIFEST)  # written once, O_EXCL: see Manifest.write
+    Manifest({**found.files, **pages}, found.links, None, builder.version).write(staging)
 
 
 class _StoreTee:

@@ -6,6 +6,7 @@ Only wheels are indexed; a ``file_name`` that is already a URL is linked as is.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -13,7 +14,12 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ..cache.layout import LOCK_FILE, PACKAGE_INDEX_DIR, PACKAGE_INDEX_STAGING
+from ..cache.layout import (
+    LOCK_FILE,
+    PACKAGE_INDEX_DIR,
+    PACKAGE_INDEX_IN_VERSION,
+    PACKAGE_INDEX_STAGING,
+)
 from ..errors import ArchiveError
 from ..fs.files import remove_tree
 from ..fs.paths import contained, read_bounded
@@ -152,21 +158,31 @@ def build_package_index(pyodide_root: Path, version: str) -> int:
     return len(pages) - 1
 
 
+# Size and sha256 of each page, by the name a version folder's manifest gives it.
+PageDigests = dict[str, tuple[int, str]]
+
+
 class IndexBuilder:
     """Builds the package index in a thread while the rest of the tree arrives.
 
     The lock file comes early in a release archive, and writing the index is hundreds
-    of small files, so doing it alongside the download (or alongside linking a tree
-    shared with another root) takes it off the install's critical path. The pages go
-    to a private folder in the staging folder; :meth:`finish` moves them into place,
-    or builds the index the plain way when the lock file it saw is not the one the
-    tree ended up with (a later member replaced it, or it never came).
+    of small files, so doing it alongside the download takes it off the install's
+    critical path. The pages go to a private folder in the staging folder;
+    :meth:`finish` moves them into place, or builds the index the plain way when the
+    lock file it saw is not the one the tree ended up with (a later member replaced
+    it, or it never came).
+
+    A tree this install publishes in the store takes the index with it
+    (:meth:`settle`), so that roots installing the same version link it; a root
+    that links such a tree gets its index with it (:meth:`adopt`) and writes none.
     """
 
     def __init__(self, staging: Path, version: str) -> None:
         self.version = version
         self._out = os.fspath(staging / PACKAGE_INDEX_STAGING)
         self._used: bytes | None = None
+        self._digests: PageDigests | None = None
+        self._placed = False  # the index is where it belongs already
         self._error: BaseException | None = None
         self._cancel = threading.Event()
         self._done = threading.Event()
@@ -190,19 +206,39 @@ class IndexBuilder:
             assert self._used is not None
             pages = render_pages(self._used, self.version, "the archive's pyodide-lock.json")
             write_pages(self._out, pages, self._cancel)
+            if not self._cancel.is_set():
+                self._digests = page_digests(pages)
         except BaseException as exc:  # reported by finish()
             self._error = exc
         finally:
             self._done.set()
 
+    def adopt(self) -> None:
+        """The tree about to be linked brings this version's index: write none."""
+        self._placed = True
+
+    def settle(self, pyodide_root: Path) -> PageDigests | None:
+        """Put the index in place now, before the tree is published in the store, and
+        return its pages' digests for the tree's manifest; None when it cannot go with
+        the tree (no lock file, one that changed after the thread read it, an error):
+        :meth:`finish` then builds it for this root alone."""
+        self._done.wait()
+        if self._placed or self._used is None or self._error is not None:
+            return None
+        if self._digests is None or _current_lock(pyodide_root) != self._used:
+            return None
+        target = pyodide_root / PACKAGE_INDEX_DIR
+        remove_tree(target)  # the archive shipped one: ours replaces it
+        os.rename(self._out, target)
+        self._placed = True
+        return self._digests
+
     def finish(self, pyodide_root: Path) -> None:
         """Wait for the thread and put the index in place."""
         self._done.wait()
-        lockfile = pyodide_root / LOCK_FILE
-        try:
-            current = lockfile.read_bytes() if lockfile.is_file() else None
-        except OSError:
-            current = None
+        if self._placed:
+            return
+        current = _current_lock(pyodide_root)
         target = pyodide_root / PACKAGE_INDEX_DIR
         if current is not None:
             remove_tree(target)  # the archive shipped one: ours replaces it
@@ -222,6 +258,8 @@ class IndexBuilder:
         self._done.wait(timeout=30)
         self._cancel = threading.Event()
         self._used = None
+        self._digests = None
+        self._placed = False
         self._error = None
 
     def close(self) -> None:
@@ -230,8 +268,31 @@ class IndexBuilder:
         self._done.wait(timeout=30)
 
 
+def page_digests(pages: dict[str, str]) -> PageDigests:
+    """The size and sha256 of each page as :func:`write_pages` writes it, by its name
+    in a version folder's manifest."""
+    top = PACKAGE_INDEX_IN_VERSION
+    out: PageDigests = {}
+    for name, page in pages.items():
+        data = page.encode()
+        rel = f"{top}/{name}/index.html" if name else f"{top}/index.html"
+        out[rel] = (len(data), hashlib.sha256(data).hexdigest())
+    return out
+
+
+def _current_lock(pyodide_root: Path) -> bytes | None:
+    lockfile = pyodide_root / LOCK_FILE
+    try:
+        return lockfile.read_bytes() if lockfile.is_file() else None
+    except OSError:
+        return None
+
+
 def _write(path: str, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    # A fresh file, never an existing one: a page of a shared index is a hard link
+    # into the store and into other roots, and writing through it would change theirs.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, 0o644)
     try:
         os.write(fd, text.encode())
     finally:
