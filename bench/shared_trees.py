@@ -28,7 +28,9 @@ its inode-table block is dirty), and every new file or folder scans past each su
 inode (perf: ``recently_deleted()`` under ``ext4_mkdir``/``ext4_create``): a run right
 after another run's ~40,000 deletions costs up to three times the CPU. A fresh CI
 machine has no such backlog, so neither does the benchmark, as long as it is not
-started within six minutes of its last exit (which deletes everything).
+started within six minutes of its last exit (which deletes everything). ``--churn``
+measures the other case, a machine that has just deleted many files (roots removed
+and installed again): each run's folders are deleted right before the next run.
 """
 
 from __future__ import annotations
@@ -125,6 +127,11 @@ def main() -> None:
     parser.add_argument("--roots", type=int, default=32)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
+        "--churn",
+        action="store_true",
+        help="delete each run's roots and cache before the next run starts",
+    )
+    parser.add_argument(
         "--src",
         type=Path,
         action="append",
@@ -159,6 +166,7 @@ def main() -> None:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     sources: list[Path | None] = list(args.src or [None])
     runs: dict[str, list[Run]] = {_label(src): [] for src in sources}
+    previous: Path | None = None
     try:
         # A first run per source, not counted: it compiles that source's bytecode.
         for i in range(args.runs + 1):
@@ -167,7 +175,9 @@ def main() -> None:
                 src_env = dict(env)
                 if src is not None:
                     src_env["PYTHONPATH"] = str(src.resolve() / "src")
-                # Nothing is deleted until the end: see the module's docstring.
+                if args.churn and previous is not None:
+                    shutil.rmtree(previous)  # see the module's docstring
+                previous = work / f"run{i}-{sources.index(src)}"
                 got = one_run(
                     args.roots,
                     index,
