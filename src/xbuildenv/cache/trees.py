@@ -311,7 +311,7 @@ def links_elsewhere(tree: StoredTree) -> int:
     by hard link, wherever they live (reflinked and copied roots share no inode and are
     not counted: the caller also asks the roots it knows). The package index is not
     asked: roots installing the archive under another version name do not share it."""
-    index = os.path.join(tree.path, PACKAGE_INDEX_IN_VERSION)
+    index = os.path.join(tree.path, *PACKAGE_INDEX_IN_VERSION.split("/"))
     for dirpath, dirs, files in os.walk(tree.path / ARCHIVE_TOP):
         dirs[:] = [d for d in dirs if os.path.join(dirpath, d) != index]
         for name in files:
