@@ -2,12 +2,15 @@
 
 ``cache_home`` is pyodide-build's cache folder (``platformdirs``, honouring
 ``XDG_CACHE_HOME``): default roots and the machine-wide store live inside it, so it
-must be computed exactly as pyodide-build computes it.
+must be computed exactly as pyodide-build computes it (on Linux, in the common cases,
+without loading platformdirs: see :func:`_xdg_cache_base`).
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
+import sys
 from pathlib import Path
 
 __all__ = ["cache_home", "is_writable"]
@@ -15,9 +18,32 @@ __all__ = ["cache_home", "is_writable"]
 
 def cache_home() -> Path:
     """pyodide-build's cache folder; every default root lives inside it."""
+    base = _xdg_cache_base()
+    if base is not None:
+        return Path(os.path.join(base, "pyodide-build"))
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("pyodide-build"))
+
+
+def _xdg_cache_base() -> str | None:
+    """``platformdirs``' Linux cache folder where every version of it agrees, without
+    importing it (13 ms of every command's start-up, with the ``tempfile`` it loads).
+
+    Only the two cases the XDG spec settles: ``XDG_CACHE_HOME`` an absolute path, or
+    unset (or empty) with an absolute ``HOME``. Anything else (a relative value, which
+    platformdirs 4.14 ignores and older versions used; no ``HOME``; Android's CPython;
+    another platform) is left to platformdirs. tests/settings/test_dirs.py compares
+    the two.
+    """
+    if sys.platform != "linux" or hasattr(sys, "getandroidapilevel"):
+        return None  # Android's CPython has its own folders
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if xdg:
+        return xdg if posixpath.isabs(xdg) else None
+    if not posixpath.isabs(os.environ.get("HOME", "")):
+        return None
+    return os.path.expanduser("~/.cache")
 
 
 def is_writable(path: Path) -> bool:

@@ -116,6 +116,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REQUESTS_CA_BUNDLE", None, "path", "", "net.tls", "as `SSL_CERT_FILE`, when that is unset", "external"),
     Setting("NETRC", None, "path", "`~/.netrc`", "net.auth", "the netrc file with credentials for private mirrors and stores, as pip, uv, requests and curl read it (see \"Private mirrors\")", "external"),
     Setting("VIRTUAL_ENV", None, "path", "", "settings.target", "the active virtual environment: the target Python of an isolated tool install", "external"),
+    Setting("XDG_CACHE_HOME", None, "path", "`~/.cache`", "settings.dirs", "the folder pyodide-build's cache folder is made in (`$XDG_CACHE_HOME/pyodide-build`: default roots and the machine-wide store), as platformdirs reads it", "external"),
+    Setting("HOME", None, "path", "", "settings.dirs", "the home folder: the cache folder is `~/.cache/pyodide-build` when `XDG_CACHE_HOME` is unset", "external"),
     Setting("NO_COLOR", None, "bool", "", "cli.output", "no colour in output", "external"),
     Setting("FORCE_COLOR", None, "bool", "", "cli.output", "colour even when output is not a terminal", "external"),
     Setting("CI", None, "bool", "", "cli.progress", "no progress bars", "external"),
