@@ -137,7 +137,9 @@ class TreeStore:
             # generated), a moment ago, by this process.
             found = Manifest.read(staging)
             version = found.index_version if found is not None else None
-            link_tree(staging, temp, mode, check=False, stamp=True, index_version=version)
+            link_tree(
+                staging, temp, mode, check=False, stamp=True, index_version=version, manifest=found
+            )
             checkpoint("trees.staged")
             self._put(temp, key)
             temp = None
