@@ -8,6 +8,7 @@ Real installs (the CLI as a subprocess) against a loopback server.
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 from pathlib import Path
@@ -129,3 +130,43 @@ def test_cache_verify_restamps_a_restored_tree_so_links_read_no_bytes(
     assert r.code == 0 and "dropped" not in r.err.replace("0 dropped", ""), r.err
     assert stale() == []
     assert _install(env, meta, "0.29.4", tmp_path / "b") == "linked"
+
+
+def test_manifest_names_leading_outside_the_tree_are_never_followed(
+    server: Server, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The store tree's manifest is a cache record: a name in it that leads out of the
+    tree (by ``..``, or through a symlink planted in the tree) is not looked at, and the
+    tree is reported and dropped; the decoy outside is unchanged."""
+    from helpers.cli import snapshot
+    from helpers.faults import make_decoy
+
+    from xbuildenv.cache.trees import TreeStore, identities
+
+    decoy = make_decoy(tmp_path / "decoy")
+    before, key_mode = snapshot(decoy), (decoy / "id_rsa").stat().st_mode
+    body = make_tar(_files("0.29.4"))
+    url = server.add("/xbuildenv-0.29.4.tar.gz", body)
+    meta = server.add("/index.json", index(release("0.29.4", url, PY_FULL, sha256=sha256(body))))
+    assert _install(env, meta, "0.29.4", tmp_path / "a") == "network"
+    store = Path(run("cache", "dir", env=env).out.strip()) / "xbuildenv-store"
+    tree = store / "trees" / sha256(body)
+    manifest = tree / ".xbuildenv-manifest.json"
+    data = json.loads(manifest.read_bytes())
+    dotted = "xbuildenv/" + os.path.relpath(decoy / "id_rsa", tree / "xbuildenv")
+    (tree / "xbuildenv" / "out").symlink_to(decoy)
+    for name in (dotted, "xbuildenv/out/id_rsa"):
+        data["files"][name] = [36, "00" * 32]
+    manifest.chmod(0o644)
+    manifest.write_text(json.dumps(data))
+
+    found = TreeStore(store).find(sha256(body))
+    assert found is not None
+    seen = identities(found)
+    assert BLOB in seen  # the tree's own files are looked at
+    assert dotted not in seen and "xbuildenv/out/id_rsa" not in seen
+
+    r = run("cache", "verify", env=env)
+    assert r.code == 0 and "1 dropped" in r.err, r.err
+    assert not tree.exists()
+    assert snapshot(decoy) == before and (decoy / "id_rsa").stat().st_mode == key_mode

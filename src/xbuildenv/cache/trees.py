@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..checkpoints import checkpoint
-from ..errors import TreeMismatchError
+from ..errors import PathEscapeError, TreeMismatchError
 from ..fs.files import exchange, remove_tree, write_atomic
-from ..fs.paths import chmod_here, make_real_dir, real_dir
+from ..fs.paths import chmod_here, contained, make_real_dir, real_dir
 from .layout import (
     ARCHIVE_TOP,
     MANIFEST,
@@ -219,13 +219,15 @@ class TreeStore:
 
 
 def identities(tree: StoredTree) -> dict[str, list[int]]:
-    """The current [inode, mtime_ns] of each file the tree's manifest names."""
+    """The current [inode, mtime_ns] of each file the tree's manifest names (a name
+    that leads outside the tree, by ``..`` or through a symlink, is left out: the
+    manifest is a cache record, and the tree's check reports it as missing)."""
     found = Manifest.read(tree.path)
     out: dict[str, list[int]] = {}
     for rel in _shared(found).files if found is not None else ():
         try:
-            info = os.lstat(tree.path / rel)
-        except OSError:
+            info = os.lstat(contained(tree.path, rel, "a name in a store tree's manifest"))
+        except (OSError, PathEscapeError):
             continue
         if stat.S_ISREG(info.st_mode):
             out[rel] = [info.st_ino, info.st_mtime_ns]
